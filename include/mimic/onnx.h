@@ -1,0 +1,27 @@
+/*
+ * libmimic: ONNX export of a student.
+ */
+#ifndef MIMIC_ONNX_H
+#define MIMIC_ONNX_H
+
+#include "common.h"
+#include "student.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Write `s` as a self-contained ONNX model (IR version 7, opset 13, float32) at `path`:
+ * input "input" [batch, D] with a symbolic batch dimension, output "logits" [batch, C];
+ * the stored input normalization as Sub/Mul, the bottleneck, hidden layer and activation and
+ * output layer as MatMul/Add/Relu/Sigmoid/Tanh with the weights as initializers; producer
+ * "libmimic" with the library version; the architecture in the model's metadata.
+ * Written atomically (temporary file, flush, rename).
+ * Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_INVALID, MIMIC_ERR_IO, MIMIC_ERR_NOMEM. */
+MIMIC_API int mimic_student_export_onnx(const mimic_student *s, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIMIC_ONNX_H */

@@ -1,0 +1,117 @@
+/*
+ * libmimic: the factorized shallow student.
+ *
+ *   student(x) = W_out . f(W_hid . (V . n(x)) + b_hid) + b_out
+ *
+ *   n(x) = (x - mean) * scale   input normalization stored in the model (identity if unset)
+ *   V    = k x D linear bottleneck, no bias, no nonlinearity; absent when k = 0, and then
+ *          W_hid is H x D
+ *   f    = ReLU, sigmoid or tanh
+ *
+ * Tensors (row-major float32, named and shaped like PyTorch's nn.Linear, out x in):
+ *   "input.mean" 1 x D, "input.scale" 1 x D     (present only after set_input_norm)
+ *   "bottleneck.weight" k x D                   (only when k > 0)
+ *   "hidden.weight" H x k (or H x D), "hidden.bias" 1 x H
+ *   "output.weight" C x H, "output.bias" 1 x C
+ * so the weights load unchanged into
+ *   nn.Sequential(nn.Linear(D, k, bias=False), nn.Linear(k, H), nn.ReLU(), nn.Linear(H, C)).
+ *
+ * Threads: every function taking a `const mimic_student *` may be called from many threads
+ * at once on the same student (a deployed model is shared); functions taking a non-const
+ * student need exclusive access.
+ */
+#ifndef MIMIC_STUDENT_H
+#define MIMIC_STUDENT_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mimic_student mimic_student;
+
+/* Hidden-layer activations (int32_t in the options). */
+enum mimic_activation {
+    MIMIC_ACT_RELU = 1,
+    MIMIC_ACT_SIGMOID = 2,
+    MIMIC_ACT_TANH = 3
+};
+
+typedef struct mimic_student_options {
+    size_t struct_size;  /* sizeof(mimic_student_options), set by _options_init */
+    size_t n_inputs;     /* D, > 0 */
+    size_t n_hidden;     /* H, > 0 */
+    size_t n_bottleneck; /* k, 0 = no bottleneck */
+    size_t n_classes;    /* C, >= 2 */
+    int32_t activation;  /* MIMIC_ACT_*, default MIMIC_ACT_RELU */
+    uint64_t seed;       /* weight initialization seed, default 0 */
+} mimic_student_options;
+
+/* Fill `opts` with defaults (sizes 0, ReLU, seed 0). struct_size = sizeof the caller's
+ * struct; only that many bytes are written. */
+MIMIC_API void mimic_student_options_init(mimic_student_options *opts, size_t struct_size);
+
+/* Create a student with freshly initialized weights: deterministic from opts->seed,
+ * fan-in scaled (He-normal for ReLU, Glorot-normal for sigmoid/tanh), zero biases, no
+ * input normalization. Errors: MIMIC_ERR_INVALID (sizes, activation, struct_size),
+ * MIMIC_ERR_VERSION (larger struct with a non-zero unknown tail), MIMIC_ERR_RANGE (the
+ * parameter count overflows), MIMIC_ERR_NOMEM. On failure *out is NULL. */
+MIMIC_API int mimic_student_create(mimic_student **out, const mimic_student_options *opts);
+
+/* Logits for `rows` input rows: inputs rows x D floats, logits_out rows x C floats.
+ * Thread-safe on a shared const student. Allocates a workspace per call.
+ * Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_INVALID (NULL buffers, rows = 0), MIMIC_ERR_NOMEM. */
+MIMIC_API int mimic_student_forward(const mimic_student *s, const float *inputs, size_t rows,
+                                    float *logits_out);
+
+/* Predicted class (argmax of the logits, lowest index on ties) for each row. */
+MIMIC_API int mimic_student_predict(const mimic_student *s, const float *inputs, size_t rows,
+                                    int32_t *classes_out);
+
+/* Set the stored input normalization n(x) = (x - mean) * scale (D floats each, copied).
+ * Both NULL removes it. Errors: MIMIC_ERR_INVALID (only one NULL), MIMIC_ERR_NUMERIC
+ * (non-finite value), MIMIC_ERR_NOMEM. */
+MIMIC_API int mimic_student_set_input_norm(mimic_student *s, const float *mean, const float *scale);
+
+/* Save to `path` as .safetensors (F32 tensors as above; "__metadata__" holds the
+ * architecture, activation and library version). Written to a temporary file, flushed and
+ * renamed, so an existing file at `path` is replaced whole or not at all.
+ * Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_INVALID, MIMIC_ERR_IO, MIMIC_ERR_NOMEM. */
+MIMIC_API int mimic_student_save(const mimic_student *s, const char *path);
+
+/* Load a student saved by mimic_student_save (or any safetensors file with the same tensors
+ * and metadata). The file is untrusted input. Errors: MIMIC_ERR_IO, MIMIC_ERR_FORMAT (bad
+ * JSON, offsets out of range or overlapping, dtype other than F32, shapes that disagree with
+ * the metadata, missing tensors), MIMIC_ERR_NUMERIC (non-finite weights), MIMIC_ERR_NOMEM. */
+MIMIC_API int mimic_student_load(mimic_student **out, const char *path);
+
+/* Number of trainable parameters (weights and biases; not the input normalization).
+ * 0 for an invalid handle. */
+MIMIC_API size_t mimic_student_num_params(const mimic_student *s);
+
+/* Copy the student's architecture into *out (out->struct_size must be set by the caller,
+ * e.g. via mimic_student_options_init). */
+MIMIC_API int mimic_student_get_options(const mimic_student *s, mimic_student_options *out);
+
+/* Read access to a named tensor (see the list above): *data points into the student and
+ * stays valid until the student is modified or freed. 1-D tensors report rows = 1.
+ * Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_INVALID (unknown name, or a tensor this student does
+ * not have, e.g. "bottleneck.weight" with k = 0). */
+MIMIC_API int mimic_student_tensor(const mimic_student *s, const char *name, const float **data,
+                                   size_t *rows, size_t *cols);
+
+/* Overwrite a named tensor with rows x cols floats (copied; shapes must match exactly).
+ * Lets a user start from weights trained elsewhere (e.g. PyTorch). Errors as
+ * mimic_student_tensor, plus MIMIC_ERR_SHAPE and MIMIC_ERR_NUMERIC (non-finite value). */
+MIMIC_API int mimic_student_set_tensor(mimic_student *s, const char *name, const float *data,
+                                       size_t rows, size_t cols);
+
+/* Free a student. NULL is a no-op. */
+MIMIC_API void mimic_student_free(mimic_student *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIMIC_STUDENT_H */

@@ -1,0 +1,192 @@
+/*
+ * libmimic: training and evaluation.
+ *
+ * mimic_train() is the one-call path; the step-wise trainer (mimic_trainer_*) is for users
+ * who run their own loop. Both use minibatch SGD with momentum (optionally Nesterov) or
+ * Adam/AdamW, weight decay, an LR schedule, optional warm-up and global gradient-norm
+ * clipping, and shuffle the rows from the options' seed.
+ *
+ * Determinism: same data + options + seed + thread count => bitwise-identical student.
+ *
+ * Threads: options->threads = 0 (default) leaves the BLAS library's thread count as the
+ * caller set it (OPENBLAS_NUM_THREADS or openblas_set_num_threads). threads = n > 0 asks
+ * libmimic to run BLAS with n threads for the duration of the call and to restore the
+ * previous setting afterwards (OpenBLAS only; ignored with a BLAS that has no such call).
+ * A trainer is one mutable handle: use it from one thread at a time. Independent trainers
+ * may run in parallel threads.
+ */
+#ifndef MIMIC_TRAIN_H
+#define MIMIC_TRAIN_H
+
+#include "common.h"
+#include "dataset.h"
+#include "student.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Loss kinds (int32_t). */
+enum mimic_loss_kind {
+    MIMIC_LOSS_L2 = 1,    /* regression on teacher logits (Ba & Caruana) */
+    MIMIC_LOSS_KD = 2,    /* softmax CE at temperature T (Hinton), mixed with hard labels by hard_weight */
+    MIMIC_LOSS_LABELS = 3 /* hard-label cross-entropy only */
+};
+
+/* Learning-rate schedules (int32_t). */
+enum mimic_schedule {
+    MIMIC_SCHEDULE_CONSTANT = 1,
+    MIMIC_SCHEDULE_COSINE = 2, /* lr * (1 + cos(pi * progress)) / 2, to 0 at the last step */
+    MIMIC_SCHEDULE_STEP = 3    /* lr * step_gamma^(floor(epoch / step_epochs)) */
+};
+
+/* Optimizers (int32_t). */
+enum mimic_optimizer {
+    MIMIC_OPTIMIZER_SGD = 1,  /* momentum SGD; weight decay added to the gradient (L2) */
+    MIMIC_OPTIMIZER_ADAM = 2, /* Adam; weight decay added to the gradient */
+    MIMIC_OPTIMIZER_ADAMW = 3 /* Adam with decoupled weight decay */
+};
+
+/* Teacher-logit normalization for the L2 loss (int32_t). The student is trained on the
+ * normalized targets and the inverse map is folded into its output layer at the end, so
+ * the saved student always predicts the teacher's original logits. */
+enum mimic_target_norm {
+    MIMIC_TARGET_NONE = 0,
+    MIMIC_TARGET_CENTER = 1,     /* subtract each row's mean (softmax-invariant) */
+    MIMIC_TARGET_STANDARDIZE = 2 /* per-class mean and std over the training set */
+};
+
+/* Metrics of a student on a dataset. A metric that cannot be computed (no labels, no
+ * teacher logits) is NaN. */
+typedef struct mimic_metrics {
+    size_t struct_size;
+    size_t rows;
+    double logit_l2;   /* 1/(2N) sum ||s - t||^2, as the L2 loss */
+    double logit_rmse; /* sqrt(mean over all N*C entries of (s - t)^2) */
+    double kl;         /* 1/N sum KL(softmax(t/T) || softmax(s/T)) at the given T */
+    double hard_ce;    /* mean -log softmax(s)[y] (needs labels) */
+    double accuracy;   /* share of rows with argmax(s) == y (needs labels) */
+    double agreement;  /* share of rows with argmax(s) == argmax(t) (needs logits) */
+} mimic_metrics;
+
+/* What the progress callback receives (versioned: read struct_size before new fields). */
+typedef struct mimic_progress {
+    size_t struct_size;
+    uint64_t epoch;          /* 1-based epoch this report belongs to */
+    uint64_t step;           /* optimizer steps done since the start of training */
+    uint64_t steps_per_epoch;
+    int32_t epoch_end;       /* 1 at the end of an epoch, 0 for a mid-epoch report */
+    int32_t has_validation;  /* 1 when `validation` holds fresh metrics */
+    double train_loss;       /* mean training loss over the epoch so far */
+    double learning_rate;    /* current learning rate */
+    double elapsed_s;        /* wall-clock seconds since training started */
+    double examples_per_s;   /* training throughput over the epoch so far */
+    mimic_metrics validation;
+    mimic_metrics train;     /* metrics on the training set if options->eval_train, else NaN */
+} mimic_progress;
+
+/* Return 0 to continue, nonzero to stop: training then returns MIMIC_ERR_CANCELLED and
+ * leaves the student at the last completed state. */
+typedef int (*mimic_progress_fn)(const mimic_progress *progress, void *user_data);
+
+/* Optional gradient reduction hook, for data-parallel training (e.g. an MPI allreduce that
+ * averages `grads` across processes in place). Called once per step with the flat gradient
+ * of all trainable parameters. Return 0 on success; nonzero aborts with MIMIC_ERR_CANCELLED. */
+typedef int (*mimic_grad_reduce_fn)(float *grads, size_t n, void *user_data);
+
+typedef struct mimic_train_options {
+    size_t struct_size;
+    int32_t loss;            /* MIMIC_LOSS_*, default MIMIC_LOSS_L2 */
+    int32_t optimizer;       /* MIMIC_OPTIMIZER_*, default SGD */
+    int32_t schedule;        /* MIMIC_SCHEDULE_*, default COSINE */
+    int32_t nesterov;        /* 1 = Nesterov momentum (SGD), default 0 */
+    int32_t standardize;     /* 1 = fit per-feature input mean/scale on the training data
+                                and store them in the student; default 0 */
+    int32_t target_norm;     /* MIMIC_TARGET_*, default NONE (L2 loss only) */
+    int32_t threads;         /* BLAS threads for this call, 0 = leave as is (default) */
+    int32_t eval_train;      /* 1 = compute training-set metrics after each epoch */
+    uint64_t epochs;         /* default 10 */
+    uint64_t batch_size;     /* default 128 */
+    double learning_rate;    /* default: see mimic_train_options_init */
+    double momentum;         /* SGD momentum, default 0.9 */
+    double weight_decay;     /* default 0 */
+    double temperature;      /* KD temperature T, default 4 */
+    double hard_weight;      /* KD mix: (1 - a) soft + a hard, default 0 */
+    double clip_norm;        /* global gradient-norm clip, 0 = off (default) */
+    double warmup_epochs;    /* linear LR warm-up, in (fractional) epochs, default 0 */
+    double step_gamma;       /* STEP schedule factor, default 0.1 */
+    uint64_t step_epochs;    /* STEP schedule period in epochs, default 10 */
+    double adam_beta1;       /* default 0.9 */
+    double adam_beta2;       /* default 0.999 */
+    double adam_eps;         /* default 1e-8 */
+    double std_floor;        /* standardize: scale = 1 / max(std, std_floor), default 0.1
+                                (inputs in [0,1]); keeps always-constant features finite */
+    uint64_t seed;           /* shuffling seed, default 0 */
+    const mimic_dataset *validation; /* optional, borrowed */
+    uint64_t patience;       /* early stopping: epochs without validation improvement
+                                before stopping, 0 = off; the best weights are restored */
+    mimic_progress_fn progress;      /* optional */
+    void *progress_user_data;
+    uint64_t progress_every_steps;   /* also report every N steps, 0 = per epoch only */
+    const char *checkpoint_path;     /* optional, borrowed */
+    uint64_t checkpoint_every;       /* epochs between checkpoints, default 1 */
+    int32_t resume;                  /* 1 = resume from checkpoint_path if it exists */
+    mimic_grad_reduce_fn grad_reduce;
+    void *grad_reduce_user_data;
+} mimic_train_options;
+
+/* What a training run did. */
+typedef struct mimic_train_report {
+    size_t struct_size;
+    uint64_t epochs_run;     /* epochs completed (including resumed ones) */
+    uint64_t steps;          /* optimizer steps completed */
+    uint64_t best_epoch;     /* epoch whose weights the student holds (validation), else last */
+    int32_t stopped_early;   /* 1 when patience ended training */
+    double final_train_loss; /* mean training loss of the last epoch */
+    double best_validation_loss; /* the early-stopping criterion's best value, NaN if none */
+    double elapsed_s;
+    double examples_per_s;
+} mimic_train_report;
+
+/* Defaults (see the field comments). learning_rate defaults to 0.05 for SGD; set it for
+ * your loss (logit L2 with SGD needs a smaller rate, or use target_norm / clip_norm). */
+MIMIC_API void mimic_train_options_init(mimic_train_options *o, size_t struct_size);
+MIMIC_API void mimic_metrics_init(mimic_metrics *m, size_t struct_size);
+MIMIC_API void mimic_train_report_init(mimic_train_report *r, size_t struct_size);
+
+/* Train `s` on `train`. Errors: MIMIC_ERR_MISUSE (bad handles), MIMIC_ERR_INVALID (bad
+ * options: message names the field), MIMIC_ERR_SHAPE (dataset and student disagree),
+ * MIMIC_ERR_INVALID (loss needs labels/logits the dataset lacks), MIMIC_ERR_NUMERIC
+ * (divergence: the student keeps the last good weights; the message names epoch and step),
+ * MIMIC_ERR_CANCELLED, MIMIC_ERR_IO / MIMIC_ERR_FORMAT (checkpoint), MIMIC_ERR_NOMEM.
+ * report_or_NULL (struct_size set by the caller) is filled also on failure. */
+MIMIC_API int mimic_train(mimic_student *s, const mimic_dataset *train, const mimic_train_options *o,
+                          mimic_train_report *report_or_NULL);
+
+/* The step-wise trainer. It borrows s, train and the options' pointers until freed. */
+typedef struct mimic_trainer mimic_trainer;
+
+MIMIC_API int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_dataset *train,
+                                   const mimic_train_options *o);
+/* One optimizer step on the next minibatch; *loss_out (optional) gets its loss. At the end
+ * of an epoch the next step starts a new, reshuffled epoch. */
+MIMIC_API int mimic_trainer_step(mimic_trainer *t, double *loss_out);
+/* Run the rest of the current epoch, then validation, callback and checkpoint as
+ * mimic_train does. progress_or_NULL receives the epoch's report. */
+MIMIC_API int mimic_trainer_epoch(mimic_trainer *t, mimic_progress *progress_or_NULL);
+/* Checkpoint: weights, optimizer state, RNG state and position, written atomically. */
+MIMIC_API int mimic_trainer_save_checkpoint(const mimic_trainer *t, const char *path);
+MIMIC_API int mimic_trainer_load_checkpoint(mimic_trainer *t, const char *path);
+MIMIC_API void mimic_trainer_free(mimic_trainer *t);
+
+/* Evaluate `s` on `d` (rows must match the student's D and C). temperature is used for KL.
+ * out->struct_size must be set. Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_SHAPE, MIMIC_ERR_INVALID,
+ * MIMIC_ERR_NOMEM. */
+MIMIC_API int mimic_evaluate(const mimic_student *s, const mimic_dataset *d, double temperature,
+                             mimic_metrics *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIMIC_TRAIN_H */

@@ -1,0 +1,178 @@
+/*
+ * libmimic internals shared across lib/ files. Nothing here is exported from the shared
+ * object (hidden visibility); tests reach these through the static library.
+ * Naming: mimic__<name> for cross-file internals; everything else is static.
+ */
+#ifndef MIMIC_INTERNAL_H
+#define MIMIC_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mimic.h"
+
+#if defined(__GNUC__)
+#define MIMIC__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MIMIC__PRINTF(f, a)
+#endif
+
+/* ---- errors (status.c) ---------------------------------------------------------------- */
+
+/* Set the thread's last-error message (printf-style) and return `status`. Never allocates.
+ * Usage: return mimic__error(MIMIC_ERR_SHAPE, "%s: %zu rows, but %s has %zu", ...); */
+int mimic__error(int status, const char *fmt, ...) MIMIC__PRINTF(2, 3);
+
+/* ---- allocation (alloc.c): every allocation of the library goes through these ---------- */
+
+void *mimic__malloc(size_t n);             /* NULL on failure or n == 0 -> minimal block */
+void *mimic__calloc(size_t count, size_t size); /* overflow-checked */
+void *mimic__aligned_alloc(size_t n);      /* 64-byte aligned; free with mimic__free */
+void mimic__free(void *p);
+char *mimic__strdup(const char *s);
+
+/* Test hook: make the n-th allocation from now on (1-based) on this thread fail, and every
+ * one after it until reset; n = 0 disables injection. Returns the number of allocations
+ * made on this thread since the last call, so a test can loop n = 1, 2, ... until the call
+ * under test makes fewer allocations than n. */
+uint64_t mimic__alloc_fail_at(uint64_t n);
+
+/* ---- checked arithmetic ------------------------------------------------------------- */
+
+static inline bool mimic__mul_ok(size_t a, size_t b, size_t *r)
+{
+    return !__builtin_mul_overflow(a, b, r);
+}
+static inline bool mimic__add_ok(size_t a, size_t b, size_t *r)
+{
+    return !__builtin_add_overflow(a, b, r);
+}
+
+/* ---- options structs (options.c) ------------------------------------------------------ */
+
+/* Copy a caller's versioned struct (first field size_t struct_size) into `dst` of the
+ * library's size `ours`, which the caller has pre-filled with defaults. A smaller caller
+ * struct keeps our defaults for the tail; a larger one is accepted only when its unknown
+ * tail is all zero (else MIMIC_ERR_VERSION). `what` names the struct in messages. */
+int mimic__options_copy(void *dst, size_t ours, const void *src, const char *what);
+
+/* ---- files (fileio.c) --------------------------------------------------------------- */
+
+/* A read-only mapping of a whole file (or, for empty files, no mapping). */
+typedef struct mimic__map {
+    const uint8_t *data;
+    size_t size;
+} mimic__map;
+
+int mimic__map_file(const char *path, mimic__map *out); /* MIMIC_ERR_IO with message */
+void mimic__unmap(mimic__map *m);
+
+/* Atomic file writing: open a temp file beside `path`, write, then commit (fsync, rename,
+ * fsync the directory) or abort (unlink). An existing file at `path` is untouched until the
+ * commit's rename. */
+typedef struct mimic__atomic_file {
+    int fd;
+    char *path;
+    char *tmp_path;
+} mimic__atomic_file;
+
+int mimic__atomic_open(mimic__atomic_file *f, const char *path);
+int mimic__atomic_write(mimic__atomic_file *f, const void *data, size_t n);
+int mimic__atomic_commit(mimic__atomic_file *f); /* frees f's strings in every case */
+void mimic__atomic_abort(mimic__atomic_file *f);
+
+/* ---- random numbers (rng.c): counter-free, state in the handle ------------------------- */
+
+typedef struct mimic__rng {
+    uint64_t s[4]; /* xoshiro256** */
+} mimic__rng;
+
+void mimic__rng_seed(mimic__rng *r, uint64_t seed); /* splitmix64 expansion */
+uint64_t mimic__rng_next(mimic__rng *r);
+double mimic__rng_uniform(mimic__rng *r);             /* [0, 1) */
+double mimic__rng_normal(mimic__rng *r);              /* standard normal */
+uint64_t mimic__rng_below(mimic__rng *r, uint64_t n); /* uniform in [0, n), unbiased */
+
+/* ---- datasets (dataset.c) ----------------------------------------------------------- */
+
+#define MIMIC__MAGIC_DATASET 0x4d444154u /* "MDAT" */
+#define MIMIC__MAGIC_STUDENT 0x4d535455u /* "MSTU" */
+#define MIMIC__MAGIC_TRAINER 0x4d545241u /* "MTRA" */
+#define MIMIC__MAGIC_DEAD 0xdeadbeefu
+
+typedef struct mimic__storage mimic__storage; /* refcounted owner of mapped/copied arrays */
+
+struct mimic_dataset {
+    uint32_t magic;
+    int32_t input_dtype;  /* MIMIC_DTYPE_F32 or MIMIC_DTYPE_U8 */
+    size_t rows, n_inputs, n_classes;
+    const void *inputs;   /* row 0 of this view; rows x n_inputs of input_dtype */
+    const float *logits;  /* rows x n_classes, or NULL */
+    const int32_t *labels; /* rows, or NULL */
+    mimic__storage *storage; /* NULL for a wrap without anything owned */
+};
+
+/* Validates a handle: returns MIMIC_OK, or sets an error naming `arg` and returns
+ * MIMIC_ERR_MISUSE. */
+int mimic__dataset_check(const mimic_dataset *d, const char *arg);
+
+/* ---- students (student.c) ---------------------------------------------------------- */
+
+/* Trainable parameters live in one flat float array, in this order:
+ *   bottleneck.weight (k x D, if k > 0), hidden.weight (H x k'), hidden.bias (H),
+ *   output.weight (C x H), output.bias (C)          with k' = k ? k : D.
+ * Gradients and optimizer state use the same layout, so the optimizer is one loop. */
+typedef struct mimic__layout {
+    size_t D, H, k, C, kin; /* kin = k ? k : D (hidden layer's input width) */
+    size_t off_bottleneck, off_hidden_w, off_hidden_b, off_output_w, off_output_b;
+    size_t n_params;
+} mimic__layout;
+
+struct mimic_student {
+    uint32_t magic;
+    mimic_student_options opts;
+    mimic__layout L;
+    float *params;    /* n_params floats, 64-byte aligned */
+    float *in_mean;   /* D floats or NULL (no input normalization) */
+    float *in_scale;  /* D floats or NULL */
+};
+
+int mimic__student_check(const mimic_student *s, const char *arg);
+/* Fill a layout from sizes; MIMIC_ERR_RANGE on overflow. */
+int mimic__layout_init(mimic__layout *L, size_t D, size_t H, size_t k, size_t C);
+
+/* Floats of workspace the forward/backward pass needs for `rows` rows:
+ * z (rows x k, only if k > 0), h (rows x H), logits (rows x C). */
+size_t mimic__student_ws_floats(const mimic__layout *L, size_t rows);
+
+/* Forward pass on already-normalized inputs x (rows x D) with parameters `params` (flat
+ * layout): z = x V^T (if k), h = f(z W_hid^T + b_hid), logits = h W_out^T + b_out.
+ * `ws` holds mimic__student_ws_floats floats; on return *z_out, *h_out, *logits_out point
+ * into it (z_out may be NULL when k = 0). No allocation. */
+void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const float *params,
+                               const float *x, size_t rows, float *ws, float **z_out,
+                               float **h_out, float **logits_out);
+
+/* Backward pass for the activations of the matching forward call: given dlogits
+ * (rows x C, dL/dlogits), write dL/dparams into `grads` (flat layout, overwritten).
+ * h is overwritten with dL/d(pre-activation); `dz` is a scratch of rows x k floats (if k).
+ * No gradient for the raw inputs. No allocation. */
+void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, const float *params,
+                                const float *x, size_t rows, const float *z, float *h,
+                                const float *dlogits, float *dz, float *grads);
+
+/* Normalize rows of raw inputs (f32 or u8) into dst (rows x D floats):
+ * dst = (x - mean) * scale, or a plain conversion when mean/scale are NULL. */
+void mimic__normalize_rows(const float *mean, const float *scale, size_t D, const void *src,
+                           int32_t src_dtype, size_t rows, float *dst);
+
+/* A deep copy (for best-weights snapshots, last-good restore). */
+int mimic__student_clone(const mimic_student *s, mimic_student **out);
+
+/* ---- safetensors (safetensors.c): shared by student save/load and checkpoints ---------- */
+
+/* ---- losses (loss.c): internal entry used by training with precomputed checks ---------- */
+
+#endif /* MIMIC_INTERNAL_H */

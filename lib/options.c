@@ -1,0 +1,29 @@
+/* Versioned options structs: the first field is size_t struct_size (libbpf's *_opts). */
+#include <string.h>
+
+#include "internal.h"
+
+int mimic__options_copy(void *dst, size_t ours, const void *src, const char *what)
+{
+    size_t theirs;
+    if (!src)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: NULL options", what);
+    memcpy(&theirs, src, sizeof theirs);
+    if (theirs < sizeof(size_t))
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "%s: struct_size %zu is too small (call the _init function first)",
+                            what, theirs);
+    if (theirs > ours) {
+        const unsigned char *tail = (const unsigned char *)src + ours;
+        for (size_t i = 0; i < theirs - ours; i++)
+            if (tail[i])
+                return mimic__error(MIMIC_ERR_VERSION,
+                                    "%s: struct_size %zu is larger than this library's %zu and "
+                                    "the unknown fields are set (byte %zu); upgrade libmimic",
+                                    what, theirs, ours, ours + i);
+        theirs = ours;
+    }
+    memcpy(dst, src, theirs);
+    memcpy(dst, &ours, sizeof ours); /* our copy describes our layout */
+    return MIMIC_OK;
+}

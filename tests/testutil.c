@@ -1,0 +1,100 @@
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *tmp_dir(void)
+{
+    static char dir[1024];
+    if (!dir[0]) {
+        const char *d = getenv("MIMIC_TEST_TMP");
+        if (!d || !*d)
+            snprintf(dir, sizeof dir, "/tmp/mimic_test_%ld", (long)getpid());
+        else
+            snprintf(dir, sizeof dir, "%s", d);
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            ck_abort_msg("cannot create %s", dir);
+    }
+    return dir;
+}
+
+const char *tu_path(const char *name)
+{
+    static char slots[8][1200];
+    static int next;
+    char *p = slots[next++ % 8];
+    snprintf(p, sizeof slots[0], "%s/%s", tmp_dir(), name);
+    return p;
+}
+
+void tu_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert(fwrite(data, 1, n, f) == n || n == 0);
+    ck_assert(fclose(f) == 0);
+}
+
+void *tu_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *buf = malloc(len > 0 ? (size_t)len : 1);
+    if (buf && len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf)
+        *n = (size_t)len;
+    return buf;
+}
+
+int tu_python(const char *script, const char *const *args, size_t n_args)
+{
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        const char *argv[32];
+        size_t i = 0;
+        argv[i++] = MIMIC_PYTHON;
+        argv[i++] = "-c";
+        argv[i++] = script;
+        for (size_t j = 0; j < n_args && i < 31; j++)
+            argv[i++] = args[j];
+        argv[i] = NULL;
+        execv(MIMIC_PYTHON, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed)
+{
+    uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        double u = (double)(s >> 11) * 0x1.0p-53;
+        x[i] = (float)(lo + (hi - lo) * u);
+    }
+}
+
+int tu_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
