@@ -171,8 +171,58 @@ void mimic__normalize_rows(const float *mean, const float *scale, size_t D, cons
 /* A deep copy (for best-weights snapshots, last-good restore). */
 int mimic__student_clone(const mimic_student *s, mimic_student **out);
 
+/* ---- .npy (npy.c) --------------------------------------------------------------------- */
+
+/* A parsed .npy header over a memory buffer (the parser never reads past len). */
+typedef struct mimic__npy {
+    char dtype;          /* 'f' float, 'u' unsigned, 'i' signed */
+    uint8_t itemsize;    /* 1, 4 or 8 */
+    int ndim;            /* 1 or 2 (0-D and >2-D are rejected) */
+    size_t shape[2];     /* shape[1] = 1 for 1-D */
+    size_t count;        /* shape[0] * shape[1] */
+    size_t data_offset;  /* first data byte */
+    size_t data_bytes;   /* count * itemsize, checked against len */
+} mimic__npy;
+
+/* Parse and validate the header of a .npy image of `len` bytes: magic, version (1.0, 2.0,
+ * 3.0), header length, the header dict (descr, fortran_order, shape), little-endian,
+ * supported dtypes (<f4 <f8 |u1 <i4 <i8), rank 1 or 2, overflow-safe size, data present.
+ * `name` prefixes every message. MIMIC_ERR_FORMAT / MIMIC_ERR_UNSUPPORTED on failure. */
+int mimic__npy_parse(const uint8_t *buf, size_t len, const char *name, mimic__npy *out);
+
 /* ---- safetensors (safetensors.c): shared by student save/load and checkpoints ---------- */
 
-/* ---- losses (loss.c): internal entry used by training with precomputed checks ---------- */
+/* One F32 tensor: rows x cols (cols = 0 means 1-D of `rows` elements). When read from a
+ * file, `data` is a mimic__malloc'ed aligned copy owned by the mimic__st_file. */
+typedef struct mimic__st_tensor {
+    const char *name;
+    size_t rows, cols;
+    const float *data;
+} mimic__st_tensor;
+
+typedef struct mimic__st_meta {
+    const char *key;
+    const char *value;
+} mimic__st_meta;
+
+/* Write tensors + string metadata as .safetensors, atomically (mimic__atomic_*). */
+int mimic__safetensors_write(const char *path, const mimic__st_tensor *tensors, size_t n_tensors,
+                             const mimic__st_meta *meta, size_t n_meta);
+
+/* A parsed file: everything owned by it, released by mimic__st_close. */
+typedef struct mimic__st_file {
+    mimic__st_tensor *tensors;
+    size_t n_tensors;
+    mimic__st_meta *meta;
+    size_t n_meta;
+} mimic__st_file;
+
+/* Parse untrusted bytes (JSON header + data): bad JSON, offsets out of range or overlapping,
+ * dtype other than F32, rank > 2, duplicate names: MIMIC_ERR_FORMAT naming `name`. */
+int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, mimic__st_file *out);
+int mimic__safetensors_read(const char *path, mimic__st_file *out);
+const mimic__st_tensor *mimic__st_find(const mimic__st_file *f, const char *name);
+const char *mimic__st_meta_get(const mimic__st_file *f, const char *key);
+void mimic__st_close(mimic__st_file *f);
 
 #endif /* MIMIC_INTERNAL_H */
