@@ -225,4 +225,12 @@ const mimic__st_tensor *mimic__st_find(const mimic__st_file *f, const char *name
 const char *mimic__st_meta_get(const mimic__st_file *f, const char *key);
 void mimic__st_close(mimic__st_file *f);
 
+/* ---- ONNX export (onnx.c) ------------------------------------------------------------ */
+
+/* Layouts of the linear layers in an exported graph: Gemm(transB=1) on the PyTorch weights
+ * (what mimic_student_export_onnx writes), or MatMul on transposed weights + Add (kept for
+ * the latency benchmark's comparison). */
+enum { MIMIC__ONNX_GEMM = 0, MIMIC__ONNX_MATMUL = 1 };
+int mimic__onnx_export(const mimic_student *s, const char *path, int layout);
+
 #endif /* MIMIC_INTERNAL_H */
