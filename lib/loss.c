@@ -1,0 +1,293 @@
+/*
+ * Loss routines: logit L2 (Ba & Caruana), softmax KL at temperature T (Hinton), hard-label
+ * cross-entropy, and softmax. Exact definitions in include/mimic/loss.h.
+ *
+ * Every routine validates all of its inputs (arguments, finiteness, labels) before it writes
+ * anything, so a failing call leaves the gradient buffer untouched; the computing pass then
+ * cannot fail. Log-sum-exp subtracts the row maximum; exponentials and sums run in double.
+ * Rows with at most SCRATCH classes keep their exponentials on the stack (one exp per
+ * element); wider rows recompute them when writing the gradient.
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define SCRATCH 256
+/* Temperatures outside this range could overflow the gradient (T/N) or T^2 * KL. */
+#define T_MIN 1e-30
+#define T_MAX 1e30
+
+static int check_args(const void *a, const char *a_name, const void *b, const char *b_name,
+                      size_t rows, size_t classes, const void *out, const char *out_name,
+                      const char *fn)
+{
+    size_t n;
+    if (!a)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: %s is NULL", fn, a_name);
+    if (!b)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: %s is NULL", fn, b_name);
+    if (!out)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: %s is NULL", fn, out_name);
+    if (rows == 0 || classes == 0)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: rows (%zu) and classes (%zu) must be > 0", fn,
+                            rows, classes);
+    if (!mimic__mul_ok(rows, classes, &n) || n > SIZE_MAX / sizeof(float))
+        return mimic__error(MIMIC_ERR_INVALID, "%s: rows %zu x classes %zu overflows", fn, rows,
+                            classes);
+    return MIMIC_OK;
+}
+
+static int check_temperature(double t, const char *fn)
+{
+    if (!(t >= T_MIN && t <= T_MAX)) /* also rejects NaN */
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "%s: temperature %g must be finite and in [%g, %g]", fn, t, T_MIN,
+                            T_MAX);
+    return MIMIC_OK;
+}
+
+/* Scan for NaN/Inf in blocks (the block test vectorizes); locate the first bad element only
+ * when a block has one. */
+static int check_finite(const float *a, size_t rows, size_t cols, const char *what,
+                        const char *fn)
+{
+    size_t n = rows * cols;
+    for (size_t i0 = 0; i0 < n; i0 += 1024) {
+        size_t i1 = n - i0 < 1024 ? n : i0 + 1024;
+        uint32_t bad = 0;
+        for (size_t i = i0; i < i1; i++) {
+            uint32_t u;
+            memcpy(&u, &a[i], sizeof u);
+            bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+        }
+        if (!bad)
+            continue;
+        for (size_t i = i0; i < i1; i++)
+            if (!isfinite(a[i]))
+                return mimic__error(MIMIC_ERR_NUMERIC,
+                                    "%s: %s has a non-finite value (%g) at row %zu, column %zu",
+                                    fn, what, (double)a[i], i / cols, i % cols);
+    }
+    return MIMIC_OK;
+}
+
+static float row_max(const float *x, size_t n)
+{
+    float m = x[0];
+    for (size_t j = 1; j < n; j++)
+        m = x[j] > m ? x[j] : m;
+    return m;
+}
+
+int mimic_loss_logit_l2(const float *student_logits, const float *teacher_logits, size_t rows,
+                        size_t classes, double *loss_out, float *grad_out_or_NULL)
+{
+    static const char fn[] = "mimic_loss_logit_l2";
+    const float *s = student_logits, *t = teacher_logits;
+    float *g = grad_out_or_NULL;
+    int rc = check_args(s, "student_logits", t, "teacher_logits", rows, classes, loss_out,
+                        "loss_out", fn);
+    if (rc == MIMIC_OK)
+        rc = check_finite(s, rows, classes, "student_logits", fn);
+    if (rc == MIMIC_OK)
+        rc = check_finite(t, rows, classes, "teacher_logits", fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    const size_t n = rows * classes;
+    const double inv_n = 1.0 / (double)rows;
+    /* (s - t) / N fits a float whenever N >= 2 (|s - t| <= 2 FLT_MAX); check N = 1. */
+    if (g && rows == 1)
+        for (size_t j = 0; j < n; j++)
+            if (fabs((double)s[j] - (double)t[j]) > FLT_MAX)
+                return mimic__error(MIMIC_ERR_NUMERIC,
+                                    "%s: gradient overflows float at row 0, column %zu", fn, j);
+    double acc0 = 0, acc1 = 0;
+    size_t j = 0;
+    if (g) {
+        for (; j + 1 < n; j += 2) {
+            double d0 = (double)s[j] - (double)t[j];
+            double d1 = (double)s[j + 1] - (double)t[j + 1];
+            acc0 += d0 * d0;
+            acc1 += d1 * d1;
+            g[j] = (float)(d0 * inv_n);
+            g[j + 1] = (float)(d1 * inv_n);
+        }
+        for (; j < n; j++) {
+            double d = (double)s[j] - (double)t[j];
+            acc0 += d * d;
+            g[j] = (float)(d * inv_n);
+        }
+    } else {
+        for (; j + 1 < n; j += 2) {
+            double d0 = (double)s[j] - (double)t[j];
+            double d1 = (double)s[j + 1] - (double)t[j + 1];
+            acc0 += d0 * d0;
+            acc1 += d1 * d1;
+        }
+        for (; j < n; j++) {
+            double d = (double)s[j] - (double)t[j];
+            acc0 += d * d;
+        }
+    }
+    *loss_out = 0.5 * (acc0 + acc1) * inv_n;
+    return MIMIC_OK;
+}
+
+/* One row of the softmax KL: returns T^2 KL(softmax(t/T) || softmax(s/T)); writes
+ * scale * (softmax(s/T) - softmax(t/T)) into g when g is not NULL. */
+static double soft_ce_row(const float *s, const float *t, size_t C, double T, double scale,
+                          float *g)
+{
+    const double ms = row_max(s, C), mt = row_max(t, C);
+    const double inv_t = 1.0 / T;
+    double es_buf[SCRATCH], et_buf[SCRATCH];
+    const bool keep = C <= SCRATCH;
+    double ss = 0, st = 0, a = 0;
+    for (size_t j = 0; j < C; j++) {
+        const double ds = (double)s[j] - ms, dt = (double)t[j] - mt;
+        const double es = exp(ds * inv_t), et = exp(dt * inv_t);
+        ss += es;
+        st += et;
+        a += et * (dt - ds); /* raw units: bounded, and 0 * finite when et underflows */
+        if (keep) {
+            es_buf[j] = es;
+            et_buf[j] = et;
+        }
+    }
+    /* KL = sum p_t (log p_t - log p_s) = (a / T) / st - log st + log ss; times T^2. */
+    const double loss = T * (a / st) + T * T * (log(ss) - log(st));
+    if (g) {
+        const double cs = scale / ss, ct = scale / st;
+        if (keep) {
+            for (size_t j = 0; j < C; j++)
+                g[j] = (float)(cs * es_buf[j] - ct * et_buf[j]);
+        } else {
+            for (size_t j = 0; j < C; j++) {
+                const double es = exp(((double)s[j] - ms) * inv_t);
+                const double et = exp(((double)t[j] - mt) * inv_t);
+                g[j] = (float)(cs * es - ct * et);
+            }
+        }
+    }
+    return loss;
+}
+
+int mimic_loss_softmax_ce(const float *student_logits, const float *teacher_logits, size_t rows,
+                          size_t classes, double temperature, double *loss_out,
+                          float *grad_out_or_NULL)
+{
+    static const char fn[] = "mimic_loss_softmax_ce";
+    const float *s = student_logits, *t = teacher_logits;
+    int rc = check_args(s, "student_logits", t, "teacher_logits", rows, classes, loss_out,
+                        "loss_out", fn);
+    if (rc == MIMIC_OK)
+        rc = check_temperature(temperature, fn);
+    if (rc == MIMIC_OK)
+        rc = check_finite(s, rows, classes, "student_logits", fn);
+    if (rc == MIMIC_OK)
+        rc = check_finite(t, rows, classes, "teacher_logits", fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    const double scale = temperature / (double)rows;
+    double total = 0;
+    for (size_t r = 0; r < rows; r++) {
+        float *g = grad_out_or_NULL ? grad_out_or_NULL + r * classes : NULL;
+        total += soft_ce_row(s + r * classes, t + r * classes, classes, temperature, scale, g);
+    }
+    /* KL >= 0; rounding can leave a tiny negative value for a near-perfect mimic. */
+    total /= (double)rows;
+    *loss_out = total > 0 ? total : 0.0;
+    return MIMIC_OK;
+}
+
+int mimic_loss_hard_ce(const float *student_logits, const int32_t *labels, size_t rows,
+                       size_t classes, double *loss_out, float *grad_out_or_NULL)
+{
+    static const char fn[] = "mimic_loss_hard_ce";
+    const float *s = student_logits;
+    int rc = check_args(s, "student_logits", labels, "labels", rows, classes, loss_out,
+                        "loss_out", fn);
+    if (rc == MIMIC_OK)
+        for (size_t r = 0; r < rows; r++)
+            if (labels[r] < 0 || (uint64_t)labels[r] >= (uint64_t)classes) {
+                rc = mimic__error(MIMIC_ERR_RANGE,
+                                  "%s: label %d at row %zu is outside [0, %zu)", fn,
+                                  (int)labels[r], r, classes);
+                break;
+            }
+    if (rc == MIMIC_OK)
+        rc = check_finite(s, rows, classes, "student_logits", fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    const double inv_n = 1.0 / (double)rows;
+    double total = 0;
+    double e_buf[SCRATCH];
+    const bool keep = classes <= SCRATCH;
+    for (size_t r = 0; r < rows; r++) {
+        const float *x = s + r * classes;
+        const size_t y = (size_t)labels[r];
+        const double m = row_max(x, classes);
+        double sum = 0;
+        for (size_t j = 0; j < classes; j++) {
+            const double e = exp((double)x[j] - m);
+            sum += e;
+            if (keep)
+                e_buf[j] = e;
+        }
+        total += log(sum) - ((double)x[y] - m);
+        if (grad_out_or_NULL) {
+            float *g = grad_out_or_NULL + r * classes;
+            const double c = inv_n / sum;
+            for (size_t j = 0; j < classes; j++) {
+                const double e = keep ? e_buf[j] : exp((double)x[j] - m);
+                g[j] = (float)(c * e - (j == y ? inv_n : 0.0));
+            }
+        }
+    }
+    *loss_out = total * inv_n;
+    return MIMIC_OK;
+}
+
+int mimic_softmax(const float *logits, size_t rows, size_t classes, double temperature,
+                  float *probs_out)
+{
+    static const char fn[] = "mimic_softmax";
+    int rc = check_args(logits, "logits", probs_out, "probs_out", rows, classes, probs_out,
+                        "probs_out", fn);
+    if (rc == MIMIC_OK)
+        rc = check_temperature(temperature, fn);
+    if (rc == MIMIC_OK)
+        rc = check_finite(logits, rows, classes, "logits", fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    const double inv_t = 1.0 / temperature;
+    double e_buf[SCRATCH];
+    const bool keep = classes <= SCRATCH;
+    for (size_t r = 0; r < rows; r++) {
+        const float *x = logits + r * classes;
+        float *p = probs_out + r * classes; /* may be x: each element is read before written */
+        const double m = row_max(x, classes);
+        double sum = 0;
+        if (keep) {
+            for (size_t j = 0; j < classes; j++) {
+                e_buf[j] = exp(((double)x[j] - m) * inv_t);
+                sum += e_buf[j];
+            }
+            const double c = 1.0 / sum;
+            for (size_t j = 0; j < classes; j++)
+                p[j] = (float)(e_buf[j] * c);
+            continue;
+        }
+        for (size_t j = 0; j < classes; j++) {
+            const double e = exp(((double)x[j] - m) * inv_t);
+            sum += e;
+            p[j] = (float)e;
+        }
+        const double c = 1.0 / sum;
+        for (size_t j = 0; j < classes; j++)
+            p[j] = (float)((double)p[j] * c);
+    }
+    return MIMIC_OK;
+}

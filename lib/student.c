@@ -1,0 +1,631 @@
+/*
+ * The factorized shallow student: student(x) = W_out f(W_hid (V n(x)) + b_hid) + b_out.
+ *
+ * All trainable parameters live in one flat 64-byte-aligned array (layout in internal.h).
+ * The matrix work is cblas_sgemm on row-major data with transposed operands where needed
+ * (never a transpose copy), or sgemv for a single row; bias + activation is one pass.
+ */
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "blas.h"
+#include "internal.h"
+
+/* Rows per chunk of the public forward pass: bounds its workspace. */
+#define FORWARD_CHUNK 512
+/* Workspaces up to this many floats live on the stack (batch-1 latency). */
+#define STACK_FLOATS 2048
+
+/* ---- handles, options, layout ----------------------------------------------------------- */
+
+int mimic__student_check(const mimic_student *s, const char *arg)
+{
+    if (!s)
+        return mimic__error(MIMIC_ERR_MISUSE, "%s: NULL student", arg);
+    if (s->magic != MIMIC__MAGIC_STUDENT)
+        return mimic__error(MIMIC_ERR_MISUSE,
+                            "%s: not a valid student (freed, or another kind of handle)", arg);
+    return MIMIC_OK;
+}
+
+void mimic_student_options_init(mimic_student_options *opts, size_t struct_size)
+{
+    if (!opts || struct_size < sizeof(size_t))
+        return;
+    mimic_student_options d;
+    memset(&d, 0, sizeof d);
+    d.struct_size = struct_size;
+    d.activation = MIMIC_ACT_RELU;
+    d.seed = 0;
+    size_t n = struct_size < sizeof d ? struct_size : sizeof d;
+    memcpy(opts, &d, n);
+    if (struct_size > sizeof d)
+        memset((unsigned char *)opts + sizeof d, 0, struct_size - sizeof d);
+}
+
+int mimic__layout_init(mimic__layout *L, size_t D, size_t H, size_t k, size_t C)
+{
+    size_t kin = k ? k : D, a, b, c, n;
+    memset(L, 0, sizeof *L);
+    /* BLAS takes int dimensions. */
+    if (D > INT_MAX || H > INT_MAX || k > INT_MAX || C > INT_MAX)
+        return mimic__error(MIMIC_ERR_RANGE,
+                            "student sizes D=%zu H=%zu k=%zu C=%zu: each must be <= %d", D, H, k,
+                            C, INT_MAX);
+    if (!mimic__mul_ok(k, D, &a) || !mimic__mul_ok(H, kin, &b) || !mimic__mul_ok(C, H, &c) ||
+        !mimic__add_ok(a, b, &n) || !mimic__add_ok(n, H, &n) || !mimic__add_ok(n, c, &n) ||
+        !mimic__add_ok(n, C, &n) || n > SIZE_MAX / sizeof(float))
+        return mimic__error(MIMIC_ERR_RANGE,
+                            "student sizes D=%zu H=%zu k=%zu C=%zu: parameter count overflows",
+                            D, H, k, C);
+    L->D = D;
+    L->H = H;
+    L->k = k;
+    L->C = C;
+    L->kin = kin;
+    L->off_bottleneck = 0;
+    L->off_hidden_w = a;
+    L->off_hidden_b = a + b;
+    L->off_output_w = a + b + H;
+    L->off_output_b = a + b + H + c;
+    L->n_params = n;
+    return MIMIC_OK;
+}
+
+size_t mimic__student_ws_floats(const mimic__layout *L, size_t rows)
+{
+    size_t per_row = L->k + L->H + L->C, n; /* cannot overflow: checked by layout_init */
+    if (!mimic__mul_ok(rows, per_row, &n))
+        return SIZE_MAX;
+    return n;
+}
+
+static int validate_options(const mimic_student_options *o, mimic__layout *L)
+{
+    if (o->n_inputs == 0)
+        return mimic__error(MIMIC_ERR_INVALID, "student options: n_inputs must be > 0");
+    if (o->n_hidden == 0)
+        return mimic__error(MIMIC_ERR_INVALID, "student options: n_hidden must be > 0");
+    if (o->n_classes < 2)
+        return mimic__error(MIMIC_ERR_INVALID, "student options: n_classes is %zu, must be >= 2",
+                            o->n_classes);
+    if (o->activation != MIMIC_ACT_RELU && o->activation != MIMIC_ACT_SIGMOID &&
+        o->activation != MIMIC_ACT_TANH)
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "student options: activation %d is not MIMIC_ACT_RELU, _SIGMOID or "
+                            "_TANH",
+                            (int)o->activation);
+    return mimic__layout_init(L, o->n_inputs, o->n_hidden, o->n_bottleneck, o->n_classes);
+}
+
+/* A student with validated options and uninitialized parameters. */
+static int student_alloc(const mimic_student_options *o, mimic_student **out)
+{
+    mimic__layout L;
+    int rc = validate_options(o, &L);
+    if (rc != MIMIC_OK)
+        return rc;
+    mimic_student *s = mimic__calloc(1, sizeof *s);
+    if (!s)
+        return mimic__error(MIMIC_ERR_NOMEM, "student: out of memory");
+    s->params = mimic__aligned_alloc(L.n_params * sizeof(float));
+    if (!s->params) {
+        mimic__free(s);
+        return mimic__error(MIMIC_ERR_NOMEM, "student: out of memory for %zu parameters",
+                            L.n_params);
+    }
+    s->magic = MIMIC__MAGIC_STUDENT;
+    s->opts = *o;
+    s->L = L;
+    *out = s;
+    return MIMIC_OK;
+}
+
+static void init_matrix(float *w, size_t rows, size_t cols, int32_t act, mimic__rng *rng)
+{
+    /* He-normal for ReLU, Glorot-normal otherwise; fan_in = cols, fan_out = rows. */
+    double std = act == MIMIC_ACT_RELU ? sqrt(2.0 / (double)cols)
+                                       : sqrt(2.0 / ((double)cols + (double)rows));
+    for (size_t i = 0; i < rows * cols; i++)
+        w[i] = (float)(std * mimic__rng_normal(rng));
+}
+
+int mimic_student_create(mimic_student **out, const mimic_student_options *opts)
+{
+    if (!out)
+        return mimic__error(MIMIC_ERR_INVALID, "mimic_student_create: out is NULL");
+    *out = NULL;
+    mimic_student_options o;
+    mimic_student_options_init(&o, sizeof o);
+    int rc = mimic__options_copy(&o, sizeof o, opts, "mimic_student_options");
+    if (rc != MIMIC_OK)
+        return rc;
+    mimic_student *s;
+    rc = student_alloc(&o, &s);
+    if (rc != MIMIC_OK)
+        return rc;
+    const mimic__layout *L = &s->L;
+    mimic__rng rng;
+    mimic__rng_seed(&rng, o.seed);
+    if (L->k)
+        init_matrix(s->params + L->off_bottleneck, L->k, L->D, o.activation, &rng);
+    init_matrix(s->params + L->off_hidden_w, L->H, L->kin, o.activation, &rng);
+    init_matrix(s->params + L->off_output_w, L->C, L->H, o.activation, &rng);
+    memset(s->params + L->off_hidden_b, 0, L->H * sizeof(float));
+    memset(s->params + L->off_output_b, 0, L->C * sizeof(float));
+    *out = s;
+    return MIMIC_OK;
+}
+
+void mimic_student_free(mimic_student *s)
+{
+    if (!s || s->magic != MIMIC__MAGIC_STUDENT)
+        return;
+    s->magic = MIMIC__MAGIC_DEAD;
+    mimic__free(s->params);
+    mimic__free(s->in_mean);
+    mimic__free(s->in_scale);
+    mimic__free(s);
+}
+
+static float *copy_floats(const float *src, size_t n)
+{
+    float *p = mimic__aligned_alloc(n * sizeof(float));
+    if (p)
+        memcpy(p, src, n * sizeof(float));
+    return p;
+}
+
+int mimic__student_clone(const mimic_student *s, mimic_student **out)
+{
+    *out = NULL;
+    int rc = mimic__student_check(s, "student");
+    if (rc != MIMIC_OK)
+        return rc;
+    mimic_student *c;
+    rc = student_alloc(&s->opts, &c);
+    if (rc != MIMIC_OK)
+        return rc;
+    memcpy(c->params, s->params, s->L.n_params * sizeof(float));
+    if (s->in_mean) {
+        c->in_mean = copy_floats(s->in_mean, s->L.D);
+        c->in_scale = copy_floats(s->in_scale, s->L.D);
+        if (!c->in_mean || !c->in_scale) {
+            mimic_student_free(c);
+            return mimic__error(MIMIC_ERR_NOMEM, "student: out of memory copying a student");
+        }
+    }
+    *out = c;
+    return MIMIC_OK;
+}
+
+size_t mimic_student_num_params(const mimic_student *s)
+{
+    if (!s || s->magic != MIMIC__MAGIC_STUDENT)
+        return 0;
+    return s->L.n_params;
+}
+
+int mimic_student_get_options(const mimic_student *s, mimic_student_options *out)
+{
+    int rc = mimic__student_check(s, "mimic_student_get_options");
+    if (rc != MIMIC_OK)
+        return rc;
+    if (!out)
+        return mimic__error(MIMIC_ERR_INVALID, "mimic_student_get_options: out is NULL");
+    size_t theirs = out->struct_size;
+    if (theirs < sizeof(size_t))
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "mimic_student_get_options: out->struct_size %zu is too small (call "
+                            "mimic_student_options_init first)",
+                            theirs);
+    size_t n = theirs < sizeof s->opts ? theirs : sizeof s->opts;
+    memcpy(out, &s->opts, n);
+    if (theirs > sizeof s->opts)
+        memset((unsigned char *)out + sizeof s->opts, 0, theirs - sizeof s->opts);
+    out->struct_size = theirs;
+    return MIMIC_OK;
+}
+
+/* ---- named tensors ---------------------------------------------------------------------- */
+
+static int find_tensor(const mimic_student *s, const char *name, const char *fn, float **data,
+                       size_t *rows, size_t *cols)
+{
+    const mimic__layout *L = &s->L;
+    if (!name)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: tensor name is NULL", fn);
+    if (!strcmp(name, "input.mean") || !strcmp(name, "input.scale")) {
+        if (!s->in_mean)
+            return mimic__error(MIMIC_ERR_INVALID,
+                                "%s: \"%s\": this student has no input normalization", fn, name);
+        *data = name[6] == 'm' ? s->in_mean : s->in_scale;
+        *rows = 1;
+        *cols = L->D;
+    } else if (!strcmp(name, "bottleneck.weight")) {
+        if (!L->k)
+            return mimic__error(MIMIC_ERR_INVALID,
+                                "%s: \"%s\": this student has no bottleneck (k = 0)", fn, name);
+        *data = s->params + L->off_bottleneck;
+        *rows = L->k;
+        *cols = L->D;
+    } else if (!strcmp(name, "hidden.weight")) {
+        *data = s->params + L->off_hidden_w;
+        *rows = L->H;
+        *cols = L->kin;
+    } else if (!strcmp(name, "hidden.bias")) {
+        *data = s->params + L->off_hidden_b;
+        *rows = 1;
+        *cols = L->H;
+    } else if (!strcmp(name, "output.weight")) {
+        *data = s->params + L->off_output_w;
+        *rows = L->C;
+        *cols = L->H;
+    } else if (!strcmp(name, "output.bias")) {
+        *data = s->params + L->off_output_b;
+        *rows = 1;
+        *cols = L->C;
+    } else {
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "%s: unknown tensor \"%s\" (known: input.mean, input.scale, "
+                            "bottleneck.weight, hidden.weight, hidden.bias, output.weight, "
+                            "output.bias)",
+                            fn, name);
+    }
+    return MIMIC_OK;
+}
+
+int mimic_student_tensor(const mimic_student *s, const char *name, const float **data,
+                         size_t *rows, size_t *cols)
+{
+    static const char fn[] = "mimic_student_tensor";
+    int rc = mimic__student_check(s, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (!data || !rows || !cols)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: data, rows and cols must not be NULL", fn);
+    float *p;
+    size_t r, c;
+    rc = find_tensor(s, name, fn, &p, &r, &c);
+    if (rc != MIMIC_OK)
+        return rc;
+    *data = p;
+    *rows = r;
+    *cols = c;
+    return MIMIC_OK;
+}
+
+static int check_finite_floats(const float *x, size_t n, const char *fn, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return mimic__error(MIMIC_ERR_NUMERIC, "%s: %s has a non-finite value (%g) at %zu",
+                                fn, what, (double)x[i], i);
+    return MIMIC_OK;
+}
+
+int mimic_student_set_tensor(mimic_student *s, const char *name, const float *data, size_t rows,
+                             size_t cols)
+{
+    static const char fn[] = "mimic_student_set_tensor";
+    int rc = mimic__student_check(s, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    float *p;
+    size_t r, c;
+    rc = find_tensor(s, name, fn, &p, &r, &c);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (!data)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: \"%s\": data is NULL", fn, name);
+    if (rows != r || cols != c)
+        return mimic__error(MIMIC_ERR_SHAPE, "%s: \"%s\" is %zu x %zu, got %zu x %zu", fn, name,
+                            r, c, rows, cols);
+    rc = check_finite_floats(data, r * c, fn, name);
+    if (rc != MIMIC_OK)
+        return rc;
+    memmove(p, data, r * c * sizeof(float));
+    return MIMIC_OK;
+}
+
+int mimic_student_set_input_norm(mimic_student *s, const float *mean, const float *scale)
+{
+    static const char fn[] = "mimic_student_set_input_norm";
+    int rc = mimic__student_check(s, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (!mean != !scale)
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "%s: mean and scale must both be set or both be NULL", fn);
+    size_t D = s->L.D;
+    if (mean) {
+        rc = check_finite_floats(mean, D, fn, "mean");
+        if (rc == MIMIC_OK)
+            rc = check_finite_floats(scale, D, fn, "scale");
+        if (rc != MIMIC_OK)
+            return rc;
+        float *m = copy_floats(mean, D);
+        float *c = m ? copy_floats(scale, D) : NULL;
+        if (!c) {
+            mimic__free(m);
+            return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", fn);
+        }
+        mimic__free(s->in_mean);
+        mimic__free(s->in_scale);
+        s->in_mean = m;
+        s->in_scale = c;
+    } else {
+        mimic__free(s->in_mean);
+        mimic__free(s->in_scale);
+        s->in_mean = s->in_scale = NULL;
+    }
+    return MIMIC_OK;
+}
+
+/* ---- forward / backward ----------------------------------------------------------------- */
+
+/* c (m x n) = a (m x kk) . b^T, b stored n x kk (nn.Linear's out x in). */
+static void gemm_nt(size_t m, size_t n, size_t kk, const float *a, size_t lda, const float *b,
+                    size_t ldb, float *c, size_t ldc)
+{
+    if (m == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)kk, 1.0f, b, (int)ldb, a, 1, 0.0f,
+                    c, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)kk, 1.0f, a,
+                    (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
+}
+
+/* c (m x n) = a (m x kk) . b (kk x n). */
+static void gemm_nn(size_t m, size_t n, size_t kk, const float *a, size_t lda, const float *b,
+                    size_t ldb, float *c, size_t ldc)
+{
+    if (m == 1)
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)kk, (int)n, 1.0f, b, (int)ldb, a, 1, 0.0f, c,
+                    1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)kk, 1.0f, a,
+                    (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
+}
+
+/* c (m x n) = a^T . b with a stored kk x m and b stored kk x n (weight gradients). */
+static void gemm_tn(size_t m, size_t n, size_t kk, const float *a, size_t lda, const float *b,
+                    size_t ldb, float *c, size_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)kk, 1.0f, a,
+                (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
+}
+
+static void bias_act(float *h, size_t rows, size_t n, const float *b, int32_t act)
+{
+    switch (act) {
+    case MIMIC_ACT_RELU:
+        for (size_t r = 0; r < rows; r++, h += n)
+            for (size_t j = 0; j < n; j++) {
+                float v = h[j] + b[j];
+                h[j] = v > 0.0f ? v : 0.0f;
+            }
+        break;
+    case MIMIC_ACT_SIGMOID:
+        for (size_t r = 0; r < rows; r++, h += n)
+            for (size_t j = 0; j < n; j++)
+                h[j] = 1.0f / (1.0f + expf(-(h[j] + b[j])));
+        break;
+    default: /* MIMIC_ACT_TANH */
+        for (size_t r = 0; r < rows; r++, h += n)
+            for (size_t j = 0; j < n; j++)
+                h[j] = tanhf(h[j] + b[j]);
+        break;
+    }
+}
+
+static void bias_add(float *y, size_t rows, size_t n, const float *b)
+{
+    for (size_t r = 0; r < rows; r++, y += n)
+        for (size_t j = 0; j < n; j++)
+            y[j] += b[j];
+}
+
+/* h = dh * f'(pre), with f' taken from the post-activation h. */
+static void act_grad(float *h, const float *dh, size_t n, int32_t act)
+{
+    switch (act) {
+    case MIMIC_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            h[i] = h[i] > 0.0f ? dh[i] : 0.0f;
+        break;
+    case MIMIC_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            h[i] = dh[i] * h[i] * (1.0f - h[i]);
+        break;
+    default:
+        for (size_t i = 0; i < n; i++)
+            h[i] = dh[i] * (1.0f - h[i] * h[i]);
+        break;
+    }
+}
+
+static void column_sums(const float *a, size_t rows, size_t n, float *out)
+{
+    memcpy(out, a, n * sizeof(float));
+    for (size_t r = 1; r < rows; r++) {
+        const float *row = a + r * n;
+        for (size_t j = 0; j < n; j++)
+            out[j] += row[j];
+    }
+}
+
+static void forward_core(const mimic__layout *L, int32_t act, const float *P, const float *x,
+                         size_t rows, float *z, float *h, float *logits)
+{
+    const float *in = x;
+    if (L->k) {
+        gemm_nt(rows, L->k, L->D, x, L->D, P + L->off_bottleneck, L->D, z, L->k);
+        in = z;
+    }
+    gemm_nt(rows, L->H, L->kin, in, L->kin, P + L->off_hidden_w, L->kin, h, L->H);
+    bias_act(h, rows, L->H, P + L->off_hidden_b, act);
+    gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
+    bias_add(logits, rows, L->C, P + L->off_output_b);
+}
+
+void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const float *params,
+                               const float *x, size_t rows, float *ws, float **z_out,
+                               float **h_out, float **logits_out)
+{
+    float *z = L->k ? ws : NULL;
+    float *h = ws + rows * L->k;
+    float *logits = h + rows * L->H;
+    if (rows > 0)
+        forward_core(L, activation, params, x, rows, z, h, logits);
+    if (z_out)
+        *z_out = z;
+    *h_out = h;
+    *logits_out = logits;
+}
+
+void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, const float *params,
+                                const float *x, size_t rows, const float *z, float *h,
+                                const float *dlogits, float *dz, float *grads)
+{
+    const size_t H = L->H, C = L->C, kin = L->kin;
+    if (rows == 0) {
+        memset(grads, 0, L->n_params * sizeof(float));
+        return;
+    }
+    /* Output layer: dW_out = dlogits^T h, db_out = column sums of dlogits. */
+    gemm_tn(C, H, rows, dlogits, C, h, H, grads + L->off_output_w, H);
+    column_sums(dlogits, rows, C, grads + L->off_output_b);
+    /* dpre = (dlogits W_out) * f'(pre), into h. The gradient slots of V and W_hid (at least
+     * H * kin floats, written only below) serve as scratch for dh, a chunk of rows at a time. */
+    const size_t chunk = L->off_hidden_b / H; /* >= kin >= 1 */
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        size_t m = rows - r0 < chunk ? rows - r0 : chunk;
+        gemm_nn(m, H, C, dlogits + r0 * C, C, params + L->off_output_w, H, grads, H);
+        act_grad(h + r0 * H, grads, m * H, activation);
+    }
+    /* Hidden layer: dW_hid = dpre^T in, db_hid = column sums of dpre. */
+    const float *in = L->k ? z : x;
+    gemm_tn(H, kin, rows, h, H, in, kin, grads + L->off_hidden_w, kin);
+    column_sums(h, rows, H, grads + L->off_hidden_b);
+    if (L->k) {
+        /* dz = dpre W_hid; dV = dz^T x. */
+        gemm_nn(rows, L->k, H, h, H, params + L->off_hidden_w, L->k, dz, L->k);
+        gemm_tn(L->k, L->D, rows, dz, L->k, x, L->D, grads + L->off_bottleneck, L->D);
+    }
+}
+
+void mimic__normalize_rows(const float *mean, const float *scale, size_t D, const void *src,
+                           int32_t src_dtype, size_t rows, float *dst)
+{
+    if (src_dtype == MIMIC_DTYPE_U8) {
+        const uint8_t *u = src;
+        if (mean) {
+            for (size_t r = 0; r < rows; r++, u += D, dst += D)
+                for (size_t j = 0; j < D; j++)
+                    dst[j] = ((float)u[j] - mean[j]) * scale[j];
+        } else {
+            for (size_t i = 0; i < rows * D; i++)
+                dst[i] = (float)u[i];
+        }
+        return;
+    }
+    const float *f = src;
+    if (mean) {
+        for (size_t r = 0; r < rows; r++, f += D, dst += D)
+            for (size_t j = 0; j < D; j++)
+                dst[j] = (f[j] - mean[j]) * scale[j];
+    } else if (dst != f) {
+        memcpy(dst, f, rows * D * sizeof(float));
+    }
+}
+
+/* ---- public forward / predict ----------------------------------------------------------- */
+
+static int check_forward_args(const mimic_student *s, const void *inputs, size_t rows,
+                              const void *out, const char *fn)
+{
+    int rc = mimic__student_check(s, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (!inputs)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: inputs is NULL", fn);
+    if (!out)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: output buffer is NULL", fn);
+    if (rows == 0)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: rows is 0", fn);
+    size_t n;
+    if (!mimic__mul_ok(rows, s->L.D, &n) || !mimic__mul_ok(rows, s->L.C, &n))
+        return mimic__error(MIMIC_ERR_INVALID, "%s: %zu rows overflow the buffer size", fn, rows);
+    return MIMIC_OK;
+}
+
+/* Runs the forward pass chunk by chunk with one workspace: logits go to logits_out, or, when
+ * classes_out is set, into the workspace and then through argmax. */
+static int forward_rows(const mimic_student *s, const float *inputs, size_t rows,
+                        float *logits_out, int32_t *classes_out, const char *fn)
+{
+    const mimic__layout *L = &s->L;
+    const size_t chunk = rows < FORWARD_CHUNK ? rows : FORWARD_CHUNK;
+    const bool norm = s->in_mean != NULL;
+    /* Per row: normalized x (if normalizing), z (if k), h, logits (if predicting). */
+    size_t per_row = (norm ? L->D : 0) + L->k + L->H + (classes_out ? L->C : 0);
+    size_t total;
+    if (!mimic__mul_ok(per_row, chunk, &total) || total > SIZE_MAX / sizeof(float))
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: workspace size overflows", fn);
+    _Alignas(64) float stack_ws[STACK_FLOATS];
+    float *ws = stack_ws;
+    if (total > STACK_FLOATS) {
+        ws = mimic__aligned_alloc(total * sizeof(float));
+        if (!ws)
+            return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory for a %zu-float workspace",
+                                fn, total);
+    }
+    float *xn = ws;
+    float *z = xn + (norm ? chunk * L->D : 0);
+    float *h = z + chunk * L->k;
+    float *lg = h + chunk * L->H;
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        const size_t m = rows - r0 < chunk ? rows - r0 : chunk;
+        const float *x = inputs + r0 * L->D;
+        if (norm) {
+            mimic__normalize_rows(s->in_mean, s->in_scale, L->D, x, MIMIC_DTYPE_F32, m, xn);
+            x = xn;
+        }
+        float *out = classes_out ? lg : logits_out + r0 * L->C;
+        forward_core(L, s->opts.activation, s->params, x, m, L->k ? z : NULL, h, out);
+        if (classes_out)
+            for (size_t r = 0; r < m; r++) {
+                const float *row = out + r * L->C;
+                size_t best = 0;
+                for (size_t j = 1; j < L->C; j++)
+                    if (row[j] > row[best])
+                        best = j;
+                classes_out[r0 + r] = (int32_t)best;
+            }
+    }
+    if (ws != stack_ws)
+        mimic__free(ws);
+    return MIMIC_OK;
+}
+
+int mimic_student_forward(const mimic_student *s, const float *inputs, size_t rows,
+                          float *logits_out)
+{
+    static const char fn[] = "mimic_student_forward";
+    int rc = check_forward_args(s, inputs, rows, logits_out, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    return forward_rows(s, inputs, rows, logits_out, NULL, fn);
+}
+
+int mimic_student_predict(const mimic_student *s, const float *inputs, size_t rows,
+                          int32_t *classes_out)
+{
+    static const char fn[] = "mimic_student_predict";
+    int rc = check_forward_args(s, inputs, rows, classes_out, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    return forward_rows(s, inputs, rows, NULL, classes_out, fn);
+}
