@@ -177,6 +177,10 @@ MIMIC_API int mimic_trainer_epoch(mimic_trainer *t, mimic_progress *progress_or_
 /* Checkpoint: weights, optimizer state, RNG state and position, written atomically. */
 MIMIC_API int mimic_trainer_save_checkpoint(const mimic_trainer *t, const char *path);
 MIMIC_API int mimic_trainer_load_checkpoint(mimic_trainer *t, const char *path);
+/* What the trainer has done so far, as mimic_train reports it (out->struct_size must be
+ * set). best_epoch is the epoch whose weights the student holds. Errors: MIMIC_ERR_MISUSE,
+ * MIMIC_ERR_INVALID. */
+MIMIC_API int mimic_trainer_get_report(const mimic_trainer *t, mimic_train_report *out);
 MIMIC_API void mimic_trainer_free(mimic_trainer *t);
 
 /* Evaluate `s` on `d` (rows must match the student's D and C). temperature is used for KL.

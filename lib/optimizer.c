@@ -1,0 +1,100 @@
+/* The optimizers as single fused loops over the flat parameter array. */
+#include <math.h>
+#include <string.h>
+
+#include "train_internal.h"
+
+double mimic__grad_norm(const float *g, size_t n)
+{
+    /* Four partial sums: shorter dependency chains, still a fixed order (deterministic). */
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        a0 += (double)g[i] * g[i];
+        a1 += (double)g[i + 1] * g[i + 1];
+        a2 += (double)g[i + 2] * g[i + 2];
+        a3 += (double)g[i + 3] * g[i + 3];
+    }
+    for (; i < n; i++)
+        a0 += (double)g[i] * g[i];
+    return sqrt((a0 + a1) + (a2 + a3));
+}
+
+/* Non-finite test on the bit pattern (all-ones exponent), an integer OR reduction the
+ * compiler vectorizes. */
+static inline uint32_t nonfinite_bit(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
+
+/* PyTorch SGD: g' = g + wd p; v = mu v + g'; p -= lr v (Nesterov: p -= lr (g' + mu v)). */
+static uint32_t sgd(const float *restrict p_in, float *restrict p_out, const float *restrict g,
+                    float *restrict m, size_t n, float lr, float gscale, float wd, float mu,
+                    int nesterov)
+{
+    uint32_t bad = 0;
+    if (nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] * gscale + wd * p_in[i];
+            float vi = mu * m[i] + gi;
+            m[i] = vi;
+            float pi = p_in[i] - lr * (gi + mu * vi);
+            p_out[i] = pi;
+            bad |= nonfinite_bit(pi);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] * gscale + wd * p_in[i];
+            float vi = mu * m[i] + gi;
+            m[i] = vi;
+            float pi = p_in[i] - lr * vi;
+            p_out[i] = pi;
+            bad |= nonfinite_bit(pi);
+        }
+    }
+    return bad;
+}
+
+/* Adam (wd added to the gradient) and AdamW (decoupled: p *= 1 - lr wd first), with bias
+ * correction folded into the step size as in PyTorch:
+ *   p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps). */
+static uint32_t adam(const float *restrict p_in, float *restrict p_out, const float *restrict g,
+                     float *restrict m, float *restrict v, size_t n, float gscale, float wd_grad,
+                     float decay, float b1, float b2, float step, float inv_sqrt_bc2, float eps)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        float pi = p_in[i];
+        float gi = g[i] * gscale + wd_grad * pi;
+        float mi = b1 * m[i] + (1.0f - b1) * gi;
+        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        pi = pi * decay - step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+        p_out[i] = pi;
+        bad |= nonfinite_bit(pi);
+    }
+    return bad;
+}
+
+bool mimic__optimizer_update(const mimic_train_options *o, double lr, uint64_t t1,
+                             const float *p_in, float *p_out, const float *g, float gscale,
+                             float *m, float *v, size_t n)
+{
+    uint32_t bad;
+    if (o->optimizer == MIMIC_OPTIMIZER_SGD) {
+        bad = sgd(p_in, p_out, g, m, n, (float)lr, gscale, (float)o->weight_decay,
+                  (float)o->momentum, o->nesterov);
+    } else {
+        double bc1 = 1.0 - pow(o->adam_beta1, (double)t1);
+        double bc2 = 1.0 - pow(o->adam_beta2, (double)t1);
+        int decoupled = o->optimizer == MIMIC_OPTIMIZER_ADAMW;
+        bad = adam(p_in, p_out, g, m, v, n, gscale, decoupled ? 0.0f : (float)o->weight_decay,
+                   decoupled ? (float)(1.0 - lr * o->weight_decay) : 1.0f, (float)o->adam_beta1,
+                   (float)o->adam_beta2, (float)(lr / bc1), (float)(1.0 / sqrt(bc2)),
+                   (float)o->adam_eps);
+    }
+    return bad == 0;
+}

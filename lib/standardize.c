@@ -1,0 +1,79 @@
+/* Statistics over a training set: per-feature input mean/scale and per-class target
+ * mean/std, in double, streaming row by row (mapped data is read once, in order). */
+#include <math.h>
+#include <string.h>
+
+#include "train_internal.h"
+
+/* Welford's update per column: stable for f32 features with a large mean. */
+static void welford_row(double *mean, double *m2, size_t n, const float *row, size_t D)
+{
+    double inv = 1.0 / (double)n;
+    for (size_t j = 0; j < D; j++) {
+        double x = row[j];
+        double d = x - mean[j];
+        mean[j] += d * inv;
+        m2[j] += d * (x - mean[j]);
+    }
+}
+
+static void welford_row_u8(double *mean, double *m2, size_t n, const uint8_t *row, size_t D)
+{
+    double inv = 1.0 / (double)n;
+    for (size_t j = 0; j < D; j++) {
+        double x = row[j];
+        double d = x - mean[j];
+        mean[j] += d * inv;
+        m2[j] += d * (x - mean[j]);
+    }
+}
+
+static double *alloc_stats(size_t D)
+{
+    double *buf = mimic__calloc(D, 2 * sizeof(double));
+    if (!buf)
+        mimic__error(MIMIC_ERR_NOMEM, "standardize: out of memory for %zu features", D);
+    return buf;
+}
+
+int mimic__input_stats(const mimic_dataset *d, double std_floor, float *mean, float *scale)
+{
+    size_t D = d->n_inputs;
+    double *mu = alloc_stats(D);
+    if (!mu)
+        return MIMIC_ERR_NOMEM;
+    double *m2 = mu + D;
+    for (size_t r = 0; r < d->rows; r++) {
+        if (d->input_dtype == MIMIC_DTYPE_U8)
+            welford_row_u8(mu, m2, r + 1, (const uint8_t *)d->inputs + r * D, D);
+        else
+            welford_row(mu, m2, r + 1, (const float *)d->inputs + r * D, D);
+    }
+    for (size_t j = 0; j < D; j++) {
+        double sd = sqrt(m2[j] / (double)d->rows);
+        mean[j] = (float)mu[j];
+        scale[j] = (float)(1.0 / (sd > std_floor ? sd : std_floor));
+    }
+    mimic__free(mu);
+    return MIMIC_OK;
+}
+
+int mimic__target_stats(const mimic_dataset *d, float *mean, float *std)
+{
+    size_t C = d->n_classes;
+    double *mu = alloc_stats(C);
+    if (!mu)
+        return MIMIC_ERR_NOMEM;
+    double *m2 = mu + C;
+    for (size_t r = 0; r < d->rows; r++)
+        welford_row(mu, m2, r + 1, d->logits + r * C, C);
+    for (size_t j = 0; j < C; j++) {
+        double sd = sqrt(m2[j] / (double)d->rows);
+        /* a class whose logit never varies: its normalized target is 0, the fold gives the
+         * bias `mean`; scale 1 keeps the map invertible. Below ~1e-30 a float would lose it. */
+        mean[j] = (float)mu[j];
+        std[j] = sd > 1e-20 && (float)sd > 0 ? (float)sd : 1.0f;
+    }
+    mimic__free(mu);
+    return MIMIC_OK;
+}
