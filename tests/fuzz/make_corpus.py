@@ -1,0 +1,344 @@
+#!/usr/bin/python3
+"""Generate the seed corpora of the fuzz targets in tests/fuzz/corpus/<target>/.
+
+Small valid files and near-valid variants (one defect each), so the fuzzers start next to
+every branch of the parsers. Deterministic: running it again rewrites the same bytes.
+Files named crash-* (committed regression inputs) are left alone.
+
+    /usr/bin/python3 tests/fuzz/make_corpus.py [OUTDIR]     (default: tests/fuzz/corpus)
+"""
+import gzip
+import io
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def clean(target):
+    d = os.path.join(OUT, target)
+    if os.path.isdir(d):
+        for n in os.listdir(d):
+            if not n.startswith("crash-"):
+                os.remove(os.path.join(d, n))
+
+
+# ---- .npy ----------------------------------------------------------------------------
+
+def npy_bytes(arr, version=None):
+    b = io.BytesIO()
+    np.lib.format.write_array(b, arr, version=version, allow_pickle=False)
+    return b.getvalue()
+
+
+def npy_raw(header, data=b"", version=1, pad=True):
+    """A .npy image with a hand-written header dict (for malformed headers)."""
+    h = header.encode("latin1")
+    pre = 10 if version == 1 else 12
+    if pad:
+        total = pre + len(h) + 1
+        h = h + b" " * ((64 - total % 64) % 64) + b"\n"
+    if version == 1:
+        lenfield = struct.pack("<H", len(h))
+    else:
+        lenfield = struct.pack("<I", len(h))
+    return b"\x93NUMPY" + bytes([version, 0]) + lenfield + h + data
+
+
+def make_npy():
+    t = "npy"
+    clean(t)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4)).astype("<f4")
+    put(t, "v1_f4_2d.npy", npy_bytes(x))
+    put(t, "v1_f8_2d.npy", npy_bytes(x.astype("<f8")))
+    put(t, "v1_u1_2d.npy", npy_bytes((rng.random((2, 5)) * 255).astype("u1")))
+    put(t, "v1_i4_1d.npy", npy_bytes(np.arange(5, dtype="<i4")))
+    put(t, "v1_i8_1d.npy", npy_bytes(np.arange(4, dtype="<i8")))
+    put(t, "v1_u1_1d.npy", npy_bytes(np.arange(3, dtype="u1")))
+    put(t, "v1_f4_1x1.npy", npy_bytes(np.ones((1, 1), "<f4")))
+    put(t, "v1_f4_nan.npy", npy_bytes(np.array([[np.nan, np.inf], [-np.inf, 0]], "<f4")))
+    put(t, "v2_f4_2d.npy", npy_bytes(x, version=(2, 0)))
+    put(t, "v3_f4_2d.npy", npy_bytes(x, version=(3, 0)))
+    put(t, "v1_f4_0rows.npy", npy_bytes(np.zeros((0, 3), "<f4")))
+    put(t, "v1_f4_0cols.npy", npy_bytes(np.zeros((3, 0), "<f4")))
+    # Unsupported but well-formed.
+    put(t, "bigendian_f4.npy", npy_bytes(x.astype(">f4")))
+    put(t, "fortran_f4.npy", npy_bytes(np.asfortranarray(x)))
+    put(t, "rank3_f4.npy", npy_bytes(np.zeros((2, 2, 2), "<f4")))
+    put(t, "rank0_f4.npy", npy_bytes(np.array(1.5, "<f4")))
+    put(t, "i2_1d.npy", npy_bytes(np.arange(3, dtype="<i2")))
+    put(t, "f2_2d.npy", npy_bytes(np.zeros((2, 2), "<f2")))
+    put(t, "bool_1d.npy", npy_bytes(np.array([True, False])))
+    put(t, "unicode_1d.npy", npy_bytes(np.array(["ab", "c"])))
+    put(t, "structured.npy", npy_bytes(np.zeros(2, dtype=[("a", "<f4"), ("b", "<i4")])))
+    # Malformed.
+    good = npy_bytes(x)
+    put(t, "truncated_data.npy", good[:-5])
+    put(t, "truncated_header.npy", good[:40])
+    put(t, "truncated_prefix.npy", good[:9])
+    put(t, "magic_only.npy", b"\x93NUMPY")
+    put(t, "bad_magic.npy", b"\x93NUMPX" + good[6:])
+    put(t, "bad_version.npy", good[:6] + b"\x04\x00" + good[8:])
+    put(t, "hlen_too_big.npy", good[:8] + struct.pack("<H", 0xFFFF) + good[10:])
+    put(t, "v2_hlen_huge.npy", b"\x93NUMPY\x02\x00" + struct.pack("<I", 0xFFFFFFFF) + b"{}")
+    put(t, "extra_data.npy", good + b"\0" * 8)
+    put(t, "no_newline.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", b"\0" * 16, pad=False))
+    put(t, "overflow_shape.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", b"\0" * 16))
+    put(t, "overflow_shape2.npy", npy_raw("{'descr': '<f8', 'fortran_order': False, 'shape': (18446744073709551615, 18446744073709551615), }"))
+    put(t, "shape_too_long.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999999, 1), }"))
+    put(t, "negative_shape.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 4), }"))
+    put(t, "missing_shape.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, }", b"\0" * 4))
+    put(t, "missing_descr.npy", npy_raw("{'fortran_order': False, 'shape': (1,), }", b"\0" * 4))
+    put(t, "dup_key.npy", npy_raw("{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", b"\0" * 8))
+    put(t, "unknown_key.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}", b"\0" * 4))
+    put(t, "shape_1tuple.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", b"\0" * 8))
+    put(t, "shape_spaces.npy", npy_raw("{ 'shape' : ( 2 , 1 ) , 'fortran_order' : False , 'descr' : '<f4' }", b"\0" * 8))
+    put(t, "double_quotes.npy", npy_raw('{"descr": "<f4", "fortran_order": False, "shape": (1,)}', b"\0" * 4))
+    put(t, "unterminated_str.npy", npy_raw("{'descr': '<f4, 'fortran_order': False, 'shape': (1,)}", b"\0" * 4))
+    put(t, "unterminated_tuple.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (1,", b"\0" * 4))
+    put(t, "fortran_true_1d.npy", npy_raw("{'descr': '<f4', 'fortran_order': True, 'shape': (2,)}", b"\0" * 8))
+    put(t, "fortran_bad.npy", npy_raw("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}", b"\0" * 8))
+    put(t, "descr_native.npy", npy_raw("{'descr': '=f4', 'fortran_order': False, 'shape': (2,)}", b"\0" * 8))
+    put(t, "descr_bare.npy", npy_raw("{'descr': 'f4', 'fortran_order': False, 'shape': (2,)}", b"\0" * 8))
+    put(t, "empty_dict.npy", npy_raw("{}"))
+    put(t, "not_dict.npy", npy_raw("[1, 2, 3]"))
+    put(t, "nul_in_header.npy", npy_raw("{'descr': '<f4\0', 'fortran_order': False, 'shape': (1,)}", b"\0" * 4))
+    put(t, "empty.npy", b"")
+
+
+# ---- IDX (MNIST family) ------------------------------------------------------------------
+
+IDX_TYPES = {"u1": 0x08, "i1": 0x09, ">i2": 0x0B, ">i4": 0x0C, ">f4": 0x0D, ">f8": 0x0E}
+
+
+def idx_bytes(arr, code=None):
+    dt = arr.dtype.str.lstrip("|")
+    if code is None:
+        code = IDX_TYPES[dt if dt in IDX_TYPES else arr.dtype.newbyteorder(">").str]
+        arr = arr.astype(arr.dtype.newbyteorder(">")) if arr.dtype.itemsize > 1 else arr
+    head = bytes([0, 0, code, arr.ndim]) + b"".join(struct.pack(">I", d) for d in arr.shape)
+    return head + arr.tobytes()
+
+
+def make_idx():
+    t = "idx"
+    clean(t)
+    rng = np.random.default_rng(2)
+    images = (rng.random((3, 4, 4)) * 255).astype("u1")
+    labels = np.array([1, 0, 9], "u1")
+    put(t, "images_u8_3d.idx", idx_bytes(images))
+    put(t, "labels_u8_1d.idx", idx_bytes(labels))
+    put(t, "vectors_u8_2d.idx", idx_bytes(images.reshape(3, 16)))
+    put(t, "images_u8_3d.idx.gz", gzip.compress(idx_bytes(images), mtime=0))
+    put(t, "labels_u8_1d.idx.gz", gzip.compress(idx_bytes(labels), mtime=0))
+    put(t, "f32_2d.idx", idx_bytes(rng.standard_normal((2, 3)).astype(">f4")))
+    put(t, "f64_2d.idx", idx_bytes(rng.standard_normal((2, 3)).astype(">f8")))
+    put(t, "i32_1d.idx", idx_bytes(np.arange(4, dtype=">i4")))
+    put(t, "i16_1d.idx", idx_bytes(np.arange(4, dtype=">i2")))
+    put(t, "i8_1d.idx", idx_bytes(np.arange(4, dtype="i1")))
+    put(t, "zero_items.idx", idx_bytes(np.zeros((0, 4, 4), "u1")))
+    good = idx_bytes(images)
+    put(t, "truncated_data.idx", good[:-3])
+    put(t, "truncated_dims.idx", good[:9])
+    put(t, "bad_magic.idx", b"\x01\x00" + good[2:])
+    put(t, "bad_type.idx", good[:2] + b"\x07" + good[3:])
+    put(t, "ndim0.idx", b"\x00\x00\x08\x00" + b"\x05")
+    put(t, "ndim255.idx", b"\x00\x00\x08\xff" + b"\x00\x00\x00\x01" * 8)
+    put(t, "huge_dims.idx", b"\x00\x00\x08\x04" + b"\xff\xff\xff\xff" * 4 + b"\0" * 16)
+    put(t, "huge_dims_f64.idx", b"\x00\x00\x0e\x03" + b"\x80\x00\x00\x00" * 3 + b"\0" * 16)
+    put(t, "extra_data.idx", good + b"\0" * 7)
+    put(t, "header_only.idx", b"\x00\x00\x08")
+    put(t, "empty.idx", b"")
+    gz = gzip.compress(good, mtime=0)
+    put(t, "gz_truncated.idx.gz", gz[:-10])
+    put(t, "gz_bad_crc.idx.gz", gz[:-8] + b"\0\0\0\0" + gz[-4:])
+    put(t, "gz_garbage.idx.gz", b"\x1f\x8b\x08\x00" + b"\xab" * 20)
+    put(t, "gz_of_garbage.idx.gz", gzip.compress(b"not an idx file", mtime=0))
+    put(t, "gz_concat.idx.gz", gzip.compress(good[:20], mtime=0) + gzip.compress(good[20:], mtime=0))
+    # A small gzip that inflates to a header claiming a large array (decompression-bomb shape).
+    bomb = b"\x00\x00\x08\x03" + struct.pack(">III", 60000, 28, 28) + b"\0" * 200000
+    put(t, "gz_bomb_small.idx.gz", gzip.compress(bomb, mtime=0))
+
+
+# ---- safetensors ---------------------------------------------------------------------------
+
+def st_bytes(tensors, meta=None, align=8, header_override=None, pad_byte=b" "):
+    """tensors: list of (name, array float32). Returns a .safetensors image."""
+    header = {}
+    blobs = []
+    off = 0
+    for name, arr in tensors:
+        raw = np.ascontiguousarray(arr, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    if meta is not None:
+        header["__metadata__"] = meta
+    h = json.dumps(header, separators=(",", ":")).encode() if header_override is None else header_override
+    if align:
+        h += pad_byte * ((align - len(h) % align) % align)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def st_raw(header_text, data=b""):
+    h = header_text.encode()
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def student_tensors(D, H, k, C, rng, norm=False):
+    t = []
+    if norm:
+        t.append(("input.mean", rng.standard_normal(D).astype("f4")))
+        t.append(("input.scale", (rng.random(D) + 0.5).astype("f4")))
+    if k:
+        t.append(("bottleneck.weight", rng.standard_normal((k, D)).astype("f4")))
+    t.append(("hidden.weight", rng.standard_normal((H, k if k else D)).astype("f4")))
+    t.append(("hidden.bias", rng.standard_normal(H).astype("f4")))
+    t.append(("output.weight", rng.standard_normal((C, H)).astype("f4")))
+    t.append(("output.bias", rng.standard_normal(C).astype("f4")))
+    return t
+
+
+# The student's "__metadata__" keys, as lib/student.c writes them.
+STUDENT_META_KEYS = None
+
+
+def student_meta(D, H, k, C, act="relu"):
+    keys = STUDENT_META_KEYS or {}
+    return {
+        keys.get("n_inputs", "n_inputs"): str(D),
+        keys.get("n_hidden", "n_hidden"): str(H),
+        keys.get("n_bottleneck", "n_bottleneck"): str(k),
+        keys.get("n_classes", "n_classes"): str(C),
+        keys.get("activation", "activation"): act,
+        "format": "libmimic-student",
+    }
+
+
+def make_safetensors():
+    t = "safetensors"
+    clean(t)
+    rng = np.random.default_rng(3)
+    st = student_tensors(4, 3, 2, 2, rng)
+    put(t, "student_k2.safetensors", st_bytes(st, student_meta(4, 3, 2, 2)))
+    st0 = student_tensors(3, 4, 0, 3, rng, norm=True)
+    put(t, "student_k0_norm.safetensors", st_bytes(st0, student_meta(3, 4, 0, 3, "tanh")))
+    put(t, "student_sigmoid.safetensors", st_bytes(student_tensors(2, 2, 0, 2, rng), student_meta(2, 2, 0, 2, "sigmoid")))
+    put(t, "plain_two.safetensors", st_bytes([("a", np.ones((2, 3), "f4")), ("b", np.zeros(4, "f4"))]))
+    put(t, "plain_meta.safetensors", st_bytes([("w", np.ones(1, "f4"))], {"k": "v", "x": ""}))
+    put(t, "empty_header.safetensors", st_raw("{}"))
+    put(t, "only_meta.safetensors", st_raw('{"__metadata__":{"a":"b"}}'))
+    put(t, "scalar.safetensors", st_raw('{"s":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}', b"\0" * 4))
+    put(t, "rank3.safetensors", st_raw('{"s":{"dtype":"F32","shape":[1,1,2],"data_offsets":[0,8]}}', b"\0" * 8))
+    put(t, "zero_dim.safetensors", st_raw('{"s":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]}}'))
+    put(t, "f16.safetensors", st_raw('{"s":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}', b"\0" * 4))
+    put(t, "f64.safetensors", st_raw('{"s":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}', b"\0" * 8))
+    put(t, "nan.safetensors", st_raw('{"s":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', b"\0\0\xc0\x7f\0\0\x80\x7f"))
+    put(t, "offsets_past_end.safetensors", st_raw('{"s":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', b"\0" * 4))
+    put(t, "offsets_reversed.safetensors", st_raw('{"s":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}', b"\0" * 4))
+    put(t, "offsets_size_mismatch.safetensors", st_raw('{"s":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}}', b"\0" * 8))
+    put(t, "offsets_overlap.safetensors", st_raw('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', b"\0" * 12))
+    put(t, "offsets_gap.safetensors", st_raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}', b"\0" * 12))
+    put(t, "offsets_unaligned.safetensors", st_raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[1,5]}}', b"\0" * 5))
+    put(t, "offsets_huge.safetensors", st_raw('{"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}}'))
+    put(t, "offsets_overflow.safetensors", st_raw('{"a":{"dtype":"F32","shape":[2],"data_offsets":[18446744073709551612,4]}}', b"\0" * 8))
+    put(t, "shape_overflow.safetensors", st_raw('{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}'))
+    put(t, "shape_negative.safetensors", st_raw('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', b"\0" * 4))
+    put(t, "shape_float.safetensors", st_raw('{"a":{"dtype":"F32","shape":[1.0],"data_offsets":[0,4]}}', b"\0" * 4))
+    put(t, "number_too_long.safetensors", st_raw('{"a":{"dtype":"F32","shape":[100000000000000000000000],"data_offsets":[0,4]}}', b"\0" * 4))
+    put(t, "dup_name.safetensors", st_raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', b"\0" * 8))
+    put(t, "missing_dtype.safetensors", st_raw('{"a":{"shape":[1],"data_offsets":[0,4]}}', b"\0" * 4))
+    put(t, "extra_field.safetensors", st_raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":[{"y":null}]}}', b"\0" * 4))
+    put(t, "escapes.safetensors", st_raw('{"a\\u00e9\\n\\"\\\\\\/":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{"k\\t":"\\ud83d\\ude00"}}', b"\0" * 4))
+    put(t, "bad_escape.safetensors", st_raw('{"a\\x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', b"\0" * 4))
+    put(t, "lone_surrogate.safetensors", st_raw('{"a\\ud800":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', b"\0" * 4))
+    put(t, "nul_in_name.safetensors", st_raw('{"a\\u0000b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', b"\0" * 4))
+    put(t, "meta_not_string.safetensors", st_raw('{"__metadata__":{"a":1}}'))
+    put(t, "meta_nested.safetensors", st_raw('{"__metadata__":{"a":{"b":"c"}}}'))
+    put(t, "deep_nesting.safetensors", st_raw('{"a":' + "[" * 2000 + "]" * 2000 + "}"))
+    put(t, "trailing_garbage.safetensors", st_raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} x', b"\0" * 4))
+    put(t, "truncated_json.safetensors", st_raw('{"a":{"dtype":"F32","shape":[1],"data_'))
+    put(t, "not_object.safetensors", st_raw("[1,2]"))
+    put(t, "hlen_too_big.safetensors", struct.pack("<Q", 1 << 40) + b"{}")
+    put(t, "hlen_max.safetensors", struct.pack("<Q", 0xFFFFFFFFFFFFFFFF) + b"{}")
+    put(t, "hlen_zero.safetensors", struct.pack("<Q", 0))
+    put(t, "short.safetensors", b"\x02\x00\x00")
+    put(t, "empty.safetensors", b"")
+    good = st_bytes(st, student_meta(4, 3, 2, 2))
+    put(t, "student_truncated.safetensors", good[:-6])
+    # Student files whose tensors disagree with their metadata or each other.
+    bad = student_tensors(4, 3, 2, 2, rng)
+    bad[1] = ("hidden.weight", np.ones((3, 3), "f4"))
+    put(t, "student_shape_mismatch.safetensors", st_bytes(bad, student_meta(4, 3, 2, 2)))
+    put(t, "student_missing_tensor.safetensors", st_bytes(st[1:], student_meta(4, 3, 2, 2)))
+    put(t, "student_meta_huge.safetensors", st_bytes(st, student_meta(4, 3, 2, 18446744073709551615)))
+    put(t, "student_meta_overflow.safetensors", st_bytes(st, student_meta(4294967296, 4294967296, 0, 2)))
+    put(t, "student_meta_garbage.safetensors", st_bytes(st, student_meta("4x", "-3", "", "2", "swish")))
+    put(t, "student_no_meta.safetensors", st_bytes(st))
+    nan_st = student_tensors(4, 3, 2, 2, rng)
+    nan_st[2][1][0] = np.nan
+    put(t, "student_nan.safetensors", st_bytes(nan_st, student_meta(4, 3, 2, 2)))
+
+
+# ---- options structs -----------------------------------------------------------------------
+# fuzz_options reads: byte 0 = which struct (even: student options, odd: train options),
+# the rest = the struct's bytes (struct_size first, host byte order). See fuzz_options.c.
+
+def make_options():
+    t = "options"
+    clean(t)
+    # mimic_student_options on LP64: size_t struct_size, n_inputs, n_hidden, n_bottleneck,
+    # n_classes; int32 activation (+4 pad); uint64 seed = 56 bytes.
+    def sopt(D, H, k, C, act, seed, size=56, tail=b""):
+        return b"\x00" + struct.pack("<QQQQQiiQ", size, D, H, k, C, act, 0, seed) + tail
+    put(t, "student_ok.bin", sopt(4, 3, 2, 2, 1, 7))
+    put(t, "student_k0_tanh.bin", sopt(4, 3, 0, 2, 3, 0))
+    put(t, "student_small_size.bin", sopt(4, 3, 0, 2, 1, 0, size=24))
+    put(t, "student_size_tiny.bin", sopt(4, 3, 0, 2, 1, 0, size=4))
+    put(t, "student_bigger_zero_tail.bin", sopt(4, 3, 2, 2, 1, 0, size=72, tail=b"\0" * 16))
+    put(t, "student_bigger_tail_set.bin", sopt(4, 3, 2, 2, 1, 0, size=72, tail=b"\0" * 15 + b"\1"))
+    put(t, "student_overflow.bin", sopt(1 << 33, 1 << 33, 0, 2, 1, 0))
+    put(t, "student_bad_act.bin", sopt(4, 3, 0, 2, 9, 0))
+    put(t, "student_one_class.bin", sopt(4, 3, 0, 1, 1, 0))
+    # Train options: struct_size then the fields in mimic_train_options order (see train.h);
+    # the harness overwrites pointer fields with safe values.
+    def topt(size, loss=1, opt=1, sched=2, nest=0, std=0, tnorm=0, thr=0, evtr=0, epochs=1,
+             bs=2, lr=0.01, mom=0.9, wd=0.0, T=4.0, hw=0.0, clip=0.0, warm=0.0, gamma=0.1,
+             step_ep=10, b1=0.9, b2=0.999, eps=1e-8, floor=0.1, seed=0):
+        body = struct.pack("<Q8iQQ8dQ4dQ", size, loss, opt, sched, nest, std, tnorm, thr, evtr,
+                           epochs, bs, lr, mom, wd, T, hw, clip, warm, gamma, step_ep, b1, b2,
+                           eps, floor, seed)
+        return b"\x01" + body + b"\0" * 80
+    for i, kw in enumerate([{}, {"loss": 2, "hw": 0.5}, {"loss": 3}, {"opt": 2}, {"opt": 3, "wd": 0.1},
+                            {"sched": 3, "step_ep": 1}, {"nest": 1}, {"std": 1, "floor": 0.0},
+                            {"tnorm": 1}, {"tnorm": 2}, {"clip": 1.0, "warm": 0.5},
+                            {"bs": 0}, {"bs": 1 << 62}, {"epochs": 0}, {"lr": float("nan")},
+                            {"lr": float("inf")}, {"T": 0.0}, {"T": -1.0}, {"eps": 0.0},
+                            {"mom": 1.5}, {"loss": 7}, {"thr": -3}, {"thr": 1 << 20}]):
+        put(t, "train_%02d.bin" % i, topt(248, **kw))
+    put(t, "train_small_size.bin", topt(24))
+    # mimic__options_copy: byte 1 = the library's size - 8 (mod 64), then the caller's image.
+    put(t, "copy_equal.bin", b"\x02\x10" + struct.pack("<QQQ", 24, 1, 2))
+    put(t, "copy_older.bin", b"\x02\x18" + struct.pack("<QQ", 16, 5))
+    put(t, "copy_newer_zero.bin", b"\x02\x08" + struct.pack("<QQQ", 24, 5, 0))
+    put(t, "copy_newer_set.bin", b"\x02\x08" + struct.pack("<QQQ", 24, 5, 1 << 60))
+    put(t, "copy_tiny.bin", b"\x02\x08" + struct.pack("<Q", 3))
+
+
+if __name__ == "__main__":
+    make_npy()
+    make_idx()
+    make_safetensors()
+    make_options()
