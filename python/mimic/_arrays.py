@@ -1,0 +1,86 @@
+"""NumPy <-> C buffer conversions. Every conversion is explicit: an array that is not
+already C-contiguous, aligned, native-endian and of the dtype the C call reads is copied
+into one that is (np.ascontiguousarray / astype); memory is never reinterpreted."""
+
+import ctypes
+import os
+
+import numpy as np
+
+_F32 = np.dtype(np.float32)
+_U8 = np.dtype(np.uint8)
+_I32 = np.dtype(np.int32)
+
+
+def _ready(a, dtype):
+    """True when `a` can be handed to C as-is as an array of `dtype`."""
+    return (a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned
+            and a.dtype.isnative)
+
+
+def _convert(a, dtype):
+    """`a` itself when ready for C as `dtype`, else a fresh C-ordered aligned copy."""
+    if _ready(a, dtype):
+        return a
+    return np.array(a, dtype=dtype, order="C", copy=True)
+
+
+def _as_numeric(x, what):
+    a = np.asarray(x)
+    k = a.dtype.kind
+    if k not in "fiu":
+        raise TypeError("%s: dtype %s is not a real number type (need float or integer)"
+                        % (what, a.dtype))
+    return a
+
+
+def as_float32(x, what, ndim=None):
+    """A C-contiguous float32 view of x, or a converted copy. float64/integer arrays are
+    converted (astype); non-contiguous or misaligned ones are copied."""
+    a = _as_numeric(x, what)
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError("%s: expected a %d-D array, got shape %s" % (what, ndim, a.shape))
+    return _convert(a, _F32)
+
+
+def as_inputs(x, what="inputs"):
+    """Dataset inputs: C-contiguous float32 or uint8 as-is; other dtypes and layouts
+    converted (uint8 stays uint8 when only the layout is wrong, everything else -> float32)."""
+    a = _as_numeric(x, what)
+    if a.ndim != 2:
+        raise ValueError("%s: expected a 2-D array (rows x features), got shape %s"
+                         % (what, a.shape))
+    return _convert(a, _U8 if a.dtype == _U8 else _F32)
+
+
+def as_labels(y, what="labels"):
+    """Labels as C-contiguous int32; other integer dtypes converted, but only when every
+    value survives the conversion (no silent wrap-around)."""
+    a = np.asarray(y)
+    if a.dtype.kind not in "iu":
+        raise TypeError("%s: dtype %s is not an integer type" % (what, a.dtype))
+    if a.ndim != 1:
+        raise ValueError("%s: expected a 1-D array, got shape %s" % (what, a.shape))
+    if _ready(a, _I32):
+        return a
+    out = np.array(a, dtype=_I32, order="C", copy=True)
+    if not np.array_equal(out, a):
+        raise ValueError("%s: values outside the int32 range" % what)
+    return out
+
+
+def fptr(a):
+    return a.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+
+
+def iptr(a):
+    return a.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+
+
+def vptr(a):
+    return ctypes.c_void_p(a.ctypes.data)
+
+
+def fspath(path):
+    """bytes for a char* path argument."""
+    return os.fsencode(os.fspath(path))

@@ -1,0 +1,173 @@
+"""mimic.Dataset: inputs, teacher logits and optional labels (dataset.h)."""
+
+import ctypes
+import weakref
+
+import numpy as np
+
+from . import _arrays, _lib
+from ._errors import check
+
+__all__ = ["Dataset"]
+
+
+def _free(handle, _keepalive):
+    # _keepalive: the NumPy arrays (or parent datasets) the C handle borrows; holding them
+    # here keeps them alive until the handle is gone.
+    _lib.lib.mimic_dataset_free(handle)
+
+
+class Dataset:
+    """A training or evaluation set: `rows` examples of
+
+      inputs          rows x n_inputs, float32 or uint8
+      teacher_logits  rows x n_classes, float32 (may be None for a labels-only set)
+      labels          rows int32 in [0, n_classes) (optional)
+
+    Zero-copy by default: C-contiguous, aligned float32 or uint8 inputs and float32 logits
+    and int32 labels are borrowed (mimic_dataset_wrap); the Dataset keeps the arrays alive.
+    Do not modify them while the Dataset exists (validation happened once, at creation).
+    Anything else is converted first, explicitly and documented: other real dtypes ->
+    float32 (uint8 inputs stay uint8), other integer label dtypes -> int32 (checked for
+    overflow), non-contiguous / misaligned / non-native-endian arrays -> a C-ordered copy.
+    copy=True makes the library copy the data (mimic_dataset_create), so the arrays may
+    change afterwards.
+
+    n_classes is needed only for a labels-only set (teacher_logits None); when omitted it
+    is max(labels) + 1 (at least 2).
+
+    Raises TypeError (dtype), ValueError (shapes), MimicError (non-finite logits:
+    MIMIC_ERR_NUMERIC; labels out of range: MIMIC_ERR_RANGE).
+    """
+
+    def __init__(self, inputs, teacher_logits, labels=None, copy=False, n_classes=None):
+        x = _arrays.as_inputs(inputs)
+        rows = x.shape[0]
+        t = None
+        y = None
+        if teacher_logits is not None:
+            t = _arrays.as_float32(teacher_logits, "teacher_logits")
+            if t.ndim != 2:
+                raise ValueError("teacher_logits: expected a 2-D array (rows x classes), got "
+                                 "shape %s" % (t.shape,))
+            if t.shape[0] != rows:
+                raise ValueError("teacher_logits has %d rows, inputs %d" % (t.shape[0], rows))
+            if n_classes is not None and n_classes != t.shape[1]:
+                raise ValueError("n_classes=%d, but teacher_logits has %d columns"
+                                 % (n_classes, t.shape[1]))
+            n_classes = t.shape[1]
+        if labels is not None:
+            y = _arrays.as_labels(labels)
+            if y.shape[0] != rows:
+                raise ValueError("labels has %d entries, inputs %d rows" % (y.shape[0], rows))
+            if n_classes is None:
+                n_classes = max(int(y.max()) + 1, 2) if y.size else 2
+        if t is None and y is None:
+            raise ValueError("a Dataset needs teacher_logits, labels or both")
+        if rows == 0 or x.shape[1] == 0:
+            raise ValueError("inputs: empty array (shape %s)" % (x.shape,))
+        dtype = _lib.DTYPE_U8 if x.dtype == np.uint8 else _lib.DTYPE_F32
+        handle = ctypes.c_void_p()
+        fn = _lib.lib.mimic_dataset_create if copy else _lib.lib.mimic_dataset_wrap
+        check(fn(ctypes.byref(handle), _arrays.vptr(x), dtype,
+                 _arrays.fptr(t) if t is not None else None,
+                 _arrays.iptr(y) if y is not None else None,
+                 rows, x.shape[1], int(n_classes)),
+              "mimic_dataset_create" if copy else "mimic_dataset_wrap")
+        self._init(handle, None if copy else (x, t, y))
+
+    def _init(self, handle, keepalive):
+        self._handle = handle
+        self._keepalive = keepalive
+        self._finalizer = weakref.finalize(self, _free, handle, keepalive)
+
+    @classmethod
+    def _from_handle(cls, handle, keepalive):
+        self = cls.__new__(cls)
+        self._init(handle, keepalive)
+        return self
+
+    @classmethod
+    def load_npy(cls, inputs, teacher_logits, labels=None):
+        """Load from .npy files (paths): inputs 2-D '<f4' or '|u1' (memory-mapped), or '<f8'
+        (converted); teacher logits 2-D '<f4' or '<f8'; labels 1-D '<i4', '<i8' or '|u1'.
+        Raises MimicError (the message starts with the offending file's path)."""
+        handle = ctypes.c_void_p()
+        check(_lib.lib.mimic_dataset_load_npy(
+                  ctypes.byref(handle), _arrays.fspath(inputs),
+                  _arrays.fspath(teacher_logits) if teacher_logits is not None else None,
+                  _arrays.fspath(labels) if labels is not None else None),
+              "mimic_dataset_load_npy")
+        return cls._from_handle(handle, None)
+
+    # ---- properties -----------------------------------------------------------------
+
+    @property
+    def handle(self):
+        """The mimic_dataset * as a ctypes.c_void_p (valid while this object lives)."""
+        return self._handle
+
+    def __len__(self):
+        return _lib.lib.mimic_dataset_rows(self._handle)
+
+    @property
+    def rows(self):
+        return len(self)
+
+    @property
+    def n_inputs(self):
+        return _lib.lib.mimic_dataset_n_inputs(self._handle)
+
+    @property
+    def n_classes(self):
+        return _lib.lib.mimic_dataset_n_classes(self._handle)
+
+    @property
+    def has_labels(self):
+        return bool(_lib.lib.mimic_dataset_has_labels(self._handle))
+
+    @property
+    def has_logits(self):
+        return bool(_lib.lib.mimic_dataset_has_logits(self._handle))
+
+    @property
+    def input_dtype(self):
+        """np.dtype('float32') or np.dtype('uint8')."""
+        code = _lib.lib.mimic_dataset_input_dtype(self._handle)
+        return np.dtype(np.uint8) if code == _lib.DTYPE_U8 else np.dtype(np.float32)
+
+    @property
+    def zero_copy(self):
+        """True when the Dataset borrows NumPy arrays (mimic_dataset_wrap, or a slice of
+        such a dataset); False for copies and memory-mapped .npy files."""
+        return self._keepalive is not None
+
+    # ---- views ----------------------------------------------------------------------
+
+    def slice(self, start, stop=None):
+        """A view of rows [start, stop) sharing this dataset's storage (no copy). Python
+        slice rules for negative and too-large indices; an empty range is a ValueError."""
+        first, last, _ = slice(start, stop).indices(len(self))
+        if last <= first:
+            raise ValueError("slice(%r, %r) of a dataset of %d rows is empty"
+                             % (start, stop, len(self)))
+        handle = ctypes.c_void_p()
+        check(_lib.lib.mimic_dataset_slice(ctypes.byref(handle), self._handle, first,
+                                           last - first),
+              "mimic_dataset_slice")
+        # A slice of a wrapped dataset borrows the same arrays: keep the parent alive.
+        return Dataset._from_handle(handle, self if self._keepalive is not None else None)
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            raise TypeError("Dataset indices must be slices (ds[a:b]), not %s"
+                            % type(key).__name__)
+        if key.step not in (None, 1):
+            raise ValueError("Dataset slices must have step 1")
+        return self.slice(key.start if key.start is not None else 0, key.stop)
+
+    def __repr__(self):
+        return ("Dataset(rows=%d, n_inputs=%d, n_classes=%d, input_dtype=%s, logits=%s, "
+                "labels=%s, %s)" % (len(self), self.n_inputs, self.n_classes,
+                                    self.input_dtype, self.has_logits, self.has_labels,
+                                    "zero-copy" if self.zero_copy else "owned"))

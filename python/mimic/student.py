@@ -1,0 +1,562 @@
+"""mimic.Student: the factorized shallow student (student.h), its training (train.h) and
+ONNX export (onnx.h)."""
+
+import ctypes
+import math
+import operator
+import threading
+import weakref
+
+import numpy as np
+
+from . import _arrays, _lib
+from ._errors import MimicError, check
+from .dataset import Dataset
+
+__all__ = ["Student", "History"]
+
+# Tensor names in file order (student.h). 1-D tensors (biases, input normalization) are
+# returned as 1-D arrays; the library reports them as 1 x n.
+TENSOR_NAMES = ("input.mean", "input.scale", "bottleneck.weight", "hidden.weight",
+                "hidden.bias", "output.weight", "output.bias")
+_VECTOR_TENSORS = {"input.mean", "input.scale", "hidden.bias", "output.bias"}
+_ACT_NAMES = {v: k for k, v in _lib.ACTIVATIONS.items()}
+
+# fit() learning_rate=None: the library's default (mimic_train_options_init) for every loss.
+# The C default is one value (0.05) for all losses; kept in one place should that change.
+_DEFAULT_LR_BY_LOSS = {}
+
+
+def _free(handle):
+    _lib.lib.mimic_student_free(handle)
+
+
+def _nan_to_none(x):
+    return None if math.isnan(x) else x
+
+
+def _metrics_dict(m):
+    return {
+        "rows": int(m.rows),
+        "logit_l2": _nan_to_none(m.logit_l2),
+        "logit_rmse": _nan_to_none(m.logit_rmse),
+        "kl": _nan_to_none(m.kl),
+        "hard_ce": _nan_to_none(m.hard_ce),
+        "accuracy": _nan_to_none(m.accuracy),
+        "agreement": _nan_to_none(m.agreement),
+    }
+
+
+def _has_field(struct, name):
+    """True when a versioned struct filled by the library includes field `name`."""
+    field = getattr(type(struct), name)
+    return struct.struct_size >= field.offset + field.size
+
+
+def _progress_dict(p, eval_train):
+    rec = {
+        "epoch": int(p.epoch),
+        "step": int(p.step),
+        "steps_per_epoch": int(p.steps_per_epoch),
+        "epoch_end": bool(p.epoch_end),
+        "train_loss": _nan_to_none(p.train_loss),
+        "learning_rate": p.learning_rate,
+        "elapsed_s": p.elapsed_s,
+        "examples_per_s": _nan_to_none(p.examples_per_s),
+        "validation": None,
+        "train_metrics": None,
+    }
+    if p.has_validation and _has_field(p, "validation"):
+        rec["validation"] = _metrics_dict(p.validation)
+    if eval_train and _has_field(p, "train"):
+        rec["train_metrics"] = _metrics_dict(p.train)
+    return rec
+
+
+def _report_dict(r):
+    return {
+        "epochs_run": int(r.epochs_run),
+        "steps": int(r.steps),
+        "best_epoch": int(r.best_epoch),
+        "stopped_early": bool(r.stopped_early),
+        "final_train_loss": _nan_to_none(r.final_train_loss),
+        "best_validation_loss": _nan_to_none(r.best_validation_loss),
+        "elapsed_s": _nan_to_none(r.elapsed_s),
+        "examples_per_s": _nan_to_none(r.examples_per_s),
+    }
+
+
+class History(list):
+    """What Student.fit returns: one dict per completed epoch (see Student.fit), plus
+
+      .report     the run's mimic_train_report as a dict (epochs_run, steps, best_epoch,
+                  stopped_early, final_train_loss, best_validation_loss, elapsed_s,
+                  examples_per_s)
+      .cancelled  True when the progress callback stopped training by returning True
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.report = None
+        self.cancelled = False
+
+
+def _enum(table, value, what):
+    if isinstance(value, str) and value.lower() in table:
+        return table[value.lower()]
+    raise ValueError("%s=%r: expected one of %s" % (what, value, ", ".join(sorted(table))))
+
+
+def _uint(value, what):
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError("%s: expected an integer, got %s" % (what, type(value).__name__)) from None
+    if v < 0 or v >= 1 << 64:
+        raise ValueError("%s=%d: must be >= 0" % (what, v))
+    return v
+
+
+def _int32(value, what):
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError("%s: expected an integer, got %s" % (what, type(value).__name__)) from None
+    if not -(1 << 31) <= v < (1 << 31):
+        raise ValueError("%s=%d: out of range" % (what, v))
+    return v
+
+
+def _float(value, what):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError("%s: expected a number, got %r" % (what, value)) from None
+
+
+class Student:
+    """A shallow student: logits = W_out f(W_hid (V n(x)) + b_hid) + b_out.
+
+    Student(n_inputs, n_hidden, n_classes, bottleneck=0, activation="relu", seed=0)
+      n_inputs D, n_hidden H, n_classes C (>= 2); bottleneck k = 0 means no linear
+      bottleneck (W_hid is then H x D); activation "relu", "sigmoid" or "tanh"; seed makes
+      the initialization deterministic.
+
+    Threads: forward, predict, evaluate, tensors, save and export_onnx may run in many
+    threads at once on one student (the GIL is released inside the library). fit and the
+    set_* methods need exclusive access; calling anything from another thread while fit
+    runs raises RuntimeError (calls from inside fit's progress callback are allowed).
+    """
+
+    def __init__(self, n_inputs, n_hidden, n_classes, bottleneck=0, activation="relu", seed=0):
+        opts = _lib.StudentOptions()
+        _lib.lib.mimic_student_options_init(ctypes.byref(opts), ctypes.sizeof(opts))
+        opts.n_inputs = _uint(n_inputs, "n_inputs")
+        opts.n_hidden = _uint(n_hidden, "n_hidden")
+        opts.n_classes = _uint(n_classes, "n_classes")
+        opts.n_bottleneck = _uint(bottleneck, "bottleneck")
+        opts.activation = _enum(_lib.ACTIVATIONS, activation, "activation")
+        opts.seed = _uint(seed, "seed")
+        handle = ctypes.c_void_p()
+        check(_lib.lib.mimic_student_create(ctypes.byref(handle), ctypes.byref(opts)),
+              "mimic_student_create")
+        self._init(handle)
+
+    def _init(self, handle):
+        self._handle = handle
+        self._fit_thread = None
+        self._finalizer = weakref.finalize(self, _free, handle)
+
+    @classmethod
+    def load(cls, path):
+        """Load a student saved with save() (or a compatible .safetensors file)."""
+        handle = ctypes.c_void_p()
+        check(_lib.lib.mimic_student_load(ctypes.byref(handle), _arrays.fspath(path)),
+              "mimic_student_load")
+        self = cls.__new__(cls)
+        self._init(handle)
+        return self
+
+    # ---- guards -------------------------------------------------------------------
+
+    def _reading(self):
+        t = self._fit_thread
+        if t is not None and t != threading.get_ident():
+            raise RuntimeError("this Student is being trained by fit() in another thread")
+        return self._handle
+
+    def _writing(self, what):
+        if self._fit_thread is not None:
+            raise RuntimeError("%s: this Student is being trained by fit()" % what)
+        return self._handle
+
+    # ---- architecture -------------------------------------------------------------
+
+    @property
+    def handle(self):
+        """The mimic_student * as a ctypes.c_void_p (valid while this object lives)."""
+        return self._handle
+
+    def _options(self):
+        opts = _lib.StudentOptions()
+        _lib.lib.mimic_student_options_init(ctypes.byref(opts), ctypes.sizeof(opts))
+        check(_lib.lib.mimic_student_get_options(self._handle, ctypes.byref(opts)),
+              "mimic_student_get_options")
+        return opts
+
+    @property
+    def options(self):
+        """The architecture as a dict: n_inputs, n_hidden, bottleneck, n_classes,
+        activation, seed."""
+        o = self._options()
+        return {"n_inputs": o.n_inputs, "n_hidden": o.n_hidden, "bottleneck": o.n_bottleneck,
+                "n_classes": o.n_classes,
+                "activation": _ACT_NAMES.get(o.activation, str(o.activation)), "seed": o.seed}
+
+    @property
+    def n_inputs(self):
+        return self._options().n_inputs
+
+    @property
+    def n_hidden(self):
+        return self._options().n_hidden
+
+    @property
+    def bottleneck(self):
+        """k, the width of the linear bottleneck (0 = none)."""
+        return self._options().n_bottleneck
+
+    n_bottleneck = bottleneck
+
+    @property
+    def n_classes(self):
+        return self._options().n_classes
+
+    @property
+    def activation(self):
+        return self.options["activation"]
+
+    @property
+    def seed(self):
+        return self._options().seed
+
+    @property
+    def n_params(self):
+        """Trainable parameters (weights and biases, not the input normalization)."""
+        return _lib.lib.mimic_student_num_params(self._handle)
+
+    @property
+    def has_input_norm(self):
+        return self._tensor_or_none("input.mean") is not None
+
+    def __repr__(self):
+        o = self.options
+        return ("Student(n_inputs=%d, bottleneck=%d, n_hidden=%d, n_classes=%d, "
+                "activation=%r, n_params=%d, input_norm=%s)"
+                % (o["n_inputs"], o["bottleneck"], o["n_hidden"], o["n_classes"],
+                   o["activation"], self.n_params, self.has_input_norm))
+
+    # ---- inference ----------------------------------------------------------------
+
+    def _rows(self, X):
+        x = _arrays.as_float32(X, "X")
+        single = x.ndim == 1
+        if single:
+            x = x.reshape(1, -1)
+        if x.ndim != 2:
+            raise ValueError("X: expected a 1-D or 2-D array, got shape %s" % (x.shape,))
+        d = self.n_inputs
+        if x.shape[1] != d:
+            raise ValueError("X has %d features per row, the student takes %d"
+                             % (x.shape[1], d))
+        return x, single
+
+    def forward(self, X):
+        """Logits (float32, rows x n_classes) for the rows of X (rows x n_inputs; a 1-D X is
+        one row and gives 1-D logits). X that is not C-contiguous float32 (uint8, float64,
+        a transposed view...) is converted to a float32 copy first."""
+        handle = self._reading()
+        x, single = self._rows(X)
+        out = np.empty((x.shape[0], self.n_classes), dtype=np.float32)
+        if x.shape[0]:
+            check(_lib.lib.mimic_student_forward(handle, _arrays.fptr(x), x.shape[0],
+                                                 _arrays.fptr(out)),
+                  "mimic_student_forward")
+        return out[0] if single else out
+
+    __call__ = forward
+
+    def predict(self, X):
+        """Predicted classes (int32 argmax of the logits, lowest index on ties)."""
+        handle = self._reading()
+        x, single = self._rows(X)
+        out = np.empty(x.shape[0], dtype=np.int32)
+        if x.shape[0]:
+            check(_lib.lib.mimic_student_predict(handle, _arrays.fptr(x), x.shape[0],
+                                                 _arrays.iptr(out)),
+                  "mimic_student_predict")
+        return out[0] if single else out
+
+    def evaluate(self, dataset, temperature=1.0):
+        """Metrics on a Dataset: dict with rows, logit_l2, logit_rmse, kl (at
+        `temperature`), hard_ce, accuracy, agreement; a metric the data cannot give (no
+        labels, no logits) is None."""
+        handle = self._reading()
+        if not isinstance(dataset, Dataset):
+            raise TypeError("dataset: expected a mimic.Dataset, got %s" % type(dataset).__name__)
+        m = _lib.Metrics()
+        _lib.lib.mimic_metrics_init(ctypes.byref(m), ctypes.sizeof(m))
+        check(_lib.lib.mimic_evaluate(handle, dataset.handle, _float(temperature, "temperature"),
+                                      ctypes.byref(m)),
+              "mimic_evaluate")
+        return _metrics_dict(m)
+
+    # ---- tensors ------------------------------------------------------------------
+
+    def _tensor_view(self, name):
+        data = ctypes.POINTER(ctypes.c_float)()
+        rows = ctypes.c_size_t()
+        cols = ctypes.c_size_t()
+        status = _lib.lib.mimic_student_tensor(self._reading(), name.encode(), ctypes.byref(data),
+                                               ctypes.byref(rows), ctypes.byref(cols))
+        return status, data, rows.value, cols.value
+
+    def _tensor_or_none(self, name):
+        status, data, rows, cols = self._tensor_view(name)
+        if status != 0:
+            return None
+        a = np.ctypeslib.as_array(data, shape=(rows, cols)).copy()
+        return a.reshape(-1) if name in _VECTOR_TENSORS else a
+
+    def tensor(self, name):
+        """A NumPy copy of one named tensor (see TENSOR_NAMES); 1-D for biases and the
+        input normalization. MimicError (MIMIC_ERR_INVALID) for a tensor the student lacks."""
+        if not isinstance(name, str):
+            raise TypeError("name: expected a str, got %s" % type(name).__name__)
+        status, data, rows, cols = self._tensor_view(name)
+        check(status, "mimic_student_tensor")
+        a = np.ctypeslib.as_array(data, shape=(rows, cols)).copy()
+        return a.reshape(-1) if name in _VECTOR_TENSORS else a
+
+    def tensors(self):
+        """All tensors the student has, as a dict of NumPy copies (names as in PyTorch's
+        nn.Linear: "bottleneck.weight" k x D, "hidden.weight", "hidden.bias",
+        "output.weight", "output.bias", and "input.mean"/"input.scale" when set)."""
+        out = {}
+        for name in TENSOR_NAMES:
+            a = self._tensor_or_none(name)
+            if a is not None:
+                out[name] = a
+        return out
+
+    def set_tensor(self, name, value):
+        """Overwrite a named tensor (same shape; a 1-D array for 1 x n tensors), e.g. with
+        weights trained in PyTorch. Converted to float32 if needed."""
+        handle = self._writing("set_tensor")
+        if not isinstance(name, str):
+            raise TypeError("name: expected a str, got %s" % type(name).__name__)
+        a = _arrays.as_float32(value, name)
+        if a.ndim == 1:
+            rows, cols = 1, a.shape[0]
+        elif a.ndim == 2:
+            rows, cols = a.shape
+        else:
+            raise ValueError("%s: expected a 1-D or 2-D array, got shape %s" % (name, a.shape))
+        check(_lib.lib.mimic_student_set_tensor(handle, name.encode(), _arrays.fptr(a), rows,
+                                                cols),
+              "mimic_student_set_tensor")
+
+    def set_input_norm(self, mean, scale):
+        """Store the input normalization n(x) = (x - mean) * scale (n_inputs values each) in
+        the model; set_input_norm(None, None) removes it."""
+        handle = self._writing("set_input_norm")
+        if mean is None and scale is None:
+            check(_lib.lib.mimic_student_set_input_norm(handle, None, None),
+                  "mimic_student_set_input_norm")
+            return
+        if mean is None or scale is None:
+            raise ValueError("set_input_norm: give both mean and scale, or neither")
+        d = self.n_inputs
+        m = _arrays.as_float32(mean, "mean").reshape(-1)
+        s = _arrays.as_float32(scale, "scale").reshape(-1)
+        if m.shape[0] != d or s.shape[0] != d:
+            raise ValueError("set_input_norm: mean has %d values, scale %d, the student takes %d"
+                             % (m.shape[0], s.shape[0], d))
+        m = np.ascontiguousarray(m)
+        s = np.ascontiguousarray(s)
+        check(_lib.lib.mimic_student_set_input_norm(handle, _arrays.fptr(m), _arrays.fptr(s)),
+              "mimic_student_set_input_norm")
+
+    # ---- files --------------------------------------------------------------------
+
+    def save(self, path):
+        """Save as .safetensors (atomically: an existing file is replaced whole or not at
+        all). Loadable by Student.load, safetensors and PyTorch."""
+        check(_lib.lib.mimic_student_save(self._reading(), _arrays.fspath(path)),
+              "mimic_student_save")
+
+    def export_onnx(self, path):
+        """Write a self-contained ONNX model (opset 13): input "input" [batch, D], output
+        "logits" [batch, C], including the input normalization."""
+        check(_lib.lib.mimic_student_export_onnx(self._reading(), _arrays.fspath(path)),
+              "mimic_student_export_onnx")
+
+    # ---- training -----------------------------------------------------------------
+
+    def fit(self, dataset, loss="l2", epochs=10, batch_size=128, learning_rate=None,
+            momentum=0.9, nesterov=False, weight_decay=0.0, schedule="cosine", temperature=4.0,
+            hard_weight=0.0, validation=None, patience=0, standardize=False, seed=0,
+            threads=None, progress=None, *, optimizer=None, target_norm=None,
+            warmup_epochs=None, clip_norm=None, step_gamma=None, step_epochs=None,
+            adam_beta1=None, adam_beta2=None, adam_eps=None, std_floor=None, eval_train=False,
+            progress_every_steps=None, checkpoint=None, checkpoint_every=None, resume=False,
+            grad_reduce=None):
+        """Train on `dataset` (mimic_train). Returns a History: one dict per epoch with
+
+          epoch, step, steps_per_epoch, epoch_end, train_loss, learning_rate, elapsed_s,
+          examples_per_s, validation (a metrics dict as evaluate() returns, or None),
+          train_metrics (the same on the training set when eval_train=True, else None)
+
+        and .report (the run's summary) and .cancelled.
+
+        loss: "l2" (regression on the teacher logits, the default), "kd" (softmax
+          cross-entropy at `temperature`, mixed with labels by `hard_weight`) or "labels".
+        learning_rate=None: the library's default (mimic_train_options_init, 0.05); the
+          logit L2 loss with SGD often wants a smaller rate, or target_norm/clip_norm.
+        schedule: "constant", "cosine" or "step" (step_gamma, step_epochs);
+        optimizer: "sgd" (momentum, nesterov), "adam" or "adamw" (adam_beta1/2, adam_eps);
+        target_norm: "none", "center" or "standardize" (L2 only);
+        validation: a Dataset evaluated after each epoch; patience > 0 stops after that many
+          epochs without improvement and restores the best weights;
+        standardize: fit the input mean/scale on the data and store them in the model
+          (std_floor bounds the scale);
+        threads: BLAS threads for this call (None = leave the BLAS setting as it is);
+        checkpoint: a path written every checkpoint_every epochs; resume=True continues from
+          it when it exists;
+        grad_reduce: callable(grads) that may change the flat float32 gradient in place
+          each step (e.g. an MPI allreduce for data-parallel training);
+        Options left at None keep the library's defaults.
+
+        progress: callable(record) called with each epoch's dict (and every
+          progress_every_steps steps with epoch_end False). Returning True stops training:
+          that is a normal end, fit returns the history so far with .cancelled = True and
+          the student holds the last completed state. An exception raised in `progress` or
+          `grad_reduce` (KeyboardInterrupt included; Ctrl-C during training surfaces at
+          the next callback) stops the library cleanly and is re-raised here; the student
+          stays usable.
+
+        Raises MimicError on a library failure (bad option: MIMIC_ERR_INVALID naming the
+        field; dataset/student shape mismatch: MIMIC_ERR_SHAPE; divergence:
+        MIMIC_ERR_NUMERIC, the student keeps the last good weights). The error carries
+        .history and .report of the run so far.
+        """
+        if not isinstance(dataset, Dataset):
+            raise TypeError("dataset: expected a mimic.Dataset, got %s" % type(dataset).__name__)
+        if validation is not None and not isinstance(validation, Dataset):
+            raise TypeError("validation: expected a mimic.Dataset, got %s"
+                            % type(validation).__name__)
+        if progress is not None and not callable(progress):
+            raise TypeError("progress: expected a callable")
+        if grad_reduce is not None and not callable(grad_reduce):
+            raise TypeError("grad_reduce: expected a callable")
+
+        o = _lib.TrainOptions()
+        _lib.lib.mimic_train_options_init(ctypes.byref(o), ctypes.sizeof(o))
+        o.loss = _enum(_lib.LOSSES, loss, "loss")
+        o.epochs = _uint(epochs, "epochs")
+        o.batch_size = _uint(batch_size, "batch_size")
+        if learning_rate is not None:
+            o.learning_rate = _float(learning_rate, "learning_rate")
+        elif o.loss in _DEFAULT_LR_BY_LOSS:
+            o.learning_rate = _DEFAULT_LR_BY_LOSS[o.loss]
+        o.momentum = _float(momentum, "momentum")
+        o.nesterov = int(bool(nesterov))
+        o.weight_decay = _float(weight_decay, "weight_decay")
+        o.schedule = _enum(_lib.SCHEDULES, schedule, "schedule")
+        o.temperature = _float(temperature, "temperature")
+        o.hard_weight = _float(hard_weight, "hard_weight")
+        o.patience = _uint(patience, "patience")
+        o.standardize = int(bool(standardize))
+        o.seed = _uint(seed, "seed")
+        o.threads = 0 if threads is None else _int32(threads, "threads")
+        o.eval_train = int(bool(eval_train))
+        o.resume = int(bool(resume))
+        if optimizer is not None:
+            o.optimizer = _enum(_lib.OPTIMIZERS, optimizer, "optimizer")
+        if target_norm is not None:
+            o.target_norm = _enum(_lib.TARGET_NORMS, target_norm, "target_norm")
+        for name, value in (("warmup_epochs", warmup_epochs), ("clip_norm", clip_norm),
+                            ("step_gamma", step_gamma), ("adam_beta1", adam_beta1),
+                            ("adam_beta2", adam_beta2), ("adam_eps", adam_eps),
+                            ("std_floor", std_floor)):
+            if value is not None:
+                setattr(o, name, _float(value, name))
+        for name, value in (("step_epochs", step_epochs),
+                            ("progress_every_steps", progress_every_steps),
+                            ("checkpoint_every", checkpoint_every)):
+            if value is not None:
+                setattr(o, name, _uint(value, name))
+        checkpoint_bytes = _arrays.fspath(checkpoint) if checkpoint is not None else None
+        o.checkpoint_path = checkpoint_bytes
+        o.validation = validation.handle if validation is not None else None
+
+        history = History()
+        state = {"exc": None}
+
+        def on_progress(p_ptr, _user_data):
+            try:
+                rec = _progress_dict(p_ptr.contents, eval_train)
+                if rec["epoch_end"]:
+                    history.append(rec)
+                if progress is not None and progress(rec):
+                    history.cancelled = True
+                    return 1
+                return 0
+            except BaseException as e:  # noqa: B902 - re-raised after the C call returns
+                state["exc"] = e
+                return 1
+
+        def on_grads(g_ptr, n, _user_data):
+            try:
+                grad_reduce(np.ctypeslib.as_array(g_ptr, shape=(n,)))
+                return 0
+            except BaseException as e:  # noqa: B902
+                state["exc"] = e
+                return 1
+
+        # The ctypes function objects must outlive the C call: keep them in locals.
+        progress_fn = _lib.PROGRESS_FN(on_progress)
+        o.progress = progress_fn
+        grad_fn = None
+        if grad_reduce is not None:
+            grad_fn = _lib.GRAD_REDUCE_FN(on_grads)
+            o.grad_reduce = grad_fn
+
+        report = _lib.TrainReport()
+        _lib.lib.mimic_train_report_init(ctypes.byref(report), ctypes.sizeof(report))
+
+        if self._fit_thread is not None:
+            raise RuntimeError("fit: this Student is already being trained")
+        self._fit_thread = threading.get_ident()
+        try:
+            # `dataset` and `validation` (and through them their NumPy arrays) stay
+            # referenced by this frame until mimic_train returns, even if the caller drops
+            # its references meanwhile (e.g. inside the progress callback).
+            status = _lib.lib.mimic_train(self._handle, dataset.handle, ctypes.byref(o),
+                                          ctypes.byref(report))
+            message = _lib.lib.mimic_last_error() if status != 0 else b""
+        finally:
+            self._fit_thread = None
+        history.report = _report_dict(report)
+        if state["exc"] is not None:
+            exc = state["exc"]
+            state["exc"] = None
+            raise exc
+        if status == _lib.ERR_CANCELLED and history.cancelled:
+            return history
+        if status != 0:
+            err = MimicError(status, (message or b"").decode("utf-8", "replace"), "mimic_train")
+            err.history = history
+            err.report = history.report
+            raise err
+        return history
