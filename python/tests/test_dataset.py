@@ -1,0 +1,209 @@
+"""mimic.Dataset: zero-copy wrap, explicit conversions, copies, .npy loading, slices, errors."""
+
+import gc
+import os
+import unittest
+
+import numpy as np
+
+import _support
+import mimic
+
+
+class TestDataset(unittest.TestCase):
+    def setUp(self):
+        self.x, self.t, self.y = _support.make_data(rows=64, d=6, c=3)
+        self.student = mimic.Student(6, 8, 3, seed=1)
+
+    def test_zero_copy_properties(self):
+        ds = mimic.Dataset(self.x, self.t, self.y)
+        self.assertEqual(len(ds), 64)
+        self.assertEqual(ds.rows, 64)
+        self.assertEqual(ds.n_inputs, 6)
+        self.assertEqual(ds.n_classes, 3)
+        self.assertTrue(ds.has_labels)
+        self.assertTrue(ds.has_logits)
+        self.assertTrue(ds.zero_copy)
+        self.assertEqual(ds.input_dtype, np.float32)
+        self.assertIn("rows=64", repr(ds))
+        # the Dataset holds the arrays themselves, not copies
+        self.assertIs(ds._keepalive[0], self.x)
+        self.assertIs(ds._keepalive[1], self.t)
+        self.assertIs(ds._keepalive[2], self.y)
+
+    def test_keeps_arrays_alive(self):
+        x, t, y = (a.copy() for a in (self.x, self.t, self.y))
+        ds = mimic.Dataset(x, t, y)
+        want = self.student.evaluate(mimic.Dataset(self.x, self.t, self.y))
+        del x, t, y
+        gc.collect()
+        # overwrite freed memory if the arrays were not kept alive
+        junk = [np.full((64, 6), 1e9, np.float32) for _ in range(20)]
+        self.assertEqual(self.student.evaluate(ds), want)
+        del junk
+
+    def test_conversions_are_explicit_copies(self):
+        ref = self.student.evaluate(mimic.Dataset(self.x, self.t, self.y))
+        cases = {
+            "float64": (self.x.astype(np.float64), self.t.astype(np.float64)),
+            "fortran": (np.asfortranarray(self.x), np.asfortranarray(self.t)),
+            "strided": (np.repeat(self.x, 2, axis=1)[:, ::2], self.t),
+            "big-endian": (self.x.astype(">f4"), self.t.astype(">f4")),
+            "int16": (self.x.astype(np.int16), self.t),
+        }
+        for name, (x, t) in cases.items():
+            with self.subTest(case=name):
+                ds = mimic.Dataset(x, t, self.y.astype(np.int64))
+                got = self.student.evaluate(ds)
+                if name == "int16":
+                    want = self.student.evaluate(
+                        mimic.Dataset(self.x.astype(np.int16).astype(np.float32), self.t,
+                                      self.y))
+                    self.assertEqual(got, want)
+                else:
+                    self.assertEqual(got, ref)
+                held = ds._keepalive[0]
+                self.assertTrue(held.flags.c_contiguous)
+                self.assertEqual(held.dtype, np.float32)
+
+    def test_unaligned_float32_copied(self):
+        buf = np.zeros(64 * 6 * 4 + 1, dtype=np.uint8)
+        x = np.frombuffer(buf.data, dtype=np.float32, count=64 * 6, offset=1).reshape(64, 6)
+        x[:] = self.x
+        self.assertFalse(x.flags.aligned)
+        ds = mimic.Dataset(x, self.t)
+        self.assertTrue(ds._keepalive[0].flags.aligned)
+        self.assertEqual(self.student.evaluate(ds),
+                         self.student.evaluate(mimic.Dataset(self.x, self.t)))
+
+    def test_uint8_inputs(self):
+        x8 = (np.abs(self.x) * 40).clip(0, 255).astype(np.uint8)
+        ds = mimic.Dataset(x8, self.t, self.y)
+        self.assertEqual(ds.input_dtype, np.uint8)
+        self.assertIs(ds._keepalive[0], x8)
+        got = self.student.evaluate(ds)
+        want = self.student.evaluate(mimic.Dataset(x8.astype(np.float32), self.t, self.y))
+        for k in want:
+            self.assertAlmostEqual(got[k], want[k], places=5)
+        # a non-contiguous uint8 array stays uint8 (copied)
+        ds2 = mimic.Dataset(np.asfortranarray(x8), self.t)
+        self.assertEqual(ds2.input_dtype, np.uint8)
+        self.assertAlmostEqual(self.student.evaluate(ds2)["logit_l2"], want["logit_l2"], places=5)
+
+    def test_copy_true(self):
+        x, t = self.x.copy(), self.t.copy()
+        ds = mimic.Dataset(x, t, copy=True)
+        self.assertFalse(ds.zero_copy)
+        want = self.student.evaluate(ds)
+        x[:] = 0
+        t[:] = 0
+        self.assertEqual(self.student.evaluate(ds), want)
+
+    def test_labels_only(self):
+        ds = mimic.Dataset(self.x, None, self.y, n_classes=3)
+        self.assertFalse(ds.has_logits)
+        self.assertEqual(ds.n_classes, 3)
+        m = self.student.evaluate(ds)
+        self.assertIsNone(m["logit_l2"])
+        self.assertIsNone(m["agreement"])
+        self.assertIsNotNone(m["accuracy"])
+        ds2 = mimic.Dataset(self.x, None, np.array([0, 1] * 32, dtype=np.uint8))
+        self.assertEqual(ds2.n_classes, 2)
+
+    def test_logits_only(self):
+        ds = mimic.Dataset(self.x, self.t)
+        self.assertFalse(ds.has_labels)
+        m = self.student.evaluate(ds, temperature=2.0)
+        self.assertIsNone(m["accuracy"])
+        self.assertIsNone(m["hard_ce"])
+        self.assertIsNotNone(m["kl"])
+
+    def test_slice(self):
+        ds = mimic.Dataset(self.x, self.t, self.y)
+        part = ds.slice(10, 30)
+        self.assertEqual(len(part), 20)
+        self.assertEqual(len(ds[-4:]), 4)
+        self.assertEqual(len(ds.slice(60, 1000)), 4)
+        want = self.student.evaluate(mimic.Dataset(self.x[10:30], self.t[10:30], self.y[10:30]))
+        del ds
+        gc.collect()
+        self.assertEqual(self.student.evaluate(part), want)
+        with self.assertRaises(ValueError):
+            part.slice(5, 5)
+        with self.assertRaises(TypeError):
+            part[3]
+        with self.assertRaises(ValueError):
+            part[::2]
+
+    def test_load_npy(self):
+        with _support.TempDir() as tmp:
+            px, pt, py = (os.path.join(tmp, n) for n in ("x.npy", "t.npy", "y.npy"))
+            np.save(px, self.x)
+            np.save(pt, self.t.astype(np.float64))
+            np.save(py, self.y.astype(np.int64))
+            ds = mimic.Dataset.load_npy(px, pt, py)
+            self.assertEqual((len(ds), ds.n_inputs, ds.n_classes), (64, 6, 3))
+            self.assertTrue(ds.has_labels)
+            want = self.student.evaluate(mimic.Dataset(self.x, self.t, self.y))
+            got = self.student.evaluate(ds)
+            for k in want:
+                self.assertAlmostEqual(got[k], want[k], places=5)
+            ds2 = mimic.Dataset.load_npy(px, pt)
+            self.assertFalse(ds2.has_labels)
+            # errors name the file
+            np.save(pt, self.t[:63])
+            with self.assertRaises(mimic.MimicError) as cm:
+                mimic.Dataset.load_npy(px, pt)
+            self.assertEqual(cm.exception.status, mimic.Status.SHAPE)
+            self.assertIn(".npy", cm.exception.message)
+            missing = os.path.join(tmp, "missing.npy")
+            with self.assertRaises(mimic.MimicError) as cm:
+                mimic.Dataset.load_npy(missing, pt)
+            self.assertEqual(cm.exception.status, mimic.Status.IO)
+            self.assertIn("missing.npy", cm.exception.message)
+            self.assertIn("missing.npy", str(cm.exception))
+
+    def test_errors_before_c(self):
+        with self.assertRaises(ValueError):
+            mimic.Dataset(self.x, self.t[:10])
+        with self.assertRaises(ValueError):
+            mimic.Dataset(self.x.reshape(-1), self.t)
+        with self.assertRaises(ValueError):
+            mimic.Dataset(self.x, self.t.reshape(-1))
+        with self.assertRaises(ValueError):
+            mimic.Dataset(self.x, None)
+        with self.assertRaises(ValueError):
+            mimic.Dataset(self.x, self.t, self.y[:5])
+        with self.assertRaises(ValueError):
+            mimic.Dataset(self.x, self.t, n_classes=5)
+        with self.assertRaises(ValueError):
+            mimic.Dataset(self.x, None, self.y.astype(np.int64) + (1 << 33))
+        with self.assertRaises(TypeError):
+            mimic.Dataset(self.x.astype(bool), self.t)
+        with self.assertRaises(TypeError):
+            mimic.Dataset(self.x, self.t, self.y.astype(np.float32))
+        with self.assertRaises(TypeError):
+            mimic.Dataset(self.x.astype(object), self.t)
+
+    def test_errors_from_c(self):
+        t = self.t.copy()
+        t[5, 1] = np.inf
+        with self.assertRaises(mimic.MimicError) as cm:
+            mimic.Dataset(self.x, t)
+        self.assertEqual(cm.exception.status, mimic.Status.NUMERIC)
+        self.assertEqual(cm.exception.status_name, "MIMIC_ERR_NUMERIC")
+        self.assertIn("5", cm.exception.message)
+        y = self.y.copy()
+        y[7] = 3
+        with self.assertRaises(mimic.MimicError) as cm:
+            mimic.Dataset(self.x, self.t, y)
+        self.assertEqual(cm.exception.status, mimic.Status.RANGE)
+        y[7] = -1
+        with self.assertRaises(mimic.MimicError) as cm:
+            mimic.Dataset(self.x, self.t, y, copy=True)
+        self.assertEqual(cm.exception.status, mimic.Status.RANGE)
+        self.assertEqual(cm.exception.function, "mimic_dataset_create")
+
+
+if __name__ == "__main__":
+    unittest.main()
