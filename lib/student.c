@@ -7,6 +7,7 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "blas.h"
@@ -628,4 +629,236 @@ int mimic_student_predict(const mimic_student *s, const float *inputs, size_t ro
     if (rc != MIMIC_OK)
         return rc;
     return forward_rows(s, inputs, rows, NULL, classes_out, fn);
+}
+
+/* ---- save / load (.safetensors) ---------------------------------------------------------- */
+
+static const char *activation_name(int32_t act)
+{
+    return act == MIMIC_ACT_RELU ? "relu" : act == MIMIC_ACT_SIGMOID ? "sigmoid" : "tanh";
+}
+
+static void u64_to_str(uint64_t v, char out[24])
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(out, tmp + i, sizeof tmp - i);
+    out[sizeof tmp - i] = '\0';
+}
+
+int mimic_student_save(const mimic_student *s, const char *path)
+{
+    static const char fn[] = "mimic_student_save";
+    int rc = mimic__student_check(s, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (!path || !*path)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: path is NULL or empty", fn);
+    const mimic__layout *L = &s->L;
+    mimic__st_tensor t[7];
+    size_t nt = 0;
+    if (s->in_mean) {
+        t[nt++] = (mimic__st_tensor){"input.mean", L->D, 0, s->in_mean};
+        t[nt++] = (mimic__st_tensor){"input.scale", L->D, 0, s->in_scale};
+    }
+    if (L->k)
+        t[nt++] = (mimic__st_tensor){"bottleneck.weight", L->k, L->D,
+                                     s->params + L->off_bottleneck};
+    t[nt++] = (mimic__st_tensor){"hidden.weight", L->H, L->kin, s->params + L->off_hidden_w};
+    t[nt++] = (mimic__st_tensor){"hidden.bias", L->H, 0, s->params + L->off_hidden_b};
+    t[nt++] = (mimic__st_tensor){"output.weight", L->C, L->H, s->params + L->off_output_w};
+    t[nt++] = (mimic__st_tensor){"output.bias", L->C, 0, s->params + L->off_output_b};
+    char d[24], h[24], k[24], c[24], seed[24];
+    u64_to_str(L->D, d);
+    u64_to_str(L->H, h);
+    u64_to_str(L->k, k);
+    u64_to_str(L->C, c);
+    u64_to_str(s->opts.seed, seed);
+    const mimic__st_meta meta[] = {
+        {"format", "libmimic-student"},
+        {"libmimic_version", MIMIC_VERSION_STRING},
+        {"n_inputs", d},
+        {"n_hidden", h},
+        {"n_bottleneck", k},
+        {"n_classes", c},
+        {"activation", activation_name(s->opts.activation)},
+        {"seed", seed},
+    };
+    return mimic__safetensors_write(path, t, nt, meta, sizeof meta / sizeof meta[0]);
+}
+
+/* A decimal metadata value: digits only, no sign, no overflow. */
+static int meta_u64(const mimic__st_file *f, const char *path, const char *key, bool required,
+                    uint64_t *v)
+{
+    const char *s = mimic__st_meta_get(f, key);
+    *v = 0;
+    if (!s) {
+        if (!required)
+            return MIMIC_OK;
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: __metadata__ has no \"%s\"", path, key);
+    }
+    if (!*s)
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: __metadata__ \"%s\" is empty", path, key);
+    uint64_t x = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return mimic__error(MIMIC_ERR_FORMAT,
+                                "%s: __metadata__ \"%s\" is \"%s\", not a non-negative integer",
+                                path, key, s);
+        uint64_t dgt = (uint64_t)(*p - '0');
+        if (x > (UINT64_MAX - dgt) / 10)
+            return mimic__error(MIMIC_ERR_FORMAT, "%s: __metadata__ \"%s\" overflows", path, key);
+        x = x * 10 + dgt;
+    }
+    *v = x;
+    return MIMIC_OK;
+}
+
+static int load_options(const mimic__st_file *f, const char *path, mimic_student_options *o)
+{
+    const char *format = mimic__st_meta_get(f, "format");
+    if (format && strcmp(format, "libmimic-student") != 0)
+        return mimic__error(MIMIC_ERR_FORMAT,
+                            "%s: __metadata__ format is \"%s\", not \"libmimic-student\"", path,
+                            format);
+    uint64_t d, h, k, c, seed;
+    int rc;
+    if ((rc = meta_u64(f, path, "n_inputs", true, &d)) != MIMIC_OK ||
+        (rc = meta_u64(f, path, "n_hidden", true, &h)) != MIMIC_OK ||
+        (rc = meta_u64(f, path, "n_bottleneck", true, &k)) != MIMIC_OK ||
+        (rc = meta_u64(f, path, "n_classes", true, &c)) != MIMIC_OK ||
+        (rc = meta_u64(f, path, "seed", false, &seed)) != MIMIC_OK)
+        return rc;
+    if (d > SIZE_MAX || h > SIZE_MAX || k > SIZE_MAX || c > SIZE_MAX)
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: architecture sizes too large", path);
+    const char *act = mimic__st_meta_get(f, "activation");
+    if (!act)
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: __metadata__ has no \"activation\"", path);
+    mimic_student_options_init(o, sizeof *o);
+    o->n_inputs = (size_t)d;
+    o->n_hidden = (size_t)h;
+    o->n_bottleneck = (size_t)k;
+    o->n_classes = (size_t)c;
+    o->seed = seed;
+    if (!strcmp(act, "relu"))
+        o->activation = MIMIC_ACT_RELU;
+    else if (!strcmp(act, "sigmoid"))
+        o->activation = MIMIC_ACT_SIGMOID;
+    else if (!strcmp(act, "tanh"))
+        o->activation = MIMIC_ACT_TANH;
+    else
+        return mimic__error(MIMIC_ERR_FORMAT,
+                            "%s: __metadata__ activation \"%s\" is not relu, sigmoid or tanh",
+                            path, act);
+    return MIMIC_OK;
+}
+
+/* Copy tensor `name` (expected rows x cols, cols = 0 for 1-D) from the file into dst. */
+static int load_tensor(const mimic__st_file *f, const char *path, const char *name, size_t rows,
+                       size_t cols, float *dst)
+{
+    const mimic__st_tensor *t = mimic__st_find(f, name);
+    if (!t)
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: tensor \"%s\" is missing", path, name);
+    /* 1-D tensors may also come as 1 x n. */
+    bool ok = cols ? (t->rows == rows && t->cols == cols)
+                   : ((t->rows == rows && t->cols == 0) || (t->rows == 1 && t->cols == rows));
+    if (!ok)
+        return mimic__error(MIMIC_ERR_FORMAT,
+                            "%s: tensor \"%s\" has shape [%zu, %zu], but the metadata says "
+                            "[%zu, %zu]",
+                            path, name, t->rows, t->cols, rows, cols);
+    size_t n = cols ? rows * cols : rows;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(t->data[i]))
+            return mimic__error(MIMIC_ERR_NUMERIC,
+                                "%s: tensor \"%s\" has a non-finite value (%g) at element %zu",
+                                path, name, (double)t->data[i], i);
+    memcpy(dst, t->data, n * sizeof(float));
+    return MIMIC_OK;
+}
+
+static int load_from_file(const mimic__st_file *f, const char *path, mimic_student **out)
+{
+    static const char *const known[] = {"input.mean",    "input.scale", "bottleneck.weight",
+                                        "hidden.weight", "hidden.bias", "output.weight",
+                                        "output.bias"};
+    mimic_student_options o;
+    int rc = load_options(f, path, &o);
+    if (rc != MIMIC_OK)
+        return rc;
+    for (size_t i = 0; i < f->n_tensors; i++) {
+        bool found = false;
+        for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
+            found = found || !strcmp(f->tensors[i].name, known[j]);
+        if (!found)
+            return mimic__error(MIMIC_ERR_FORMAT, "%s: unexpected tensor \"%s\"", path,
+                                f->tensors[i].name);
+    }
+    const bool has_mean = mimic__st_find(f, "input.mean") != NULL;
+    if (has_mean != (mimic__st_find(f, "input.scale") != NULL))
+        return mimic__error(MIMIC_ERR_FORMAT,
+                            "%s: input.mean and input.scale must be present together", path);
+    if (o.n_bottleneck == 0 && mimic__st_find(f, "bottleneck.weight"))
+        return mimic__error(MIMIC_ERR_FORMAT,
+                            "%s: tensor \"bottleneck.weight\" present, but n_bottleneck is 0",
+                            path);
+    mimic_student *s;
+    rc = student_alloc(&o, &s);
+    if (rc != MIMIC_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", mimic_last_error());
+        return rc == MIMIC_ERR_NOMEM
+                   ? rc
+                   : mimic__error(MIMIC_ERR_FORMAT, "%s: bad architecture in __metadata__: %s",
+                                  path, why);
+    }
+    const mimic__layout *L = &s->L;
+    if (L->k)
+        rc = load_tensor(f, path, "bottleneck.weight", L->k, L->D, s->params + L->off_bottleneck);
+    if (rc == MIMIC_OK)
+        rc = load_tensor(f, path, "hidden.weight", L->H, L->kin, s->params + L->off_hidden_w);
+    if (rc == MIMIC_OK)
+        rc = load_tensor(f, path, "hidden.bias", L->H, 0, s->params + L->off_hidden_b);
+    if (rc == MIMIC_OK)
+        rc = load_tensor(f, path, "output.weight", L->C, L->H, s->params + L->off_output_w);
+    if (rc == MIMIC_OK)
+        rc = load_tensor(f, path, "output.bias", L->C, 0, s->params + L->off_output_b);
+    if (rc == MIMIC_OK && has_mean) {
+        s->in_mean = mimic__aligned_alloc(L->D * sizeof(float));
+        s->in_scale = mimic__aligned_alloc(L->D * sizeof(float));
+        if (!s->in_mean || !s->in_scale)
+            rc = mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", path);
+        if (rc == MIMIC_OK)
+            rc = load_tensor(f, path, "input.mean", L->D, 0, s->in_mean);
+        if (rc == MIMIC_OK)
+            rc = load_tensor(f, path, "input.scale", L->D, 0, s->in_scale);
+    }
+    if (rc != MIMIC_OK) {
+        mimic_student_free(s);
+        return rc;
+    }
+    *out = s;
+    return MIMIC_OK;
+}
+
+int mimic_student_load(mimic_student **out, const char *path)
+{
+    if (!out)
+        return mimic__error(MIMIC_ERR_INVALID, "mimic_student_load: out is NULL");
+    *out = NULL;
+    if (!path || !*path)
+        return mimic__error(MIMIC_ERR_INVALID, "mimic_student_load: path is NULL or empty");
+    mimic__st_file f;
+    int rc = mimic__safetensors_read(path, &f);
+    if (rc != MIMIC_OK)
+        return rc;
+    rc = load_from_file(&f, path, out);
+    mimic__st_close(&f);
+    return rc;
 }

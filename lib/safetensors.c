@@ -1,0 +1,925 @@
+/*
+ * .safetensors: an 8-byte little-endian header length N, N bytes of JSON
+ *   {"__metadata__": {"k": "v", ...}, "name": {"dtype": "F32", "shape": [r, c],
+ *    "data_offsets": [begin, end]}, ...}
+ * padded with spaces, then the tensor bytes (offsets relative to the end of the header).
+ *
+ * The parser takes untrusted bytes. It is a strict, schema-driven JSON reader (objects,
+ * arrays, strings with every escape incl. \uXXXX surrogate pairs, non-negative integers;
+ * nesting is bounded by the schema: at most three levels) that runs twice over the header:
+ * the first pass validates everything and counts, the second fills one exactly sized block
+ * (so a parse makes a single allocation). Then the offsets must tile the data area exactly:
+ * no overlap, no hole, nothing out of range. Tensor data is copied into 64-byte-aligned
+ * buffers (file offsets need not be aligned).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_HEADER ((size_t)100 << 20) /* as the reference implementation */
+#define MAX_RANK 2
+
+static bool host_is_little_endian(void)
+{
+    const uint16_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static uint32_t swap32(uint32_t v)
+{
+    return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+}
+
+/* ---- writer ------------------------------------------------------------------------------ */
+
+/* Appends to p when set, else only counts (the first of two passes measures). */
+typedef struct sbuf {
+    char *p;
+    size_t n;
+} sbuf;
+
+static void put(sbuf *b, const char *s, size_t n)
+{
+    if (b->p)
+        memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+static void put_c(sbuf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+static void put_u64(sbuf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(b, tmp + i, sizeof tmp - i);
+}
+
+static void put_json_string(sbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    put(b, "\"", 1);
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+        if (*u == '"' || *u == '\\') {
+            char e[2] = {'\\', (char)*u};
+            put(b, e, 2);
+        } else if (*u < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[*u >> 4], hex[*u & 15]};
+            put(b, e, 6);
+        } else {
+            put(b, (const char *)u, 1);
+        }
+    }
+    put(b, "\"", 1);
+}
+
+static size_t tensor_count(const mimic__st_tensor *t)
+{
+    return t->cols ? t->rows * t->cols : t->rows; /* checked by check_write_args */
+}
+
+static void build_header(sbuf *b, const mimic__st_tensor *t, size_t nt, const mimic__st_meta *m,
+                         size_t nm)
+{
+    put(b, "{", 1);
+    bool first = true;
+    if (nm) {
+        put_c(b, "\"__metadata__\":{");
+        for (size_t i = 0; i < nm; i++) {
+            if (i)
+                put(b, ",", 1);
+            put_json_string(b, m[i].key);
+            put(b, ":", 1);
+            put_json_string(b, m[i].value);
+        }
+        put(b, "}", 1);
+        first = false;
+    }
+    uint64_t off = 0;
+    for (size_t i = 0; i < nt; i++) {
+        if (!first)
+            put(b, ",", 1);
+        first = false;
+        put_json_string(b, t[i].name);
+        put_c(b, ":{\"dtype\":\"F32\",\"shape\":[");
+        put_u64(b, t[i].rows);
+        if (t[i].cols) {
+            put(b, ",", 1);
+            put_u64(b, t[i].cols);
+        }
+        put_c(b, "],\"data_offsets\":[");
+        put_u64(b, off);
+        put(b, ",", 1);
+        off += (uint64_t)tensor_count(&t[i]) * 4u;
+        put_u64(b, off);
+        put_c(b, "]}");
+    }
+    put(b, "}", 1);
+}
+
+static int check_write_args(const char *path, const mimic__st_tensor *t, size_t nt,
+                            const mimic__st_meta *m, size_t nm)
+{
+    size_t total = 0, n, bytes;
+    if (!path || !*path)
+        return mimic__error(MIMIC_ERR_INVALID, "safetensors: output path is NULL or empty");
+    if ((nt && !t) || (nm && !m))
+        return mimic__error(MIMIC_ERR_INVALID, "%s: NULL tensor or metadata array", path);
+    for (size_t i = 0; i < nt; i++) {
+        if (!t[i].name || !strcmp(t[i].name, "__metadata__"))
+            return mimic__error(MIMIC_ERR_INVALID, "%s: tensor %zu has no usable name", path, i);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(t[i].name, t[j].name))
+                return mimic__error(MIMIC_ERR_INVALID, "%s: tensor name \"%s\" appears twice",
+                                    path, t[i].name);
+        if ((t[i].cols && !mimic__mul_ok(t[i].rows, t[i].cols, &n)) ||
+            !mimic__mul_ok(t[i].cols ? n : t[i].rows, 4, &bytes) ||
+            !mimic__add_ok(total, bytes, &total))
+            return mimic__error(MIMIC_ERR_INVALID, "%s: tensor \"%s\" is too large", path,
+                                t[i].name);
+        if (!t[i].data && bytes)
+            return mimic__error(MIMIC_ERR_INVALID, "%s: tensor \"%s\" has NULL data", path,
+                                t[i].name);
+    }
+    for (size_t i = 0; i < nm; i++)
+        if (!m[i].key || !m[i].value)
+            return mimic__error(MIMIC_ERR_INVALID, "%s: metadata entry %zu is NULL", path, i);
+    return MIMIC_OK;
+}
+
+static int write_floats(mimic__atomic_file *f, const float *x, size_t n)
+{
+    if (host_is_little_endian())
+        return mimic__atomic_write(f, x, n * sizeof(float));
+    uint32_t tmp[1024];
+    for (size_t i = 0; i < n;) {
+        size_t m = n - i < 1024 ? n - i : 1024;
+        memcpy(tmp, x + i, m * sizeof(float));
+        for (size_t j = 0; j < m; j++)
+            tmp[j] = swap32(tmp[j]);
+        int rc = mimic__atomic_write(f, tmp, m * sizeof(float));
+        if (rc != MIMIC_OK)
+            return rc;
+        i += m;
+    }
+    return MIMIC_OK;
+}
+
+int mimic__safetensors_write(const char *path, const mimic__st_tensor *tensors, size_t n_tensors,
+                             const mimic__st_meta *meta, size_t n_meta)
+{
+    int rc = check_write_args(path, tensors, n_tensors, meta, n_meta);
+    if (rc != MIMIC_OK)
+        return rc;
+    sbuf b = {NULL, 0};
+    build_header(&b, tensors, n_tensors, meta, n_meta);
+    size_t hlen = (b.n + 7) & ~(size_t)7;
+    char *buf = mimic__malloc(8 + hlen);
+    if (!buf)
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory for the header", path);
+    for (int i = 0; i < 8; i++)
+        buf[i] = (char)((uint64_t)hlen >> (8 * i) & 0xff);
+    b.p = buf + 8;
+    b.n = 0;
+    build_header(&b, tensors, n_tensors, meta, n_meta);
+    memset(buf + 8 + b.n, ' ', hlen - b.n);
+
+    mimic__atomic_file f;
+    rc = mimic__atomic_open(&f, path);
+    if (rc == MIMIC_OK) {
+        rc = mimic__atomic_write(&f, buf, 8 + hlen);
+        for (size_t i = 0; i < n_tensors && rc == MIMIC_OK; i++)
+            rc = write_floats(&f, tensors[i].data, tensor_count(&tensors[i]));
+        if (rc == MIMIC_OK)
+            rc = mimic__atomic_commit(&f);
+        else
+            mimic__atomic_abort(&f);
+    }
+    mimic__free(buf);
+    return rc;
+}
+
+/* ---- parser ------------------------------------------------------------------------------ */
+
+typedef struct range {
+    uint64_t begin, end;
+    size_t index;
+} range;
+
+typedef struct parser {
+    const char *name;         /* file name for messages */
+    const uint8_t *start, *p, *end; /* the JSON header */
+    bool store;               /* second pass: fill the arrays */
+    bool seen_meta;
+    /* counts (first pass) / fill positions (second pass) */
+    size_t n_tensors, n_meta, pool_bytes, data_bytes;
+    size_t raw_bytes;         /* sum of the tensors' byte counts, saturating past data_len */
+    char last[96];            /* the last string parsed, truncated, for messages */
+    /* second pass destinations */
+    mimic__st_tensor *tensors;
+    mimic__st_meta *meta;
+    range *ranges;
+    char *pool;
+    size_t pool_used;
+    float *data_area;
+    size_t data_used; /* floats */
+} parser;
+
+static int fail(parser *ps, const char *what)
+{
+    return mimic__error(MIMIC_ERR_FORMAT, "%s: safetensors header, byte %zu: %s", ps->name,
+                        (size_t)(ps->p - ps->start), what);
+}
+
+static void skip_ws(parser *ps)
+{
+    while (ps->p < ps->end &&
+           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+        ps->p++;
+}
+
+static int expect(parser *ps, char c, const char *what)
+{
+    skip_ws(ps);
+    if (ps->p >= ps->end || *ps->p != (uint8_t)c)
+        return fail(ps, what);
+    ps->p++;
+    return MIMIC_OK;
+}
+
+/* Peek the next non-space byte (0 at the end). */
+static int peek(parser *ps)
+{
+    skip_ws(ps);
+    return ps->p < ps->end ? *ps->p : 0;
+}
+
+static int hex4(parser *ps, uint32_t *v)
+{
+    if (ps->end - ps->p < 4)
+        return fail(ps, "truncated \\u escape");
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = *ps->p++;
+        uint32_t d;
+        if (c >= '0' && c <= '9')
+            d = (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            d = (uint32_t)(c - 'A' + 10);
+        else
+            return fail(ps, "bad hex digit in \\u escape");
+        *v = *v << 4 | d;
+    }
+    return MIMIC_OK;
+}
+
+static size_t utf8_encode(uint32_t cp, uint8_t out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (uint8_t)(0xc0 | cp >> 6);
+        out[1] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (uint8_t)(0xe0 | cp >> 12);
+        out[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xf0 | cp >> 18);
+    out[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
+    out[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+    out[3] = (uint8_t)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid (overlong, surrogate,
+ * beyond U+10FFFF, truncated). */
+static size_t utf8_valid(const uint8_t *p, const uint8_t *end)
+{
+    uint8_t c = p[0];
+    size_t n;
+    uint32_t cp, min;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0) {
+        n = 2;
+        cp = c & 0x1fu;
+        min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 3;
+        cp = c & 0x0fu;
+        min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 4;
+        cp = c & 0x07u;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* A JSON string; decoded (NUL-terminated) into the pool on the second pass, *out pointing at
+ * it. The decoded form plus its NUL never exceeds the encoded form with its quotes. */
+static int parse_string(parser *ps, const char **out, const char *what)
+{
+    int rc = expect(ps, '"', what);
+    if (rc != MIMIC_OK)
+        return rc;
+    char *dst = ps->store ? ps->pool + ps->pool_used : NULL;
+    size_t len = 0;
+    for (;;) {
+        if (ps->p >= ps->end)
+            return fail(ps, "unterminated string");
+        uint8_t c = *ps->p;
+        uint8_t enc[4];
+        size_t n;
+        if (c == '"') {
+            ps->p++;
+            break;
+        }
+        if (c < 0x20)
+            return fail(ps, "control character in a string");
+        if (c == '\\') {
+            ps->p++;
+            if (ps->p >= ps->end)
+                return fail(ps, "unterminated escape");
+            c = *ps->p++;
+            switch (c) {
+            case '"': case '\\': case '/': enc[0] = c; n = 1; break;
+            case 'b': enc[0] = '\b'; n = 1; break;
+            case 'f': enc[0] = '\f'; n = 1; break;
+            case 'n': enc[0] = '\n'; n = 1; break;
+            case 'r': enc[0] = '\r'; n = 1; break;
+            case 't': enc[0] = '\t'; n = 1; break;
+            case 'u': {
+                uint32_t cp;
+                if ((rc = hex4(ps, &cp)) != MIMIC_OK)
+                    return rc;
+                if (cp >= 0xdc00 && cp <= 0xdfff)
+                    return fail(ps, "lone low surrogate in \\u escape");
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    uint32_t lo;
+                    if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
+                        return fail(ps, "high surrogate without a low surrogate");
+                    ps->p += 2;
+                    if ((rc = hex4(ps, &lo)) != MIMIC_OK)
+                        return rc;
+                    if (lo < 0xdc00 || lo > 0xdfff)
+                        return fail(ps, "high surrogate without a low surrogate");
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                }
+                if (cp == 0)
+                    return fail(ps, "\\u0000 in a string");
+                n = utf8_encode(cp, enc);
+                break;
+            }
+            default:
+                ps->p--;
+                return fail(ps, "invalid escape in a string");
+            }
+        } else {
+            n = utf8_valid(ps->p, ps->end);
+            if (!n)
+                return fail(ps, "invalid UTF-8 in a string");
+            memcpy(enc, ps->p, n);
+            ps->p += n;
+        }
+        if (dst)
+            memcpy(dst + len, enc, n);
+        for (size_t i = 0; i < n && len + i < sizeof ps->last - 1; i++)
+            ps->last[len + i] = (char)enc[i];
+        len += n;
+    }
+    ps->last[len < sizeof ps->last - 1 ? len : sizeof ps->last - 1] = '\0';
+    if (dst) {
+        dst[len] = '\0';
+        *out = dst;
+        ps->pool_used += len + 1;
+    } else {
+        *out = NULL;
+        ps->pool_bytes += len + 1;
+    }
+    return MIMIC_OK;
+}
+
+/* A string compared against `want` without storing it. */
+static int parse_string_eq(parser *ps, const char *want, bool *eq)
+{
+    bool store = ps->store;
+    size_t pool_bytes = ps->pool_bytes;
+    const char *ignored;
+    const uint8_t *q = ps->p;
+    ps->store = false;
+    int rc = parse_string(ps, &ignored, "expected a string");
+    ps->store = store;
+    ps->pool_bytes = pool_bytes;
+    if (rc != MIMIC_OK)
+        return rc;
+    /* Our wanted strings are plain ASCII without escapes: compare the raw bytes. */
+    while (q < ps->p && *q != '"')
+        q++;
+    size_t n = strlen(want);
+    *eq = (size_t)(ps->p - q) == n + 2 && !memcmp(q + 1, want, n);
+    return MIMIC_OK;
+}
+
+static int parse_uint(parser *ps, uint64_t *v)
+{
+    skip_ws(ps);
+    if (ps->p >= ps->end)
+        return fail(ps, "expected an integer");
+    if (*ps->p == '-')
+        return fail(ps, "negative integer");
+    if (*ps->p < '0' || *ps->p > '9')
+        return fail(ps, "expected an integer");
+    if (*ps->p == '0' && ps->end - ps->p > 1 && ps->p[1] >= '0' && ps->p[1] <= '9')
+        return fail(ps, "integer with a leading zero");
+    uint64_t x = 0;
+    while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
+        uint64_t d = (uint64_t)(*ps->p - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return fail(ps, "integer overflows 64 bits");
+        x = x * 10 + d;
+        ps->p++;
+    }
+    if (ps->p < ps->end && (*ps->p == '.' || *ps->p == 'e' || *ps->p == 'E'))
+        return fail(ps, "expected an integer, not a fraction or exponent");
+    *v = x;
+    return MIMIC_OK;
+}
+
+/* [a, b, ...] of at most `max` non-negative integers. */
+static int parse_uint_array(parser *ps, uint64_t *v, size_t max, size_t *count,
+                            const char *too_many)
+{
+    int rc = expect(ps, '[', "expected '['");
+    if (rc != MIMIC_OK)
+        return rc;
+    *count = 0;
+    if (peek(ps) == ']') {
+        ps->p++;
+        return MIMIC_OK;
+    }
+    for (;;) {
+        if (*count == max)
+            return fail(ps, too_many);
+        if ((rc = parse_uint(ps, &v[(*count)++])) != MIMIC_OK)
+            return rc;
+        int c = peek(ps);
+        if (c == ']') {
+            ps->p++;
+            return MIMIC_OK;
+        }
+        if (c != ',')
+            return fail(ps, "expected ',' or ']' in an array");
+        ps->p++;
+    }
+}
+
+/* {"dtype": "F32", "shape": [..], "data_offsets": [b, e]} for tensor `tname`. */
+static int parse_tensor(parser *ps, const char *tname, const char *shown, size_t data_len)
+{
+    bool have_dtype = false, have_shape = false, have_offsets = false;
+    uint64_t shape[MAX_RANK], offs[2];
+    size_t rank = 0, n_offs = 0;
+    int rc = expect(ps, '{', "a tensor entry must be an object");
+    if (rc != MIMIC_OK)
+        return rc;
+    const uint8_t *entry = ps->p;
+    if (peek(ps) != '}')
+        for (;;) {
+            bool is_dtype, is_shape, is_offsets;
+            const uint8_t *key = ps->p;
+            if ((rc = parse_string_eq(ps, "dtype", &is_dtype)) != MIMIC_OK)
+                return rc;
+            ps->p = key;
+            (void)parse_string_eq(ps, "shape", &is_shape);
+            ps->p = key;
+            (void)parse_string_eq(ps, "data_offsets", &is_offsets);
+            if (!is_dtype && !is_shape && !is_offsets) {
+                ps->p = key;
+                return fail(ps, "unknown field in a tensor entry (expected dtype, shape, "
+                                "data_offsets)");
+            }
+            if ((is_dtype && have_dtype) || (is_shape && have_shape) ||
+                (is_offsets && have_offsets)) {
+                ps->p = key;
+                return fail(ps, "duplicate field in a tensor entry");
+            }
+            if ((rc = expect(ps, ':', "expected ':'")) != MIMIC_OK)
+                return rc;
+            if (is_dtype) {
+                bool f32;
+                skip_ws(ps);
+                const uint8_t *at = ps->p;
+                if ((rc = parse_string_eq(ps, "F32", &f32)) != MIMIC_OK)
+                    return rc;
+                if (!f32) {
+                    ps->p = at;
+                    return mimic__error(MIMIC_ERR_FORMAT,
+                                        "%s: tensor \"%s\": dtype is not F32 (only float32 "
+                                        "tensors are supported)",
+                                        ps->name, shown);
+                }
+                have_dtype = true;
+            } else if (is_shape) {
+                if ((rc = parse_uint_array(ps, shape, MAX_RANK, &rank,
+                                           "tensor rank > 2 is not supported")) != MIMIC_OK)
+                    return rc;
+                have_shape = true;
+            } else {
+                if ((rc = parse_uint_array(ps, offs, 2, &n_offs,
+                                           "data_offsets must have two entries")) != MIMIC_OK)
+                    return rc;
+                if (n_offs != 2)
+                    return fail(ps, "data_offsets must have two entries");
+                have_offsets = true;
+            }
+            int c = peek(ps);
+            if (c == '}')
+                break;
+            if (c != ',')
+                return fail(ps, "expected ',' or '}' in a tensor entry");
+            ps->p++;
+        }
+    ps->p++; /* '}' */
+    if (!have_dtype || !have_shape || !have_offsets) {
+        const uint8_t *here = ps->p;
+        ps->p = entry;
+        rc = fail(ps, !have_dtype ? "tensor entry without dtype"
+                      : !have_shape ? "tensor entry without shape"
+                                    : "tensor entry without data_offsets");
+        ps->p = here;
+        return rc;
+    }
+    /* Elements and bytes, overflow-checked; a 2-D tensor with a zero dim is empty 1-D. */
+    size_t rows = 1, cols = 0, count = 1, bytes;
+    for (size_t i = 0; i < rank; i++)
+        if (shape[i] > SIZE_MAX || !mimic__mul_ok(count, (size_t)shape[i], &count))
+            return mimic__error(MIMIC_ERR_FORMAT, "%s: tensor \"%s\": shape overflows", ps->name,
+                                shown);
+    if (rank >= 1)
+        rows = (size_t)shape[0];
+    if (rank == 2)
+        cols = (size_t)shape[1];
+    if (count == 0)
+        rows = cols = 0;
+    if (!mimic__mul_ok(count, sizeof(float), &bytes))
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: tensor \"%s\": shape overflows", ps->name,
+                            shown);
+    if (offs[0] > offs[1] || offs[1] > data_len)
+        return mimic__error(MIMIC_ERR_FORMAT,
+                            "%s: tensor \"%s\": data_offsets [%llu, %llu] out of range (the data "
+                            "area has %zu bytes)",
+                            ps->name, shown, (unsigned long long)offs[0],
+                            (unsigned long long)offs[1], data_len);
+    if (offs[1] - offs[0] != bytes)
+        return mimic__error(MIMIC_ERR_FORMAT,
+                            "%s: tensor \"%s\": data_offsets [%llu, %llu] span %llu bytes, but "
+                            "its shape needs %zu",
+                            ps->name, shown, (unsigned long long)offs[0],
+                            (unsigned long long)offs[1],
+                            (unsigned long long)(offs[1] - offs[0]), bytes);
+    size_t floats = (count + 15) & ~(size_t)15; /* each tensor 64-byte aligned */
+    if (!ps->store) {
+        /* Tiled data means the byte counts sum to data_len exactly: more is an overlap (and
+         * would make the copy larger than the file). Gaps are reported after the parse. */
+        if (!mimic__add_ok(ps->raw_bytes, bytes, &ps->raw_bytes) || ps->raw_bytes > data_len)
+            return mimic__error(MIMIC_ERR_FORMAT,
+                                "%s: tensor \"%s\": data_offsets [%llu, %llu] overlap another "
+                                "tensor's data",
+                                ps->name, shown, (unsigned long long)offs[0],
+                                (unsigned long long)offs[1]);
+        ps->data_bytes += floats * sizeof(float); /* <= data_len + 64 per tensor */
+        ps->n_tensors++;
+        return MIMIC_OK;
+    }
+    size_t i = ps->n_tensors++;
+    ps->tensors[i].name = tname;
+    ps->tensors[i].rows = rows;
+    ps->tensors[i].cols = cols;
+    ps->tensors[i].data = ps->data_area + ps->data_used;
+    ps->ranges[i].begin = offs[0];
+    ps->ranges[i].end = offs[1];
+    ps->ranges[i].index = i;
+    ps->data_used += floats;
+    return MIMIC_OK;
+}
+
+static int parse_metadata(parser *ps)
+{
+    int rc = expect(ps, '{', "__metadata__ must be an object");
+    if (rc != MIMIC_OK)
+        return rc;
+    if (peek(ps) == '}') {
+        ps->p++;
+        return MIMIC_OK;
+    }
+    for (;;) {
+        const char *key, *value;
+        if ((rc = parse_string(ps, &key, "expected a string key in __metadata__")) != MIMIC_OK)
+            return rc;
+        if ((rc = expect(ps, ':', "expected ':'")) != MIMIC_OK)
+            return rc;
+        if (peek(ps) != '"')
+            return fail(ps, "__metadata__ values must be strings");
+        if ((rc = parse_string(ps, &value, "expected a string")) != MIMIC_OK)
+            return rc;
+        if (ps->store) {
+            ps->meta[ps->n_meta].key = key;
+            ps->meta[ps->n_meta].value = value;
+        }
+        ps->n_meta++;
+        int c = peek(ps);
+        if (c == '}') {
+            ps->p++;
+            return MIMIC_OK;
+        }
+        if (c != ',')
+            return fail(ps, "expected ',' or '}' in __metadata__");
+        ps->p++;
+    }
+}
+
+static int parse_header(parser *ps, size_t data_len)
+{
+    int rc = expect(ps, '{', "the header must be a JSON object");
+    if (rc != MIMIC_OK)
+        return rc;
+    if (peek(ps) != '}')
+        for (;;) {
+            bool is_meta;
+            const uint8_t *key = ps->p;
+            if ((rc = parse_string_eq(ps, "__metadata__", &is_meta)) != MIMIC_OK)
+                return rc;
+            if (is_meta) {
+                if (ps->seen_meta) {
+                    ps->p = key;
+                    return fail(ps, "__metadata__ appears twice");
+                }
+                ps->seen_meta = true;
+                if ((rc = expect(ps, ':', "expected ':'")) != MIMIC_OK ||
+                    (rc = parse_metadata(ps)) != MIMIC_OK)
+                    return rc;
+            } else {
+                const char *tname;
+                char shown[sizeof ps->last];
+                ps->p = key;
+                if ((rc = parse_string(ps, &tname, "expected a tensor name")) != MIMIC_OK)
+                    return rc;
+                memcpy(shown, ps->last, sizeof shown);
+                if ((rc = expect(ps, ':', "expected ':'")) != MIMIC_OK ||
+                    (rc = parse_tensor(ps, tname, shown, data_len)) != MIMIC_OK)
+                    return rc;
+            }
+            int c = peek(ps);
+            if (c == '}')
+                break;
+            if (c != ',')
+                return fail(ps, "expected ',' or '}' after a header entry");
+            ps->p++;
+        }
+    ps->p++; /* '}' */
+    skip_ws(ps);
+    if (ps->p != ps->end)
+        return fail(ps, "unexpected bytes after the header object");
+    return MIMIC_OK;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const range *x = a, *y = b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Duplicate names: sort pointers to them (scratch of n pointers) and compare neighbours. */
+static const char *find_duplicate(const char **scratch, size_t n)
+{
+    qsort(scratch, n, sizeof *scratch, cmp_str_ptr);
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp(scratch[i - 1], scratch[i]))
+            return scratch[i];
+    return NULL;
+}
+
+static int check_tiling(const char *name, range *r, size_t n, const mimic__st_tensor *t,
+                        size_t data_len)
+{
+    qsort(r, n, sizeof *r, cmp_range);
+    uint64_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].begin < pos)
+            return mimic__error(MIMIC_ERR_FORMAT,
+                                "%s: tensor \"%s\": data_offsets [%llu, %llu] overlap another "
+                                "tensor's data",
+                                name, t[r[i].index].name, (unsigned long long)r[i].begin,
+                                (unsigned long long)r[i].end);
+        if (r[i].begin > pos)
+            return mimic__error(MIMIC_ERR_FORMAT,
+                                "%s: data bytes [%llu, %llu) belong to no tensor", name,
+                                (unsigned long long)pos, (unsigned long long)r[i].begin);
+        pos = r[i].end;
+    }
+    if (pos != data_len)
+        return mimic__error(MIMIC_ERR_FORMAT,
+                            "%s: data bytes [%llu, %zu) belong to no tensor", name,
+                            (unsigned long long)pos, data_len);
+    return MIMIC_OK;
+}
+
+static void copy_tensor_data(mimic__st_tensor *t, const range *r, size_t n, const uint8_t *data)
+{
+    const bool le = host_is_little_endian();
+    for (size_t i = 0; i < n; i++) {
+        mimic__st_tensor *ti = &t[r[i].index];
+        size_t bytes = (size_t)(r[i].end - r[i].begin);
+        float *dst = (float *)ti->data;
+        memcpy(dst, data + r[i].begin, bytes);
+        if (!le) {
+            uint32_t *u = (uint32_t *)dst;
+            for (size_t j = 0; j < bytes / 4; j++)
+                u[j] = swap32(u[j]);
+        }
+    }
+}
+
+static size_t round64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, mimic__st_file *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!name)
+        name = "safetensors";
+    if (!buf && len)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: NULL buffer", name);
+    if (len < 8)
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: %zu bytes, too short for a safetensors file",
+                            name, len);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | buf[i];
+    if (hlen > len - 8)
+        return mimic__error(MIMIC_ERR_FORMAT,
+                            "%s: header length %llu exceeds the %zu bytes after it", name,
+                            (unsigned long long)hlen, len - 8);
+    if (hlen > MAX_HEADER)
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: header length %llu exceeds the %zu limit",
+                            name, (unsigned long long)hlen, MAX_HEADER);
+    if (hlen < 2)
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: header length %llu is too short", name,
+                            (unsigned long long)hlen);
+    const uint8_t *data = buf + 8 + hlen;
+    const size_t data_len = len - 8 - (size_t)hlen;
+
+    /* Pass 1: validate and count. */
+    parser ps;
+    memset(&ps, 0, sizeof ps);
+    ps.name = name;
+    ps.start = ps.p = buf + 8;
+    ps.end = buf + 8 + hlen;
+    int rc = parse_header(&ps, data_len);
+    if (rc != MIMIC_OK)
+        return rc;
+    const size_t nt = ps.n_tensors, nm = ps.n_meta, pool = ps.pool_bytes;
+    const size_t dbytes = ps.data_bytes;
+
+    /* One block: tensors | data | meta | ranges | name scratch | strings. All sizes are
+     * bounded by small multiples of hlen + data_len, but check anyway. */
+    size_t sz_t, sz_m, sz_r, sz_s, n_names = nt > nm ? nt : nm;
+    size_t o_data, o_meta, o_rng, o_scr, o_pool, total;
+    if (!mimic__mul_ok(nt, sizeof(mimic__st_tensor), &sz_t) ||
+        !mimic__mul_ok(nm, sizeof(mimic__st_meta), &sz_m) ||
+        !mimic__mul_ok(nt, sizeof(range), &sz_r) ||
+        !mimic__mul_ok(n_names, sizeof(char *), &sz_s) || sz_t > SIZE_MAX / 2 ||
+        dbytes > SIZE_MAX / 4)
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: too many tensors", name);
+    o_data = round64(sz_t);
+    o_meta = o_data + round64(dbytes);
+    o_rng = o_meta + round64(sz_m);
+    o_scr = o_rng + round64(sz_r);
+    o_pool = o_scr + round64(sz_s);
+    if (!mimic__add_ok(o_pool, pool, &total))
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: header too large", name);
+    uint8_t *block = mimic__aligned_alloc(total);
+    if (!block)
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory (%zu bytes)", name, total);
+
+    /* Pass 2: fill. */
+    parser ps2;
+    memset(&ps2, 0, sizeof ps2);
+    ps2.name = name;
+    ps2.start = ps2.p = buf + 8;
+    ps2.end = buf + 8 + hlen;
+    ps2.store = true;
+    ps2.tensors = (mimic__st_tensor *)(void *)block;
+    ps2.data_area = (float *)(void *)(block + o_data);
+    ps2.meta = (mimic__st_meta *)(void *)(block + o_meta);
+    ps2.ranges = (range *)(void *)(block + o_rng);
+    ps2.pool = (char *)(block + o_pool);
+    rc = parse_header(&ps2, data_len);
+    if (rc == MIMIC_OK && (ps2.n_tensors != nt || ps2.n_meta != nm))
+        rc = mimic__error(MIMIC_ERR_INTERNAL, "%s: safetensors parser passes disagree", name);
+    const char **scratch = (const char **)(void *)(block + o_scr);
+    const char *dup = NULL;
+    if (rc == MIMIC_OK) {
+        for (size_t i = 0; i < nt; i++)
+            scratch[i] = ps2.tensors[i].name;
+        if ((dup = find_duplicate(scratch, nt)) != NULL)
+            rc = mimic__error(MIMIC_ERR_FORMAT, "%s: tensor \"%s\" appears twice", name, dup);
+    }
+    if (rc == MIMIC_OK) {
+        for (size_t i = 0; i < nm; i++)
+            scratch[i] = ps2.meta[i].key;
+        if ((dup = find_duplicate(scratch, nm)) != NULL)
+            rc = mimic__error(MIMIC_ERR_FORMAT, "%s: __metadata__ key \"%s\" appears twice",
+                              name, dup);
+    }
+    if (rc == MIMIC_OK)
+        rc = check_tiling(name, ps2.ranges, nt, ps2.tensors, data_len);
+    if (rc != MIMIC_OK) {
+        mimic__free(block);
+        return rc;
+    }
+    copy_tensor_data(ps2.tensors, ps2.ranges, nt, data);
+    out->tensors = ps2.tensors;
+    out->n_tensors = nt;
+    out->meta = nm ? ps2.meta : NULL;
+    out->n_meta = nm;
+    return MIMIC_OK;
+}
+
+int mimic__safetensors_read(const char *path, mimic__st_file *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!path || !*path)
+        return mimic__error(MIMIC_ERR_INVALID, "safetensors: path is NULL or empty");
+    mimic__map m;
+    int rc = mimic__map_file(path, &m);
+    if (rc != MIMIC_OK)
+        return rc;
+    rc = mimic__safetensors_parse(m.data, m.size, path, out);
+    mimic__unmap(&m);
+    return rc;
+}
+
+const mimic__st_tensor *mimic__st_find(const mimic__st_file *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_tensors; i++)
+        if (!strcmp(f->tensors[i].name, name))
+            return &f->tensors[i];
+    return NULL;
+}
+
+const char *mimic__st_meta_get(const mimic__st_file *f, const char *key)
+{
+    for (size_t i = 0; i < f->n_meta; i++)
+        if (!strcmp(f->meta[i].key, key))
+            return f->meta[i].value;
+    return NULL;
+}
+
+void mimic__st_close(mimic__st_file *f)
+{
+    if (!f)
+        return;
+    mimic__free(f->tensors); /* the block's start */
+    memset(f, 0, sizeof *f);
+}
