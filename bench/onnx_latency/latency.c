@@ -1,0 +1,150 @@
+/*
+ * Inference latency of libmimic's forward pass, and the models for ONNX Runtime's side.
+ *
+ * usage: onnx_latency OUTDIR ITERS
+ * For each configuration it creates a student (fixed seed), exports it to OUTDIR as
+ * <name>.gemm.onnx (what mimic_student_export_onnx writes) and <name>.matmul.onnx (the
+ * MatMul-on-transposed-weights variant), writes the batch-1 and batch-256 inputs as raw
+ * float32, times mimic_student_forward on them (warm-up, then ITERS timed calls at batch 1,
+ * max(20, ITERS / 50) at batch 256) and prints
+ *   mimic <name> <batch> <median_us> <p10_us> <p90_us>
+ * The BLAS thread count comes from OPENBLAS_NUM_THREADS (bench/onnx_latency/run.sh sets it
+ * to ONNX Runtime's intraOpNumThreads). Not a test: numbers go into bench/README.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+typedef struct config {
+    const char *name;
+    size_t D, k, H, C;
+    int norm;
+} config;
+
+static const config CONFIGS[] = {
+    {"784-256b-4096-10_relu_norm", 784, 256, 4096, 10, 1},
+    {"784-4096-10_relu", 784, 0, 4096, 10, 0},
+};
+static const size_t BATCHES[] = {1, 256};
+
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void fill(float *x, size_t n, unsigned seed)
+{
+    srand(seed);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)rand() / (float)RAND_MAX * 2.0f - 0.5f;
+}
+
+static void die(int rc, const char *what)
+{
+    fprintf(stderr, "onnx_latency: %s: %s (%s)\n", what, mimic_status_str(rc), mimic_last_error());
+    exit(1);
+}
+
+static void write_f32(const char *path, const float *x, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(x, sizeof *x, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "onnx_latency: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+static void bench_one(const config *c, const char *outdir, size_t iters)
+{
+    mimic_student_options o;
+    mimic_student_options_init(&o, sizeof o);
+    o.n_inputs = c->D;
+    o.n_bottleneck = c->k;
+    o.n_hidden = c->H;
+    o.n_classes = c->C;
+    o.activation = MIMIC_ACT_RELU;
+    o.seed = 3;
+    mimic_student *s = NULL;
+    int rc = mimic_student_create(&s, &o);
+    if (rc)
+        die(rc, "create");
+    if (c->norm) {
+        float *mean = malloc(c->D * sizeof *mean), *scale = malloc(c->D * sizeof *scale);
+        fill(mean, c->D, 1);
+        for (size_t i = 0; i < c->D; i++)
+            scale[i] = 1.0f + 0.5f * mean[i];
+        if ((rc = mimic_student_set_input_norm(s, mean, scale)) != 0)
+            die(rc, "set_input_norm");
+        free(mean);
+        free(scale);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.gemm.onnx", outdir, c->name);
+    if ((rc = mimic__onnx_export(s, path, MIMIC__ONNX_GEMM)) != 0)
+        die(rc, path);
+    snprintf(path, sizeof path, "%s/%s.matmul.onnx", outdir, c->name);
+    if ((rc = mimic__onnx_export(s, path, MIMIC__ONNX_MATMUL)) != 0)
+        die(rc, path);
+
+    double *t = malloc(iters * sizeof *t);
+    for (size_t b = 0; b < sizeof BATCHES / sizeof *BATCHES; b++) {
+        size_t rows = BATCHES[b];
+        float *x = malloc(rows * c->D * sizeof *x), *y = malloc(rows * c->C * sizeof *y);
+        fill(x, rows * c->D, (unsigned)(10 + rows));
+        snprintf(path, sizeof path, "%s/%s.b%zu.input.f32", outdir, c->name, rows);
+        write_f32(path, x, rows * c->D);
+        size_t n = rows == 1 ? iters : (iters / 50 > 20 ? iters / 50 : 20);
+        size_t warm = n / 10 + 5;
+        for (size_t i = 0; i < warm; i++)
+            if ((rc = mimic_student_forward(s, x, rows, y)) != 0)
+                die(rc, "forward");
+        for (size_t i = 0; i < n; i++) {
+            double t0 = now_us();
+            mimic_student_forward(s, x, rows, y);
+            t[i] = now_us() - t0;
+        }
+        snprintf(path, sizeof path, "%s/%s.b%zu.logits.f32", outdir, c->name, rows);
+        write_f32(path, y, rows * c->C);
+        qsort(t, n, sizeof *t, cmp_double);
+        printf("mimic %s %zu %.1f %.1f %.1f\n", c->name, rows, t[n / 2], t[n / 10], t[n * 9 / 10]);
+        fflush(stdout);
+        free(x);
+        free(y);
+    }
+    free(t);
+    mimic_student_free(s);
+}
+
+#ifdef MIMIC_HAVE_OPENBLAS
+char *openblas_get_corename(void);
+#endif
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: onnx_latency OUTDIR ITERS\n");
+        return 2;
+    }
+    long iters = strtol(argv[2], NULL, 10);
+    if (iters < 10) {
+        fprintf(stderr, "onnx_latency: ITERS must be >= 10\n");
+        return 2;
+    }
+#ifdef MIMIC_HAVE_OPENBLAS
+    printf("# openblas-core %s\n", openblas_get_corename());
+#endif
+    for (size_t i = 0; i < sizeof CONFIGS / sizeof *CONFIGS; i++)
+        bench_one(&CONFIGS[i], argv[1], (size_t)iters);
+    return 0;
+}
