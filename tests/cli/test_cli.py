@@ -1,0 +1,267 @@
+#!/usr/bin/python3
+"""End-to-end tests of the `mimic` command-line tool.
+
+Usage: test_cli.py PATH/TO/mimic   (ctest passes the built binary; data comes from
+tests/data/idx beside this directory; temporary files go to $MIMIC_TEST_TMP or /tmp).
+Every check prints one line; the script exits 1 if any check failed.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+import numpy as np
+
+MIMIC = os.path.abspath(sys.argv[1])
+HERE = os.path.dirname(os.path.abspath(__file__))
+IDX = os.path.join(HERE, "..", "data", "idx")
+base = os.environ.get("MIMIC_TEST_TMP") or tempfile.gettempdir()
+os.makedirs(base, exist_ok=True)
+TMP = tempfile.mkdtemp(prefix="cli_", dir=base)
+failures = []
+
+
+def p(name):
+    return os.path.join(TMP, name)
+
+
+def run(*args, timeout=300):
+    r = subprocess.run([MIMIC, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else "  -- " + detail))
+    if not cond:
+        failures.append(name)
+
+
+def expect(name, args, rc, stderr_has=(), stdout_has=()):
+    code, out, err = run(*args)
+    ok = code == rc and all(s in err for s in stderr_has) and all(s in out for s in stdout_has)
+    check(name, ok, f"rc={code} (want {rc}) stderr={err.strip()[:300]!r} stdout={out.strip()[:200]!r}")
+    return code, out, err
+
+
+# ---- data ------------------------------------------------------------------------------
+rng = np.random.default_rng(7)
+N, D, C = 600, 12, 4
+X = rng.normal(size=(N, D)).astype(np.float32)
+Wt = rng.normal(size=(D, C)).astype(np.float32)
+Z = (X @ Wt).astype(np.float32)                 # a linear "teacher"
+Y = Z.argmax(1).astype(np.int64)
+np.save(p("x.npy"), X[:480]); np.save(p("z.npy"), Z[:480]); np.save(p("y.npy"), Y[:480])
+np.save(p("vx.npy"), X[480:]); np.save(p("vz.npy"), Z[480:]); np.save(p("vy.npy"), Y[480:].astype(np.int32))
+np.save(p("x64.npy"), X[480:].astype(np.float64))
+np.save(p("z_short.npy"), Z[:479])
+np.save(p("y_bad.npy"), np.full(480, 9, np.int32))
+
+# ---- help and version --------------------------------------------------------------------
+expect("--version", ["--version"], 0, stdout_has=["mimic "])
+expect("--help", ["--help"], 0, stdout_has=["train", "eval", "predict", "info", "export"])
+expect("no arguments is a usage error", [], 2)
+expect("unknown command", ["frobnicate"], 2, stderr_has=["frobnicate"])
+flags = {
+    "train": ["--inputs", "--logits", "--labels", "--valid-inputs", "--valid-logits", "--valid-labels",
+              "--hidden", "--bottleneck", "--activation", "--loss", "--temperature", "--hard-weight",
+              "--epochs", "--batch", "--lr", "--momentum", "--nesterov", "--schedule", "--weight-decay",
+              "--clip-norm", "--patience", "--seed", "--threads", "--standardize", "--out", "--log",
+              "--plot", "--checkpoint", "--checkpoint-every", "--resume", "--quiet", "--optimizer",
+              "--warmup", "--target-norm", "--step-gamma", "--step-epochs", "--std-floor",
+              "--progress-every"],
+    "eval": ["--model", "--inputs", "--logits", "--labels", "--temperature", "--json"],
+    "predict": ["--model", "--inputs", "--out", "--classes"],
+    "info": ["--model"],
+    "export": ["--model", "--onnx"],
+}
+for cmd, fl in flags.items():
+    code, out, err = run(cmd, "--help")
+    missing = [f for f in fl if f not in out]
+    check(f"{cmd} --help exits 0 and lists every flag", code == 0 and not missing, f"rc={code} missing={missing}")
+    check(f"{cmd} --help shows defaults", "default" in out or cmd in ("info", "export"), out[:200])
+
+# ---- usage errors: exit 2, message names the flag ------------------------------------------
+T = ["train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "8", "--loss", "l2", "--out", p("m.st")]
+expect("unknown flag", T + ["--bogus", "1"], 2, ["--bogus"])
+expect("bad integer", T + ["--batch", "x"], 2, ["--batch", "'x'"])
+expect("zero batch", T + ["--batch", "0"], 2, ["--batch"])
+expect("fractional epochs", T + ["--epochs", "1.5"], 2, ["--epochs"])
+expect("negative epochs", T + ["--epochs", "-3"], 2, ["--epochs"])
+expect("trailing junk in a number", T + ["--lr", "0.1x"], 2, ["--lr"])
+expect("negative learning rate", T + ["--lr", "-0.1"], 2, ["--lr"])
+expect("non-finite learning rate", T + ["--lr", "nan"], 2, ["--lr"])
+expect("bad choice", T + ["--activation", "gelu"], 2, ["--activation", "gelu"])
+expect("missing value", T + ["--seed"], 2, ["--seed"])
+expect("missing required --hidden", ["train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--loss", "l2",
+                                     "--out", p("m.st")], 2, ["--hidden"])
+expect("l2 without logits", ["train", "--inputs", p("x.npy"), "--labels", p("y.npy"), "--hidden", "8",
+                             "--loss", "l2", "--out", p("m.st")], 2, ["--logits"])
+expect("resume without checkpoint", T + ["--resume"], 2, ["--checkpoint"])
+expect("eval without model", ["eval", "--inputs", p("x.npy"), "--labels", p("y.npy")], 2, ["--model"])
+expect("predict without --out", ["predict", "--model", p("m.st"), "--inputs", p("x.npy")], 2, ["--out"])
+expect("export without --onnx", ["export", "--model", p("m.st")], 2, ["--onnx"])
+expect("stray positional argument", ["info", "model.st"], 2, ["model.st"])
+
+# ---- runtime errors: exit 1, message names the file -------------------------------------------
+expect("missing input file", ["train", "--inputs", p("nope.npy"), "--logits", p("z.npy"), "--hidden", "8",
+                              "--loss", "l2", "--out", p("m.st")], 1, ["nope.npy"])
+expect("row-count mismatch", ["train", "--inputs", p("x.npy"), "--logits", p("z_short.npy"), "--hidden", "8",
+                              "--loss", "l2", "--out", p("m.st")], 1, ["z_short.npy"])
+expect("label out of range", ["train", "--inputs", p("x.npy"), "--labels", p("y_bad.npy"), "--n-classes", "4",
+                              "--hidden", "8", "--loss", "labels", "--out", p("m.st")], 1, ["y_bad.npy"])
+expect("missing model", ["info", "--model", p("nope.safetensors")], 1, ["nope.safetensors"])
+check("nothing written after failures", not os.path.exists(p("m.st")))
+
+# ---- end to end on .npy ---------------------------------------------------------------------------
+code, out, err = expect("train l2 with validation, log and plot",
+    ["train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--labels", p("y.npy"),
+     "--valid-inputs", p("vx.npy"), "--valid-logits", p("vz.npy"), "--valid-labels", p("vy.npy"),
+     "--hidden", "64", "--bottleneck", "8", "--loss", "l2", "--optimizer", "adam", "--lr", "0.01",
+     "--epochs", "25", "--batch", "32", "--standardize", "--seed", "3",
+     "--out", p("m.st"), "--log", p("log.csv"), "--plot", p("curves.svg")], 0)
+check("model written", os.path.exists(p("m.st")))
+check("one progress line per epoch on a pipe", err.count("epoch ") >= 25, err[-500:])
+
+if os.path.exists(p("log.csv")):
+    lines = open(p("log.csv")).read().strip().split("\n")
+    header = lines[0].split(",")
+    want = ["epoch", "step", "lr", "train_loss", "valid_logit_l2", "valid_kl", "valid_hard_ce", "valid_accuracy",
+            "valid_agreement", "elapsed_s", "examples_per_s"]
+    check("CSV header", header == want, str(header))
+    check("CSV has one row per epoch", len(lines) == 26, f"{len(lines) - 1} rows")
+    rows = [dict(zip(header, l.split(","))) for l in lines[1:]]
+    check("CSV epochs numbered 1..25", [int(r["epoch"]) for r in rows] == list(range(1, 26)))
+    losses = [float(r["train_loss"]) for r in rows]
+    check("training loss falls", losses[-1] < 0.5 * losses[0], f"{losses[0]} -> {losses[-1]}")
+    check("CSV validation agreement filled", all(r["valid_agreement"] for r in rows))
+else:
+    check("CSV written", False)
+
+if os.path.exists(p("curves.svg")):
+    try:
+        root = ET.parse(p("curves.svg")).getroot()
+        texts = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+        check("SVG is XML with the svg root", root.tag.endswith("svg"))
+        for word in ("epoch", "Loss", "Accuracy", "training loss", "validation loss", "validation accuracy",
+                     "agreement with teacher"):
+            check(f"SVG has text '{word}'", word in texts, texts[:300])
+        paths = list(root.iter("{http://www.w3.org/2000/svg}path"))
+        check("SVG has curves", len(paths) >= 3, str(len(paths)))
+    except ET.ParseError as e:
+        check("SVG parses as XML", False, str(e))
+else:
+    check("SVG written", False)
+
+keys = ["rows", "accuracy", "agreement", "logit_l2", "logit_rmse", "kl", "hard_ce"]
+code, out, err = expect("eval --json", ["eval", "--model", p("m.st"), "--inputs", p("vx.npy"), "--logits",
+                                        p("vz.npy"), "--labels", p("vy.npy"), "--json"], 0)
+try:
+    m = json.loads(out)
+    check("eval JSON has all keys", all(k in m for k in keys), str(m))
+    check("eval rows", m.get("rows") == 120, str(m.get("rows")))
+    check("student mimics the linear teacher (agreement > 0.85)", (m.get("agreement") or 0) > 0.85, str(m))
+    check("accuracy equals agreement here (labels = teacher argmax)",
+          abs((m.get("accuracy") or 0) - (m.get("agreement") or 1)) < 1e-9, str(m))
+except ValueError as e:
+    check("eval JSON parses", False, f"{e}: {out[:200]}")
+
+code, out, err = expect("eval --json with labels only", ["eval", "--model", p("m.st"), "--inputs", p("vx.npy"),
+                                                        "--labels", p("vy.npy"), "--json"], 0)
+try:
+    m = json.loads(out)
+    check("absent metrics are null", m["agreement"] is None and m["kl"] is None and m["accuracy"] is not None,
+          str(m))
+except (ValueError, KeyError) as e:
+    check("eval JSON (labels only) parses", False, str(e))
+expect("eval plain table", ["eval", "--model", p("m.st"), "--inputs", p("vx.npy"), "--logits", p("vz.npy")], 0,
+       stdout_has=["agreement", "logit L2", "accuracy"])
+
+code, out, err = expect("predict", ["predict", "--model", p("m.st"), "--inputs", p("vx.npy"), "--out",
+                                    p("pred.npy"), "--classes", p("cls.npy"), "--chunk", "7"], 0)
+if code == 0:
+    P = np.load(p("pred.npy"))
+    K = np.load(p("cls.npy"))
+    check("predict logits shape and dtype", P.shape == (120, C) and P.dtype == np.float32, f"{P.shape} {P.dtype}")
+    check("predict classes are the argmax", K.shape == (120,) and (K == P.argmax(1)).all())
+    code, out, err = run("predict", "--model", p("m.st"), "--inputs", p("x64.npy"), "--out", p("pred64.npy"))
+    check("float64 inputs predict the same", code == 0 and np.allclose(np.load(p("pred64.npy")), P, atol=1e-5),
+          err)
+    # eval of precomputed logits equals eval of the model
+    code, out, err = run("eval", "--predictions", p("pred.npy"), "--logits", p("vz.npy"), "--labels", p("vy.npy"),
+                         "--json")
+    code2, out2, err2 = run("eval", "--model", p("m.st"), "--inputs", p("vx.npy"), "--logits", p("vz.npy"),
+                            "--labels", p("vy.npy"), "--json")
+    try:
+        a, b = json.loads(out), json.loads(out2)
+        check("eval --predictions matches eval --model",
+              all(abs(a[k] - b[k]) <= 1e-4 * max(1, abs(b[k])) for k in keys), f"{a} vs {b}")
+    except (ValueError, KeyError, TypeError) as e:
+        check("eval --predictions parses", False, f"{e} {err}")
+
+expect("info", ["info", "--model", p("m.st")], 0, stdout_has=["parameters:", "12 inputs", "8 bottleneck",
+                                                              "64 hidden", "relu", "input norm:   yes"])
+code, out, err = expect("export", ["export", "--model", p("m.st"), "--onnx", p("m.onnx")], 0)
+check("onnx file written", os.path.exists(p("m.onnx")) and os.path.getsize(p("m.onnx")) > 1000)
+
+# --quiet: nothing on stderr
+code, out, err = run("train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "8", "--loss", "kd",
+                     "--epochs", "2", "--out", p("q.st"), "--quiet")
+check("--quiet prints nothing", code == 0 and err == "" and out == "", f"rc={code} err={err!r}")
+
+# ---- IDX inputs ---------------------------------------------------------------------------------
+for suffix in ("", ".gz"):
+    imgs, labs = os.path.join(IDX, "images.idx" + suffix), os.path.join(IDX, "labels.idx" + suffix)
+    expect(f"train on IDX{suffix or ' (plain)'}", ["train", "--inputs", imgs, "--labels", labs, "--hidden", "5",
+                                                  "--loss", "labels", "--epochs", "2", "--batch", "2", "--standardize",
+                                                  "--out", p(f"idx{suffix}.st"), "--quiet"], 0)
+    expect(f"predict on IDX{suffix or ' (plain)'}", ["predict", "--model", p(f"idx{suffix}.st"), "--inputs", imgs,
+                                                    "--out", p(f"idxpred{suffix}.npy")], 0)
+if os.path.exists(p("idxpred.npy")) and os.path.exists(p("idxpred.gz.npy")):
+    a, b = np.load(p("idxpred.npy")), np.load(p("idxpred.gz.npy"))
+    check("plain and gzipped IDX give the same student", a.shape == (6, 3) and np.array_equal(a, b), f"{a.shape}")
+expect("eval on gz images with plain labels", ["eval", "--model", p("idx.st"), "--inputs",
+                                               os.path.join(IDX, "images.idx.gz"), "--labels",
+                                               os.path.join(IDX, "labels.idx"), "--json"], 0)
+bad = {"truncated.idx": "truncated", "truncated.idx.gz": "truncated", "corrupt.idx.gz": "corrupt",
+       "badtype.idx": "element type", "trailing.idx": "unexpected bytes"}
+for name, word in bad.items():
+    path = os.path.join(IDX, name)
+    args = (["--inputs", path, "--labels", os.path.join(IDX, "labels.idx")] if "trailing" not in name
+            else ["--inputs", os.path.join(IDX, "images.idx"), "--labels", path])
+    expect(f"{name} rejected", ["train", *args, "--hidden", "5", "--loss", "labels", "--out", p("bad.st")], 1,
+           [name, word])
+check("no model from bad IDX", not os.path.exists(p("bad.st")))
+
+# ---- Ctrl-C: exit 130, --out untouched ------------------------------------------------------------
+big = rng.normal(size=(20000, 64)).astype(np.float32)
+np.save(p("bx.npy"), big)
+np.save(p("bz.npy"), (big @ rng.normal(size=(64, 10))).astype(np.float32))
+with open(p("keep.st"), "wb") as f:
+    f.write(b"previous model")
+proc = subprocess.Popen([MIMIC, "train", "--inputs", p("bx.npy"), "--logits", p("bz.npy"), "--hidden", "256",
+                         "--loss", "l2", "--epochs", "1000", "--batch", "64", "--progress-every", "1",
+                         "--out", p("keep.st")], stderr=subprocess.PIPE, text=True)
+time.sleep(0.5)
+deadline = time.time() + 60
+first = proc.stderr.readline()  # "training ..." once data is loaded
+time.sleep(1.0)
+proc.send_signal(signal.SIGINT)
+try:
+    _, rest = proc.communicate(timeout=60)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    _, rest = proc.communicate()
+check("Ctrl-C exits 130", proc.returncode == 130, f"rc={proc.returncode} {first!r} {rest[-300:]!r}")
+check("Ctrl-C says it was interrupted", "interrupted" in rest, rest[-300:])
+check("Ctrl-C leaves --out untouched", open(p("keep.st"), "rb").read() == b"previous model")
+
+if failures:
+    print(f"{len(failures)} check(s) failed: {failures}")
+    sys.exit(1)
+shutil.rmtree(TMP, ignore_errors=True)
+print("all CLI checks passed")
