@@ -22,9 +22,24 @@ TENSOR_NAMES = ("input.mean", "input.scale", "bottleneck.weight", "hidden.weight
 _VECTOR_TENSORS = {"input.mean", "input.scale", "hidden.bias", "output.bias"}
 _ACT_NAMES = {v: k for k, v in _lib.ACTIVATIONS.items()}
 
-# fit() learning_rate=None: the library's default (mimic_train_options_init) for every loss.
-# The C default is one value (0.05) for all losses; kept in one place should that change.
-_DEFAULT_LR_BY_LOSS = {}
+# fit(learning_rate=None): the same defaults as the `mimic train` command line tool
+# (src/cmd_train.c), by (optimizer, loss). Logit regression with SGD needs a much smaller
+# rate than the softmax losses (its gradient grows with the logit error; a softmax
+# gradient is bounded); Adam's step is scale-free, so one rate fits all.
+DEFAULT_LEARNING_RATES = {
+    ("sgd", "labels"): 0.05,
+    ("sgd", "kd"): 0.05,
+    ("sgd", "l2"): 0.001,
+    ("adam", "labels"): 0.001,
+    ("adam", "kd"): 0.001,
+    ("adam", "l2"): 0.001,
+    ("adamw", "labels"): 0.001,
+    ("adamw", "kd"): 0.001,
+    ("adamw", "l2"): 0.001,
+}
+# fit(standardize=True, std_floor=None) on uint8 inputs: like the CLI, scale the library's
+# std_floor (meant for inputs in [0, 1]) to raw 0..255 values.
+U8_STD_FLOOR_FACTOR = 255.0
 
 
 def _free(handle):
@@ -99,6 +114,13 @@ class History(list):
         super().__init__()
         self.report = None
         self.cancelled = False
+
+
+def _name_of(table, code):
+    for name, value in table.items():
+        if value == code:
+            return name
+    return None
 
 
 def _enum(table, value, what):
@@ -421,15 +443,18 @@ class Student:
 
         loss: "l2" (regression on the teacher logits, the default), "kd" (softmax
           cross-entropy at `temperature`, mixed with labels by `hard_weight`) or "labels".
-        learning_rate=None: the library's default (mimic_train_options_init, 0.05); the
-          logit L2 loss with SGD often wants a smaller rate, or target_norm/clip_norm.
+        learning_rate=None: the `mimic train` CLI's default for the optimizer and loss
+          (DEFAULT_LEARNING_RATES: SGD 0.05 for "labels"/"kd", 0.001 for "l2"; Adam/AdamW
+          0.001). Logit regression with SGD needs the small rate: its gradient grows with
+          the logit error, a softmax gradient is bounded.
         schedule: "constant", "cosine" or "step" (step_gamma, step_epochs);
         optimizer: "sgd" (momentum, nesterov), "adam" or "adamw" (adam_beta1/2, adam_eps);
         target_norm: "none", "center" or "standardize" (L2 only);
         validation: a Dataset evaluated after each epoch; patience > 0 stops after that many
           epochs without improvement and restores the best weights;
         standardize: fit the input mean/scale on the data and store them in the model
-          (std_floor bounds the scale);
+          (scale = 1 / max(std, std_floor); std_floor=None is the library's 0.1, meant for
+          inputs in [0, 1], times 255 for a uint8 dataset, as the CLI does);
         threads: BLAS threads for this call (None = leave the BLAS setting as it is);
         checkpoint: a path written every checkpoint_every epochs; resume=True continues from
           it when it exists;
@@ -465,10 +490,13 @@ class Student:
         o.loss = _enum(_lib.LOSSES, loss, "loss")
         o.epochs = _uint(epochs, "epochs")
         o.batch_size = _uint(batch_size, "batch_size")
+        if optimizer is not None:
+            o.optimizer = _enum(_lib.OPTIMIZERS, optimizer, "optimizer")
         if learning_rate is not None:
             o.learning_rate = _float(learning_rate, "learning_rate")
-        elif o.loss in _DEFAULT_LR_BY_LOSS:
-            o.learning_rate = _DEFAULT_LR_BY_LOSS[o.loss]
+        else:
+            key = (_name_of(_lib.OPTIMIZERS, o.optimizer), _name_of(_lib.LOSSES, o.loss))
+            o.learning_rate = DEFAULT_LEARNING_RATES.get(key, o.learning_rate)
         o.momentum = _float(momentum, "momentum")
         o.nesterov = int(bool(nesterov))
         o.weight_decay = _float(weight_decay, "weight_decay")
@@ -481,8 +509,6 @@ class Student:
         o.threads = 0 if threads is None else _int32(threads, "threads")
         o.eval_train = int(bool(eval_train))
         o.resume = int(bool(resume))
-        if optimizer is not None:
-            o.optimizer = _enum(_lib.OPTIMIZERS, optimizer, "optimizer")
         if target_norm is not None:
             o.target_norm = _enum(_lib.TARGET_NORMS, target_norm, "target_norm")
         for name, value in (("warmup_epochs", warmup_epochs), ("clip_norm", clip_norm),
@@ -491,6 +517,8 @@ class Student:
                             ("std_floor", std_floor)):
             if value is not None:
                 setattr(o, name, _float(value, name))
+        if std_floor is None and dataset.input_dtype == np.uint8:
+            o.std_floor *= U8_STD_FLOOR_FACTOR
         for name, value in (("step_epochs", step_epochs),
                             ("progress_every_steps", progress_every_steps),
                             ("checkpoint_every", checkpoint_every)):

@@ -83,14 +83,29 @@ class TestFit(unittest.TestCase):
         s.fit(self.train, epochs=1, optimizer="adamw", adam_beta1=0.8, adam_beta2=0.99,
               adam_eps=1e-7, learning_rate=0.001, loss="kd", temperature=2.0)
 
-    def test_default_learning_rate_is_librarys(self):
-        import ctypes
-        from mimic import _lib
-        o = _lib.TrainOptions()
-        _lib.lib.mimic_train_options_init(ctypes.byref(o), ctypes.sizeof(o))
+    def test_default_learning_rate_per_loss(self):
+        # the CLI's defaults (src/cmd_train.c): SGD 0.05 for the softmax losses, 0.001 for L2
+        want = {("sgd", "l2"): 0.001, ("sgd", "kd"): 0.05, ("sgd", "labels"): 0.05,
+                ("adam", "l2"): 0.001, ("adamw", "kd"): 0.001}
+        for (opt, loss), lr in want.items():
+            with self.subTest(optimizer=opt, loss=loss):
+                s = self.student()
+                h = s.fit(self.train, loss=loss, optimizer=opt, epochs=1, schedule="constant")
+                self.assertAlmostEqual(h[0]["learning_rate"], lr)
+
+    def test_uint8_standardize_floor(self):
+        x8 = np.clip(self.x * 40 + 128, 0, 255).astype(np.uint8)
+        x8[:, 0] = 7  # a constant feature: scale = 1 / std_floor
+        ds = mimic.Dataset(x8, self.t)
         s = self.student()
-        h = s.fit(self.train, loss="kd", epochs=1, schedule="constant")
-        self.assertAlmostEqual(h[0]["learning_rate"], o.learning_rate)
+        s.fit(ds, epochs=1, standardize=True)
+        self.assertAlmostEqual(float(s.tensor("input.scale")[0]), 1 / 25.5, places=6)
+        s = self.student()
+        s.fit(ds, epochs=1, standardize=True, std_floor=2.0)
+        self.assertAlmostEqual(float(s.tensor("input.scale")[0]), 0.5, places=6)
+        s = self.student()
+        s.fit(mimic.Dataset(x8.astype(np.float32), self.t), epochs=1, standardize=True)
+        self.assertAlmostEqual(float(s.tensor("input.scale")[0]), 10.0, places=5)
 
     def test_determinism(self):
         a, b = self.student(), self.student()
