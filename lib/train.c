@@ -72,20 +72,16 @@ static int alloc_buffers(mimic_trainer *t)
     return MIMIC_OK;
 }
 
-/* Training-space weights from the student's: undo the target normalization fold. */
-static void unfold_from_student(mimic_trainer *t)
+/* Training-space weights from the student's. With target_norm STANDARDIZE the student's
+ * output layer is taken as it is, as a layer that predicts standardized targets: a fresh
+ * student then starts at the class means (bias 0 maps to `mean`) with a well-scaled output
+ * layer. Mapping it back through the inverse fold would start a fresh student's normalized
+ * bias at -mean/std, far from every target, which plain SGD/Adam steps need many epochs to
+ * undo. (To continue training an already trained student, resume from a checkpoint, which
+ * stores the training-space weights, or use target_norm NONE.) */
+static void init_from_student(mimic_trainer *t)
 {
-    const mimic__layout *L = &t->L;
-    float *p = t->p[t->cur];
-    memcpy(p, t->s->params, L->n_params * sizeof(float));
-    if (!t->tstd)
-        return;
-    for (size_t c = 0; c < L->C; c++) {
-        float *w = p + L->off_output_w + c * L->H;
-        for (size_t j = 0; j < L->H; j++)
-            w[j] /= t->tstd[c];
-        p[L->off_output_b + c] = (p[L->off_output_b + c] - t->tmean[c]) / t->tstd[c];
-    }
+    memcpy(t->p[t->cur], t->s->params, t->L.n_params * sizeof(float));
 }
 
 void mimic__trainer_sync(mimic_trainer *t, const float *src)
@@ -164,7 +160,7 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
         trainer_release(t);
         return rc;
     }
-    unfold_from_student(t);
+    init_from_student(t);
     t->t_start = t->epoch_t_start = mimic__now();
     t->magic = MIMIC__MAGIC_TRAINER;
     *out = t;
