@@ -30,7 +30,7 @@ case $kind in
     # LD_LIBRARY_PATH needed, and it must be the staged one.
     ldd "$out/app" | grep -F "$dir/lib/libmimic.so.1" >/dev/null \
       || { echo "cmake consumer: app does not load $dir/lib/libmimic.so.1:" >&2; ldd "$out/app" >&2; exit 1; }
-    if ldd "$out/app_static" | grep -q libmimic; then
+    if ldd "$out/app_static" | grep libmimic >/dev/null; then
       echo "cmake consumer: app_static still loads libmimic.so" >&2
       exit 1
     fi

@@ -32,7 +32,7 @@ libs=${libs/-lmimic/-l:libmimic.a}
 # shellcheck disable=SC2046,SC2086
 "$cc" -std=c11 -Wall -Wextra -Werror -DMIMIC_STATIC -o "$out/app_static" "$src" \
   $(pkg-config --static --cflags mimic) $libs
-if ldd "$out/app_static" | grep -q libmimic; then
+if ldd "$out/app_static" | grep libmimic >/dev/null; then
   echo "pkg-config: app_static still loads libmimic.so" >&2
   exit 1
 fi

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""Run the Check suites of a ctest build directory under valgrind memcheck.
+
+Usage: scripts/memcheck.py BUILD_DIR LOG_DIR [JOBS]
+
+The suites (tests named check_*) are read from `ctest --show-only=json-v1`, so each runs with
+the command, working directory and ENVIRONMENT properties ctest would use, plus CK_FORK=no
+(Check runs the tests in-process, where valgrind sees them) and OPENBLAS_NUM_THREADS=1
+(no BLAS thread pool to slow valgrind down). A suite fails on any memcheck error, on a
+definite or indirect leak, or on a failing test. Prints one line per suite and, for each
+failure, valgrind's log.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+VALGRIND = [
+    "valgrind", "--tool=memcheck", "--error-exitcode=99", "--leak-check=full",
+    "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect",
+    "--num-callers=30", "--trace-children=no",
+]
+TIMEOUT_S = 1800
+
+
+def suites(build_dir):
+    out = subprocess.run(["ctest", "--show-only=json-v1"], cwd=build_dir, check=True,
+                         capture_output=True, text=True).stdout
+    for t in json.loads(out)["tests"]:
+        if not t["name"].startswith("check_") or "command" not in t:
+            continue
+        env, cwd = {}, build_dir
+        for p in t.get("properties", []):
+            if p["name"] == "ENVIRONMENT":
+                for kv in p["value"]:
+                    k, _, v = kv.partition("=")
+                    env[k] = v
+            elif p["name"] == "WORKING_DIRECTORY":
+                cwd = p["value"]
+        yield t["name"], t["command"], env, cwd
+
+
+def run(name, command, env, cwd, log_dir):
+    log = os.path.join(log_dir, name + ".log")
+    full_env = dict(os.environ, **env, CK_FORK="no", OPENBLAS_NUM_THREADS="1")
+    start = time.monotonic()
+    with open(log, "w") as f:
+        try:
+            rc = subprocess.run(VALGRIND + command, cwd=cwd, env=full_env, stdout=f,
+                                stderr=subprocess.STDOUT, timeout=TIMEOUT_S).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+    return name, rc, time.monotonic() - start, log
+
+
+def main():
+    if len(sys.argv) not in (3, 4):
+        sys.exit(__doc__)
+    build_dir, log_dir = sys.argv[1], sys.argv[2]
+    jobs = int(sys.argv[3]) if len(sys.argv) == 4 else 2
+    os.makedirs(log_dir, exist_ok=True)
+    todo = list(suites(build_dir))
+    if not todo:
+        print("memcheck: no check_* tests in", build_dir)
+        return 1
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(lambda s: run(*s, log_dir), todo))
+    failed = 0
+    for name, rc, secs, log in results:
+        verdict = {0: "clean", 99: "MEMCHECK ERRORS"}.get(rc, "FAILED (status %s)" % rc)
+        print("memcheck: %-28s %-24s %6.1fs" % (name, verdict, secs))
+        if rc != 0:
+            failed += 1
+    for name, rc, secs, log in results:
+        if rc != 0:
+            print("---- valgrind log of %s (%s)" % (name, log))
+            with open(log, errors="replace") as f:
+                sys.stdout.write(f.read())
+    print("memcheck: %d suites, %d clean, %d failed" % (len(results), len(results) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
