@@ -72,7 +72,7 @@ static int parse_header(const uint8_t *buf, size_t len, idx_array *out, size_t *
 int idx_parse(const uint8_t *buf, size_t len, idx_array *out, char *err, size_t errlen)
 {
     idx_array a;
-    size_t hb, db;
+    size_t hb = 0, db = 0;
     if (!buf || !out)
         return fail(err, errlen, "no buffer");
     if (parse_header(buf, len, &a, &hb, &db, err, errlen) != 0)
@@ -175,7 +175,7 @@ int idx_decode(const uint8_t *buf, size_t len, idx_array *out, uint8_t **owned, 
     char zerr[160];
     int hrc = inflate_into(buf, len, head, sizeof head, 1, &got, zerr, sizeof zerr);
     idx_array a;
-    size_t hb, db;
+    size_t hb = 0, db = 0;
     if (got < 4 && hrc != 0)
         return fail(err, errlen, "%s", zerr);
     if (parse_header(head, got, &a, &hb, &db, err, errlen) != 0) {
