@@ -5,7 +5,13 @@ Small valid files and near-valid variants (one defect each), so the fuzzers star
 every branch of the parsers. Deterministic: running it again rewrites the same bytes.
 Files named crash-* (committed regression inputs) are left alone.
 
-    /usr/bin/python3 tests/fuzz/make_corpus.py [OUTDIR]     (default: tests/fuzz/corpus)
+    /usr/bin/python3 tests/fuzz/make_corpus.py [OUTDIR] [REPLAY_SAFETENSORS]
+                                                  (default OUTDIR: tests/fuzz/corpus)
+
+Checkpoint seeds must match the trainer the safetensors harness builds, so the harness
+writes them itself: pass the replay_safetensors binary of any build as the second argument
+(e.g. build/tests/fuzz/replay_safetensors); without it the committed checkpoint_* seeds are
+kept as they are.
 """
 import gzip
 import io
@@ -17,6 +23,7 @@ import sys
 import numpy as np
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+REPLAY_ST = sys.argv[2] if len(sys.argv) > 2 else None
 
 
 def put(target, name, data):
@@ -26,11 +33,11 @@ def put(target, name, data):
         f.write(data)
 
 
-def clean(target):
+def clean(target, keep=("crash-",)):
     d = os.path.join(OUT, target)
     if os.path.isdir(d):
         for n in os.listdir(d):
-            if not n.startswith("crash-"):
+            if not n.startswith(keep):
                 os.remove(os.path.join(d, n))
 
 
@@ -227,9 +234,64 @@ def student_meta(D, H, k, C, act="relu"):
     }
 
 
+def st_split(data):
+    n = struct.unpack("<Q", data[:8])[0]
+    return json.loads(data[8:8 + n]), data[8 + n:]
+
+
+def st_join(header, blob):
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+
+def make_checkpoints(t):
+    """Checkpoint seeds from the harness, plus near-valid variants of them."""
+    import subprocess
+    import tempfile
+    d = os.path.join(OUT, t)
+    if REPLAY_ST:
+        for n in os.listdir(d):
+            if n.startswith(("checkpoint_", "student_saved")):
+                os.remove(os.path.join(d, n))
+        with tempfile.TemporaryDirectory() as tmp:
+            dummy = os.path.join(tmp, "empty")
+            open(dummy, "wb").close()
+            subprocess.run([REPLAY_ST, dummy], check=True, stdout=subprocess.DEVNULL,
+                           env=dict(os.environ, MIMIC_FUZZ_WRITE_SEEDS=d))
+    src = os.path.join(d, "checkpoint_epoch1.safetensors")
+    if not os.path.exists(src):
+        return
+    good = open(src, "rb").read()
+    header, blob = st_split(good)
+    meta = header["__metadata__"]
+
+    def variant(name, edit_meta=None, drop=None, blob_edit=None):
+        h = json.loads(json.dumps(header))
+        if edit_meta:
+            edit_meta(h["__metadata__"])
+        if drop:
+            del h[drop]
+        b = blob_edit(blob) if blob_edit else blob
+        put(t, "checkpoint_v_" + name + ".safetensors", st_join(h, b))
+
+    keys = sorted(k for k in meta if k not in ("format",))
+    for k in keys[:: max(1, len(keys) // 12)]:
+        variant("meta_%s_garbage" % k.replace(".", "_"), lambda m, k=k: m.__setitem__(k, "x1"))
+        variant("meta_%s_huge" % k.replace(".", "_"), lambda m, k=k: m.__setitem__(k, "18446744073709551615"))
+        variant("meta_%s_missing" % k.replace(".", "_"), lambda m, k=k: m.pop(k))
+    tensors = sorted(k for k in header if k != "__metadata__")
+    for name in tensors:
+        variant("drop_%s" % name.replace(".", "_"), drop=name)
+    nan = struct.pack("<f", float("nan"))
+    variant("nan_data", blob_edit=lambda b: nan + b[4:])
+    variant("format_version_2", lambda m: m.__setitem__("format_version", "2"))
+    put(t, "checkpoint_v_truncated.safetensors", good[:-10])
+
+
 def make_safetensors():
     t = "safetensors"
-    clean(t)
+    clean(t, keep=("crash-", "checkpoint_", "student_saved"))
     rng = np.random.default_rng(3)
     st = student_tensors(4, 3, 2, 2, rng)
     put(t, "student_k2.safetensors", st_bytes(st, student_meta(4, 3, 2, 2)))
@@ -290,6 +352,10 @@ def make_safetensors():
     nan_st = student_tensors(4, 3, 2, 2, rng)
     nan_st[2][1][0] = np.nan
     put(t, "student_nan.safetensors", st_bytes(nan_st, student_meta(4, 3, 2, 2)))
+    put(t, "student_extra_tensor.safetensors", st_bytes(st + [("extra", np.ones(1, "f4"))], student_meta(4, 3, 2, 2)))
+    put(t, "student_meta_big_arch.safetensors", st_bytes(st, student_meta(100000, 100000, 0, 2)))
+    put(t, "student_norm_half.safetensors", st_bytes(st + [("input.mean", np.zeros(4, "f4"))], student_meta(4, 3, 2, 2)))
+    make_checkpoints(t)
 
 
 # ---- options structs -----------------------------------------------------------------------
