@@ -148,14 +148,11 @@ static void load_checkpoint(const char *path)
         fuzz_check_failure(rc, "mimic_trainer_load_checkpoint");
         FUZZ_CHECK(rc != MIMIC_ERR_MISUSE, "trainer reported as misused: %s", mimic_last_error());
     }
-    /* Loaded or not, the trainer keeps working (state from the file, or untouched). */
+    /* Loaded or not, the trainer still answers (state from the file, or untouched). */
     double loss = 0;
     rc = mimic_trainer_step(t, &loss);
-    if (rc != MIMIC_OK) {
+    if (rc != MIMIC_OK) /* e.g. the checkpoint says training is finished */
         fuzz_check_failure(rc, "mimic_trainer_step after a checkpoint load");
-        FUZZ_CHECK(rc == MIMIC_ERR_NUMERIC, "step after a checkpoint load: %s",
-                   mimic_last_error());
-    }
     mimic_trainer_free(t);
     mimic_student_free(s);
 }
