@@ -36,20 +36,43 @@ enum mimic_loss_kind {
 /* Learning-rate schedules (int32_t). */
 enum mimic_schedule {
     MIMIC_SCHEDULE_CONSTANT = 1,
-    MIMIC_SCHEDULE_COSINE = 2, /* lr * (1 + cos(pi * progress)) / 2, to 0 at the last step */
-    MIMIC_SCHEDULE_STEP = 3    /* lr * step_gamma^(floor(epoch / step_epochs)) */
+    MIMIC_SCHEDULE_COSINE = 2, /* lr * (1 + cos(pi * t / total)) / 2 per step, t = steps done
+                                  before this one, total = epochs * steps_per_epoch: PyTorch's
+                                  CosineAnnealingLR(T_max = total) stepped per iteration; the
+                                  first step uses lr, the rate reaches 0 just after the last */
+    MIMIC_SCHEDULE_STEP = 3    /* lr * step_gamma^(floor(epoch / step_epochs)), epoch 0-based */
 };
+/* Warm-up (warmup_epochs > 0, W = warmup_epochs * steps_per_epoch steps) multiplies the
+ * schedule's rate by min(1, (t + 1) / W). */
 
 /* Optimizers (int32_t). */
 enum mimic_optimizer {
-    MIMIC_OPTIMIZER_SGD = 1,  /* momentum SGD; weight decay added to the gradient (L2) */
-    MIMIC_OPTIMIZER_ADAM = 2, /* Adam; weight decay added to the gradient */
-    MIMIC_OPTIMIZER_ADAMW = 3 /* Adam with decoupled weight decay */
+    MIMIC_OPTIMIZER_SGD = 1,  /* PyTorch SGD: g += wd p; v = mu v + g; p -= lr v
+                                 (Nesterov: p -= lr (g + mu v)) */
+    MIMIC_OPTIMIZER_ADAM = 2, /* Adam, bias-corrected; weight decay added to the gradient */
+    MIMIC_OPTIMIZER_ADAMW = 3 /* Adam with decoupled weight decay: p *= 1 - lr wd first */
 };
+/* Weight decay applies to every trainable parameter, biases included (PyTorch's default
+ * when all parameters are in one group). Gradient clipping (clip_norm > 0) scales the whole
+ * gradient by clip_norm / (norm + 1e-6) when its L2 norm exceeds clip_norm (PyTorch's
+ * clip_grad_norm_), before weight decay and momentum. */
 
-/* Teacher-logit normalization for the L2 loss (int32_t). The student is trained on the
- * normalized targets and the inverse map is folded into its output layer at the end, so
- * the saved student always predicts the teacher's original logits. */
+/* Teacher-logit normalization for the L2 loss (int32_t).
+ * STANDARDIZE: targets (t - mean_c) / std_c with per-class stats of the training set
+ *   (computed once at trainer creation; a class with std 0 uses 1). The trainer keeps its
+ *   weights in that normalized space and writes the student with the inverse map folded into
+ *   the output layer (W' = diag(std) W, b' = std b + mean) whenever it hands the student out
+ *   (after every mimic_trainer_step, before callbacks, validation and checkpoints, at the
+ *   end, and on every error), so the student always predicts the teacher's original scale
+ *   and mimic_evaluate's logit_l2 is on that scale. The student's output layer at creation
+ *   is taken as the normalized-space start (a fresh student then starts at the class means);
+ *   to continue training a trained student, resume from a checkpoint or use NONE.
+ *   progress->train_loss and report->final_train_loss are on the normalized scale.
+ * CENTER: targets t - mean(t_n) per row (softmax is shift-invariant, so nothing is folded):
+ *   the student predicts centered logits; its kl/agreement/accuracy are unaffected, but
+ *   mimic_evaluate's logit_l2 against the raw teacher includes the teacher's row offsets.
+ *   The trainer's validation metrics (progress, early stopping) compare with centered
+ *   teacher logits. */
 enum mimic_target_norm {
     MIMIC_TARGET_NONE = 0,
     MIMIC_TARGET_CENTER = 1,     /* subtract each row's mean (softmax-invariant) */
@@ -85,8 +108,12 @@ typedef struct mimic_progress {
     mimic_metrics train;     /* metrics on the training set if options->eval_train, else NaN */
 } mimic_progress;
 
-/* Return 0 to continue, nonzero to stop: training then returns MIMIC_ERR_CANCELLED and
- * leaves the student at the last completed state. */
+/* Called after every epoch (after validation and the checkpoint) and, within
+ * mimic_trainer_epoch/mimic_train, every progress_every_steps steps (not for a step that ends
+ * an epoch: its epoch report follows). The student holds the weights after the last step
+ * when it is called. Return 0 to continue, nonzero to stop: training then returns
+ * MIMIC_ERR_CANCELLED and the student keeps the weights after the last completed step (not
+ * the best ones, even with early stopping). */
 typedef int (*mimic_progress_fn)(const mimic_progress *progress, void *user_data);
 
 /* Optional gradient reduction hook, for data-parallel training (e.g. an MPI allreduce that
@@ -100,8 +127,10 @@ typedef struct mimic_train_options {
     int32_t optimizer;       /* MIMIC_OPTIMIZER_*, default SGD */
     int32_t schedule;        /* MIMIC_SCHEDULE_*, default COSINE */
     int32_t nesterov;        /* 1 = Nesterov momentum (SGD), default 0 */
-    int32_t standardize;     /* 1 = fit per-feature input mean/scale on the training data
-                                and store them in the student; default 0 */
+    int32_t standardize;     /* 1 = fit per-feature input mean and scale = 1 / max(std,
+                                std_floor) on the training data (population std, in double,
+                                one streaming pass) and store them in the student at trainer
+                                creation (replacing any it had); default 0 */
     int32_t target_norm;     /* MIMIC_TARGET_*, default NONE (L2 loss only) */
     int32_t threads;         /* BLAS threads for this call, 0 = leave as is (default) */
     int32_t eval_train;      /* 1 = compute training-set metrics after each epoch */
@@ -124,13 +153,21 @@ typedef struct mimic_train_options {
     uint64_t seed;           /* shuffling seed, default 0 */
     const mimic_dataset *validation; /* optional, borrowed */
     uint64_t patience;       /* early stopping: epochs without validation improvement
-                                before stopping, 0 = off; the best weights are restored */
+                                before stopping, 0 = off; needs `validation`. The criterion
+                                is the loss's metric (L2: logit_l2, KD: kl at T, LABELS:
+                                hard_ce). When training ends (all epochs or early), the
+                                student gets the best epoch's weights */
     mimic_progress_fn progress;      /* optional */
     void *progress_user_data;
     uint64_t progress_every_steps;   /* also report every N steps, 0 = per epoch only */
     const char *checkpoint_path;     /* optional, borrowed */
     uint64_t checkpoint_every;       /* epochs between checkpoints, default 1 */
-    int32_t resume;                  /* 1 = resume from checkpoint_path if it exists */
+    int32_t resume;                  /* 1 = mimic_train resumes from checkpoint_path if it
+                                        exists. The checkpoint must come from the same options
+                                        (those that shape the run; epochs only with COSINE),
+                                        student architecture and training data; then the result
+                                        is bitwise that of an uninterrupted run (same thread
+                                        count). */
     mimic_grad_reduce_fn grad_reduce;
     void *grad_reduce_user_data;
 } mimic_train_options;
@@ -154,7 +191,9 @@ MIMIC_API void mimic_train_options_init(mimic_train_options *o, size_t struct_si
 MIMIC_API void mimic_metrics_init(mimic_metrics *m, size_t struct_size);
 MIMIC_API void mimic_train_report_init(mimic_train_report *r, size_t struct_size);
 
-/* Train `s` on `train`. Errors: MIMIC_ERR_MISUSE (bad handles), MIMIC_ERR_INVALID (bad
+/* Train `s` on `train`. Divergence guard: a non-finite loss, gradient norm (when clipping)
+ * or updated weight stops training; the student keeps the weights from before the failing
+ * step (the optimizer double-buffers the weights, so this costs no copy). Errors: MIMIC_ERR_MISUSE (bad handles), MIMIC_ERR_INVALID (bad
  * options: message names the field), MIMIC_ERR_SHAPE (dataset and student disagree),
  * MIMIC_ERR_INVALID (loss needs labels/logits the dataset lacks), MIMIC_ERR_NUMERIC
  * (divergence: the student keeps the last good weights; the message names epoch and step),
@@ -163,18 +202,32 @@ MIMIC_API void mimic_train_report_init(mimic_train_report *r, size_t struct_size
 MIMIC_API int mimic_train(mimic_student *s, const mimic_dataset *train, const mimic_train_options *o,
                           mimic_train_report *report_or_NULL);
 
-/* The step-wise trainer. It borrows s, train and the options' pointers until freed. */
+/* The step-wise trainer. It borrows s, train and the options' pointers until freed.
+ * mimic_trainer_create allocates every workspace (nothing is allocated per step), fits
+ * `standardize` and the target statistics. After MIMIC_ERR_NUMERIC the trainer refuses
+ * further steps, epochs and checkpoints (MIMIC_ERR_MISUSE). */
 typedef struct mimic_trainer mimic_trainer;
 
 MIMIC_API int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_dataset *train,
                                    const mimic_train_options *o);
-/* One optimizer step on the next minibatch; *loss_out (optional) gets its loss. At the end
- * of an epoch the next step starts a new, reshuffled epoch. */
+/* One optimizer step on the next minibatch; *loss_out (optional) gets its loss. The student
+ * holds the new weights on return. At the end of an epoch the next step starts a new,
+ * reshuffled epoch (skipping that epoch's validation/callback/checkpoint unless
+ * mimic_trainer_epoch is called first). No progress callback. MIMIC_ERR_MISUSE once all
+ * epochs are done. */
 MIMIC_API int mimic_trainer_step(mimic_trainer *t, double *loss_out);
-/* Run the rest of the current epoch, then validation, callback and checkpoint as
- * mimic_train does. progress_or_NULL receives the epoch's report. */
+/* Run the rest of the current epoch (or just its end processing when steps ended it), then
+ * validation, early stopping, checkpoint and callback as mimic_train does.
+ * progress_or_NULL (struct_size set by the caller) receives the epoch's report. */
 MIMIC_API int mimic_trainer_epoch(mimic_trainer *t, mimic_progress *progress_or_NULL);
-/* Checkpoint: weights, optimizer state, RNG state and position, written atomically. */
+/* Checkpoint (.safetensors, written atomically): training-space weights, optimizer state,
+ * best weights, input normalization and target statistics as tensors; RNG state, epoch,
+ * step, position in the epoch, loss sums, early-stopping state and the identity of the run
+ * (options, architecture, data rows/dtype/fingerprint) as metadata. Loading checks the
+ * identity (MIMIC_ERR_INVALID for options, MIMIC_ERR_SHAPE for data or architecture, the
+ * message names the key) and the state's consistency (MIMIC_ERR_FORMAT) before changing
+ * anything; a failed load leaves the trainer as it was. Mid-epoch checkpoints resume at the
+ * same position in the same order. */
 MIMIC_API int mimic_trainer_save_checkpoint(const mimic_trainer *t, const char *path);
 MIMIC_API int mimic_trainer_load_checkpoint(mimic_trainer *t, const char *path);
 /* What the trainer has done so far, as mimic_train reports it (out->struct_size must be
