@@ -103,8 +103,8 @@ static void print_summary(const train_args *a, const mimic_student *s, const mim
             a->out, arch, name_of(activation_names, activation_values, so.activation), mimic_student_num_params(s),
             (unsigned long long)r->epochs_run, r->elapsed_s, r->examples_per_s, r->final_train_loss);
     if (isfinite(r->best_validation_loss))
-        fprintf(stderr, "; best validation loss %.5g at epoch %llu%s", r->best_validation_loss,
-                (unsigned long long)r->best_epoch, r->stopped_early ? " (stopped early)" : "");
+        fprintf(stderr, "; weights of epoch %llu (best on validation)%s", (unsigned long long)r->best_epoch,
+                r->stopped_early ? ", stopped early" : "");
     fprintf(stderr, "\n");
 }
 
@@ -337,6 +337,11 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error(cmd, "--valid-logits and --valid-labels need --valid-inputs");
     if (a.vinputs && !a.vlogits && !a.vlabels)
         return cli_usage_error(cmd, "--valid-inputs needs --valid-logits or --valid-labels");
+    if (a.vinputs && o.loss != MIMIC_LOSS_LABELS && !a.vlogits)
+        return cli_usage_error(cmd, "--loss %s with --valid-inputs needs --valid-logits",
+                               name_of(loss_names, loss_values, o.loss));
+    if (a.vinputs && o.loss == MIMIC_LOSS_LABELS && !a.vlabels)
+        return cli_usage_error(cmd, "--loss labels with --valid-inputs needs --valid-labels");
     if (o.patience && !a.vinputs)
         return cli_usage_error(cmd, "--patience needs validation data (--valid-inputs)");
     if ((o.resume || cli_seen(opts, n_opts, "--checkpoint-every")) && !a.checkpoint)
