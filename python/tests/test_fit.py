@@ -3,6 +3,7 @@ KeyboardInterrupt), object lifetimes during training, errors."""
 
 import gc
 import os
+import signal
 import threading
 import unittest
 
@@ -174,6 +175,27 @@ class TestFit(unittest.TestCase):
 
     def test_keyboard_interrupt_in_callback(self):
         self._check_exception_propagates(KeyboardInterrupt)
+
+    def test_real_sigint_during_fit(self):
+        # Ctrl-C: the signal arrives while the library runs; Python raises KeyboardInterrupt
+        # in the next Python code it runs, the progress callback, which stops the library.
+        if threading.current_thread() is not threading.main_thread() or \
+                signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            self.skipTest("needs the main thread and Python's default SIGINT handler")
+        s = self.student()
+        epochs = []
+
+        def progress(r):
+            epochs.append(r["epoch"])
+            if r["epoch"] == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(1000):  # the interrupt surfaces here at the latest
+                    pass
+
+        with self.assertRaises(KeyboardInterrupt):
+            s.fit(self.train, epochs=10, learning_rate=0.01, progress=progress)
+        self.assertEqual(epochs, [1, 2])
+        self.assertEqual(s.forward(self.x).shape, (512, 4))
 
     def test_dataset_collected_during_fit(self):
         # The caller drops every reference to the datasets and their arrays mid-training;
