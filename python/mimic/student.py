@@ -187,6 +187,7 @@ class Student:
     def _init(self, handle):
         self._handle = handle
         self._fit_thread = None
+        self._fit_lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _free, handle)
 
     @classmethod
@@ -529,7 +530,7 @@ class Student:
         o.validation = validation.handle if validation is not None else None
 
         history = History()
-        state = {"exc": None}
+        state = {"exc": None, "stop": False}
 
         def on_progress(p_ptr, _user_data):
             try:
@@ -537,7 +538,7 @@ class Student:
                 if rec["epoch_end"]:
                     history.append(rec)
                 if progress is not None and progress(rec):
-                    history.cancelled = True
+                    state["stop"] = True
                     return 1
                 return 0
             except BaseException as e:  # noqa: B902 - re-raised after the C call returns
@@ -563,7 +564,7 @@ class Student:
         report = _lib.TrainReport()
         _lib.lib.mimic_train_report_init(ctypes.byref(report), ctypes.sizeof(report))
 
-        if self._fit_thread is not None:
+        if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("fit: this Student is already being trained")
         self._fit_thread = threading.get_ident()
         try:
@@ -575,12 +576,14 @@ class Student:
             message = _lib.lib.mimic_last_error() if status != 0 else b""
         finally:
             self._fit_thread = None
+            self._fit_lock.release()
         history.report = _report_dict(report)
         if state["exc"] is not None:
             exc = state["exc"]
             state["exc"] = None
             raise exc
-        if status == _lib.ERR_CANCELLED and history.cancelled:
+        if status == _lib.ERR_CANCELLED and state["stop"]:
+            history.cancelled = True
             return history
         if status != 0:
             err = MimicError(status, (message or b"").decode("utf-8", "replace"), "mimic_train")
