@@ -88,17 +88,31 @@ class Dataset:
         return self
 
     @classmethod
-    def load_npy(cls, inputs, teacher_logits, labels=None):
-        """Load from .npy files (paths): inputs 2-D '<f4' or '|u1' (memory-mapped), or '<f8'
-        (converted); teacher logits 2-D '<f4' or '<f8'; labels 1-D '<i4', '<i8' or '|u1'.
-        Raises MimicError (the message starts with the offending file's path)."""
+    def load_npy(cls, inputs, teacher_logits, labels=None, n_classes=None):
+        """Load from .npy files (paths) with mimic_dataset_load_npy: inputs 2-D '<f4' or
+        '|u1' (memory-mapped, never copied), or '<f8' (converted); teacher logits 2-D '<f4'
+        or '<f8'; labels 1-D '<i4', '<i8' or '|u1'. Raises MimicError (the message starts
+        with the offending file's path).
+
+        teacher_logits=None (a labels-only set, which the C loader does not take): the
+        inputs are memory-mapped with np.load(mmap_mode="r") and the labels read with
+        np.load, then wrapped as Dataset(inputs, None, labels, n_classes=n_classes)."""
+        if teacher_logits is None:
+            if labels is None:
+                raise ValueError("load_npy: give teacher_logits, labels or both")
+            x = np.load(inputs, mmap_mode="r", allow_pickle=False)
+            y = np.load(labels, allow_pickle=False)
+            return cls(x, None, y, n_classes=n_classes)
         handle = ctypes.c_void_p()
         check(_lib.lib.mimic_dataset_load_npy(
-                  ctypes.byref(handle), _arrays.fspath(inputs),
-                  _arrays.fspath(teacher_logits) if teacher_logits is not None else None,
+                  ctypes.byref(handle), _arrays.fspath(inputs), _arrays.fspath(teacher_logits),
                   _arrays.fspath(labels) if labels is not None else None),
               "mimic_dataset_load_npy")
-        return cls._from_handle(handle, None)
+        self = cls._from_handle(handle, None)
+        if n_classes is not None and n_classes != self.n_classes:
+            raise ValueError("n_classes=%d, but %s has %d columns"
+                             % (n_classes, teacher_logits, self.n_classes))
+        return self
 
     # ---- properties -----------------------------------------------------------------
 

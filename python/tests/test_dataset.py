@@ -150,6 +150,13 @@ class TestDataset(unittest.TestCase):
                 self.assertAlmostEqual(got[k], want[k], places=5)
             ds2 = mimic.Dataset.load_npy(px, pt)
             self.assertFalse(ds2.has_labels)
+            ds3 = mimic.Dataset.load_npy(px, None, py, n_classes=3)
+            self.assertFalse(ds3.has_logits)
+            self.assertEqual(self.student.evaluate(ds3)["accuracy"], want["accuracy"])
+            with self.assertRaises(ValueError):
+                mimic.Dataset.load_npy(px, None)
+            with self.assertRaises(ValueError):
+                mimic.Dataset.load_npy(px, pt, n_classes=7)
             # errors name the file
             np.save(pt, self.t[:63])
             with self.assertRaises(mimic.MimicError) as cm:
