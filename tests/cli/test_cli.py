@@ -208,6 +208,23 @@ expect("info", ["info", "--model", p("m.st")], 0, stdout_has=["parameters:", "12
 code, out, err = expect("export", ["export", "--model", p("m.st"), "--onnx", p("m.onnx")], 0)
 check("onnx file written", os.path.exists(p("m.onnx")) and os.path.getsize(p("m.onnx")) > 1000)
 
+# checkpoint + resume: resuming a finished run (same options) trains no more epochs and
+# still saves the student; a run with different options is refused (exit 1, file named)
+CK = ["train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "16", "--loss", "l2",
+      "--checkpoint", p("ck.st"), "--out", p("ck_model.st"), "--quiet", "--epochs", "2"]
+expect("train with --checkpoint", CK, 0)
+check("checkpoint written", os.path.exists(p("ck.st")))
+os.remove(p("ck_model.st"))
+expect("train --resume of a finished run", CK + ["--resume", "--log", p("resume.csv")], 0)
+check("resumed run saves the student", os.path.exists(p("ck_model.st")))
+if os.path.exists(p("resume.csv")):
+    rows = open(p("resume.csv")).read().strip().split("\n")[1:]
+    check("resumed finished run logs no epochs", rows == [], str(rows))
+expect("resume with other options is refused", CK + ["--resume", "--batch", "7"], 1, ["ck.st"])
+expect("kd validation without logits", ["train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "8",
+                                        "--loss", "kd", "--valid-inputs", p("vx.npy"), "--valid-labels", p("vy.npy"),
+                                        "--out", p("m2.st")], 2, ["--valid-logits"])
+
 # --quiet: nothing on stderr
 code, out, err = run("train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "8", "--loss", "kd",
                      "--epochs", "2", "--out", p("q.st"), "--quiet")
