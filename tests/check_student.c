@@ -448,6 +448,8 @@ START_TEST(test_init_deterministic_and_scaled)
 }
 END_TEST
 
+static void same_forward(const mimic_student *a, const mimic_student *b, size_t D, size_t C);
+
 /* ---- handles, tensors, normalization, predict --------------------------------------------- */
 
 START_TEST(test_handles)
@@ -584,6 +586,8 @@ START_TEST(test_clone)
     ck_assert_ptr_ne(c->params, s->params);
     ck_assert_mem_eq(c->params, s->params, s->L.n_params * sizeof(float));
     ck_assert_mem_eq(c->in_scale, scale, sizeof scale);
+    same_forward(s, c, 5, 3);
+    mimic_student_free(c);
     ck_assert_int_eq(mimic__student_clone(NULL, &c), MIMIC_ERR_MISUSE);
     ck_assert_ptr_null(c);
     mimic_student_free(s);
