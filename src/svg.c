@@ -145,8 +145,17 @@ static void panel(FILE *f, int ox, const char *title, const char *ylabel, const 
             px + PLOT_W / 2, py + PLOT_H + 40);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" transform=\"rotate(-90 %d %d)\">%s</text>\n",
             ox + 18, py + PLOT_H / 2, ox + 18, py + PLOT_H / 2, ylabel);
-    /* series */
+    /* series; the legend goes top right for losses (they fall) and bottom right for
+     * accuracies (they rise), where the curves usually are not */
+    int n_present = 0;
+    for (size_t s = 0; s < ns; s++)
+        for (size_t i = 0; i < n; i++)
+            if (isfinite(value(&e[i], &ss[s]))) {
+                n_present++;
+                break;
+            }
     int legend_row = 0;
+    int legend_y0 = clamp_0_100 ? py + PLOT_H - 10 - 18 * (n_present > 0 ? n_present - 1 : 0) : py + 14;
     for (size_t s = 0; s < ns; s++) {
         size_t cnt = 0;
         for (size_t i = 0; i < n; i++)
@@ -176,8 +185,7 @@ static void panel(FILE *f, int ox, const char *title, const char *ylabel, const 
                             SX(e[i].epoch), SY(v), ss[s].color, ss[s].name, e[i].epoch, v);
             }
         }
-        /* legend entry, top right inside the plot */
-        int lx = px + PLOT_W - 150, ly = py + 14 + 18 * legend_row++;
+        int lx = px + PLOT_W - 170, ly = legend_y0 + 18 * legend_row++;
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"%s\"/>\n",
                 lx, ly - 4, lx + 22, ly - 4, ss[s].color, dash);
         fprintf(f, "<text class=\"legend\" x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n", lx + 28, ly, ss[s].name);
