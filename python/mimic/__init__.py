@@ -20,6 +20,7 @@ from ._errors import MimicError, Status
 from .dataset import Dataset
 from .loss import softmax
 from .student import TENSOR_NAMES, History, Student
+from .trainer import Trainer
 
 __version__ = "1.0.0"
 
@@ -28,6 +29,6 @@ library_path = _lib.library_path
 library_version = _lib.lib.mimic_version_string().decode()
 library_version_number = _lib.lib.mimic_version_number()
 
-__all__ = ["Dataset", "Student", "History", "MimicError", "Status", "loss", "softmax",
+__all__ = ["Dataset", "Student", "Trainer", "History", "MimicError", "Status", "loss", "softmax",
            "TENSOR_NAMES", "library_path", "library_version", "library_version_number",
            "__version__"]

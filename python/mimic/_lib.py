@@ -229,6 +229,13 @@ PROTOTYPES = {
     "mimic_train_report_init": (None, [P(TrainReport), c_size_t]),
     "mimic_train": (c_int, [_VP, _VP, P(TrainOptions), P(TrainReport)]),
     "mimic_evaluate": (c_int, [_VP, _VP, c_double, P(Metrics)]),
+    "mimic_trainer_create": (c_int, [P(_VP), _VP, _VP, P(TrainOptions)]),
+    "mimic_trainer_step": (c_int, [_VP, _PD]),
+    "mimic_trainer_epoch": (c_int, [_VP, P(Progress)]),
+    "mimic_trainer_save_checkpoint": (c_int, [_VP, c_char_p]),
+    "mimic_trainer_load_checkpoint": (c_int, [_VP, c_char_p]),
+    "mimic_trainer_get_report": (c_int, [_VP, P(TrainReport)]),
+    "mimic_trainer_free": (None, [_VP]),
 }
 
 

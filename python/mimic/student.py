@@ -476,6 +476,52 @@ class Student:
         MIMIC_ERR_NUMERIC, the student keeps the last good weights). The error carries
         .history and .report of the run so far.
         """
+        kwargs = dict(locals())
+        del kwargs["self"]
+        run = _Run(**kwargs)
+        history = run.history
+        report = _lib.TrainReport()
+        _lib.lib.mimic_train_report_init(ctypes.byref(report), ctypes.sizeof(report))
+
+        if not self._fit_lock.acquire(blocking=False):
+            raise RuntimeError("fit: this Student is already being trained")
+        self._fit_thread = threading.get_ident()
+        try:
+            # `dataset` and `validation` (and through them their NumPy arrays) stay
+            # referenced by this frame until mimic_train returns, even if the caller drops
+            # its references meanwhile (e.g. inside the progress callback).
+            status = _lib.lib.mimic_train(self._handle, dataset.handle,
+                                          ctypes.byref(run.options), ctypes.byref(report))
+            message = _lib.lib.mimic_last_error() if status != 0 else b""
+        finally:
+            self._fit_thread = None
+            self._fit_lock.release()
+        history.report = _report_dict(report)
+        run.reraise()
+        if status == _lib.ERR_CANCELLED and run.state["stop"]:
+            history.cancelled = True
+            return history
+        if status != 0:
+            err = MimicError(status, (message or b"").decode("utf-8", "replace"), "mimic_train")
+            err.history = history
+            err.report = history.report
+            raise err
+        return history
+
+
+class _Run:
+    """The options struct of one training run plus everything the library borrows from it
+    (datasets, ctypes callbacks, the checkpoint path): alive as long as this object is.
+    Callbacks store an exception raised by user code in .state["exc"]."""
+
+    def __init__(self, dataset, loss="l2", epochs=10, batch_size=128, learning_rate=None,
+                 momentum=0.9, nesterov=False, weight_decay=0.0, schedule="cosine",
+                 temperature=4.0, hard_weight=0.0, validation=None, patience=0,
+                 standardize=False, seed=0, threads=None, progress=None, *, optimizer=None,
+                 target_norm=None, warmup_epochs=None, clip_norm=None, step_gamma=None,
+                 step_epochs=None, adam_beta1=None, adam_beta2=None, adam_eps=None,
+                 std_floor=None, eval_train=False, progress_every_steps=None, checkpoint=None,
+                 checkpoint_every=None, resume=False, grad_reduce=None):
         if not isinstance(dataset, Dataset):
             raise TypeError("dataset: expected a mimic.Dataset, got %s" % type(dataset).__name__)
         if validation is not None and not isinstance(validation, Dataset):
@@ -553,7 +599,7 @@ class Student:
                 state["exc"] = e
                 return 1
 
-        # The ctypes function objects must outlive the C call: keep them in locals.
+        # The library borrows these until the call / the trainer ends: keep them here.
         progress_fn = _lib.PROGRESS_FN(on_progress)
         o.progress = progress_fn
         grad_fn = None
@@ -561,33 +607,15 @@ class Student:
             grad_fn = _lib.GRAD_REDUCE_FN(on_grads)
             o.grad_reduce = grad_fn
 
-        report = _lib.TrainReport()
-        _lib.lib.mimic_train_report_init(ctypes.byref(report), ctypes.sizeof(report))
+        self.options = o
+        self.history = history
+        self.state = state
+        self.eval_train = eval_train
+        self._keep = (dataset, validation, progress_fn, grad_fn, checkpoint_bytes)
 
-        if not self._fit_lock.acquire(blocking=False):
-            raise RuntimeError("fit: this Student is already being trained")
-        self._fit_thread = threading.get_ident()
-        try:
-            # `dataset` and `validation` (and through them their NumPy arrays) stay
-            # referenced by this frame until mimic_train returns, even if the caller drops
-            # its references meanwhile (e.g. inside the progress callback).
-            status = _lib.lib.mimic_train(self._handle, dataset.handle, ctypes.byref(o),
-                                          ctypes.byref(report))
-            message = _lib.lib.mimic_last_error() if status != 0 else b""
-        finally:
-            self._fit_thread = None
-            self._fit_lock.release()
-        history.report = _report_dict(report)
-        if state["exc"] is not None:
-            exc = state["exc"]
-            state["exc"] = None
+    def reraise(self):
+        """Re-raise an exception caught in a callback (once)."""
+        exc = self.state["exc"]
+        if exc is not None:
+            self.state["exc"] = None
             raise exc
-        if status == _lib.ERR_CANCELLED and state["stop"]:
-            history.cancelled = True
-            return history
-        if status != 0:
-            err = MimicError(status, (message or b"").decode("utf-8", "replace"), "mimic_train")
-            err.history = history
-            err.report = history.report
-            raise err
-        return history
