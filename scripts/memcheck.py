@@ -12,6 +12,7 @@ failure, valgrind's log.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -70,7 +71,14 @@ def main():
     failed = 0
     for name, rc, secs, log in results:
         verdict = {0: "clean", 99: "MEMCHECK ERRORS"}.get(rc, "FAILED (status %s)" % rc)
-        print("memcheck: %-28s %-24s %6.1fs" % (name, verdict, secs))
+        with open(log, errors="replace") as f:
+            text = f.read()
+        m = re.search(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", text)
+        if m and (m.group(2) != "0" or m.group(3) != "0"):
+            # In-process (CK_FORK=no), a failed assertion leaves the test's allocations
+            # behind: look at the failure first, the leaks may only follow from it.
+            verdict += ", %s/%s tests failed" % (int(m.group(2)) + int(m.group(3)), m.group(1))
+        print("memcheck: %-28s %-40s %6.1fs" % (name, verdict, secs))
         if rc != 0:
             failed += 1
     for name, rc, secs, log in results:

@@ -35,11 +35,14 @@ ALL_STEPS=(setup plain asan reference tsan install exports headers abi
 
 # Command lines of the examples (examples/*.c, run by the `examples` step), one entry
 # "NAME|ARGUMENTS". ARGUMENTS are shell words, evaluated with $DATA = the repo's data/,
-# $FASHION = /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist) and $OUT =
-# an empty scratch directory for the example's output files. An example that is not listed
-# runs with no arguments. Each example must exit 0 within 15 minutes.
+# $TESTDATA = tests/data/, $FASHION = /usr/share/datasets/fashion-mnist (Debian's
+# dataset-fashion-mnist) and $OUT = an empty scratch directory (also the working directory)
+# for the example's output files. An example that is not listed runs with no arguments.
+# Each example must exit 0 within 15 minutes. Keep these runs small: the demo
+# (scripts/demo.sh) is where examples run on the full data.
 EXAMPLE_ARGS=(
-  "softmax_vs_logits|"
+  'softmax_vs_logits|'
+  'train_minimal|$TESTDATA/npy/x_f4.npy $TESTDATA/npy/z_f4.npy $TESTDATA/npy/y_i4.npy $OUT/student.safetensors 2'
 )
 
 # ---- helpers -------------------------------------------------------------------------------
@@ -288,8 +291,9 @@ step_examples() {
     for entry in "${EXAMPLE_ARGS[@]}"; do
       [ "${entry%%|*}" = "$name" ] && spec=${entry#*|}
     done
-    # shellcheck disable=SC2034  # DATA, FASHION and OUT are for the eval'ed arguments
-    local OUT=$BUILD/ci-examples-out/$name DATA=$ROOT/data FASHION=/usr/share/datasets/fashion-mnist
+    # shellcheck disable=SC2034  # DATA, TESTDATA, FASHION, OUT: for the eval'ed arguments
+    local OUT=$BUILD/ci-examples-out/$name DATA=$ROOT/data TESTDATA=$ROOT/tests/data
+    local FASHION=/usr/share/datasets/fashion-mnist
     rm -rf "$OUT" && mkdir -p "$OUT"
     eval "args=($spec)"
     log "---- example: $name ${args[*]}"
