@@ -40,6 +40,7 @@ ALL_STEPS=(setup plain asan reference tsan install exports headers abi
 # for the example's output files. An example that is not listed runs with no arguments.
 # Each example must exit 0 within 15 minutes. Keep these runs small: the demo
 # (scripts/demo.sh) is where examples run on the full data.
+# shellcheck disable=SC2016  # expanded later, by the examples step
 EXAMPLE_ARGS=(
   'softmax_vs_logits|'
   'train_minimal|$TESTDATA/npy/x_f4.npy $TESTDATA/npy/z_f4.npy $TESTDATA/npy/y_i4.npy $OUT/student.safetensors 2'
@@ -293,6 +294,7 @@ step_examples() {
     done
     # shellcheck disable=SC2034  # DATA, TESTDATA, FASHION, OUT: for the eval'ed arguments
     local OUT=$BUILD/ci-examples-out/$name DATA=$ROOT/data TESTDATA=$ROOT/tests/data
+    # shellcheck disable=SC2034
     local FASHION=/usr/share/datasets/fashion-mnist
     rm -rf "$OUT" && mkdir -p "$OUT"
     eval "args=($spec)"

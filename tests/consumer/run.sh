@@ -44,8 +44,8 @@ case $kind in
       -DCMAKE_C_FLAGS="-DVENDOR_CONSUMER_FLAG=1"
     cmake --build "$out" -j"$jobs"
     # Nothing but the library and the two apps may have been built.
-    extra=$(find "$out" -type f -perm -u+x \( -name 'check_*' -o -name mimic -o -name 'fuzz_*' \
-            -o -name 'replay_*' \) -print)
+    extra=$(find "$out/mimic_build" -path '*/CMakeFiles' -prune -o -type f -perm -u+x \
+            ! -name 'libmimic.so*' -print)
     if [ -n "$extra" ]; then
       echo "vendor consumer: the vendored build made test/CLI programs:" >&2
       echo "$extra" >&2
