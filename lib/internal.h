@@ -39,6 +39,29 @@ char *mimic__strdup(const char *s);
  * under test makes fewer allocations than n. */
 uint64_t mimic__alloc_fail_at(uint64_t n);
 
+/* ---- hot elementwise loops ----------------------------------------------------------------
+ * MIMIC__HOT on a function with plain elementwise loops: one clone per instruction set
+ * (AVX-512, AVX2, baseline), picked at load time from the CPU (not from BLAS's CPU detection),
+ * and GCC's loop vectorizer on at -O2. Results are bitwise the same in every clone: the
+ * loops have no reductions, and FMA contraction is off (GCC: -std=c11 implies
+ * -ffp-contract=off; clang: the FP_CONTRACT pragma in the files that use this). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define MIMIC__HOT \
+    __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
+#endif
+#elif defined(__x86_64__) && defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__)
+#define MIMIC__HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#if !defined(MIMIC__HOT) && defined(__GNUC__) && !defined(__clang__)
+#define MIMIC__HOT __attribute__((optimize("tree-vectorize")))
+#endif
+#ifndef MIMIC__HOT
+#define MIMIC__HOT
+#endif
+
 /* ---- checked arithmetic ------------------------------------------------------------- */
 
 static inline bool mimic__mul_ok(size_t a, size_t b, size_t *r)

@@ -4,6 +4,10 @@
 
 #include "train_internal.h"
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 double mimic__grad_norm(const float *g, size_t n)
 {
     /* Four partial sums: shorter dependency chains, still a fixed order (deterministic). */
@@ -30,7 +34,7 @@ static inline uint32_t nonfinite_bit(float x)
 }
 
 /* PyTorch SGD: g' = g + wd p; v = mu v + g'; p -= lr v (Nesterov: p -= lr (g' + mu v)). */
-static uint32_t sgd(const float *restrict p_in, float *restrict p_out, const float *restrict g,
+MIMIC__HOT static uint32_t sgd(const float *restrict p_in, float *restrict p_out, const float *restrict g,
                     float *restrict m, size_t n, float lr, float gscale, float wd, float mu,
                     int nesterov)
 {
@@ -60,7 +64,7 @@ static uint32_t sgd(const float *restrict p_in, float *restrict p_out, const flo
 /* Adam (wd added to the gradient) and AdamW (decoupled: p *= 1 - lr wd first), with bias
  * correction folded into the step size as in PyTorch:
  *   p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps). */
-static uint32_t adam(const float *restrict p_in, float *restrict p_out, const float *restrict g,
+MIMIC__HOT static uint32_t adam(const float *restrict p_in, float *restrict p_out, const float *restrict g,
                      float *restrict m, float *restrict v, size_t n, float gscale, float wd_grad,
                      float decay, float b1, float b2, float step, float inv_sqrt_bc2, float eps)
 {

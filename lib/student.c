@@ -15,8 +15,23 @@
 
 /* Rows per chunk of the public forward pass: bounds its workspace. */
 #define FORWARD_CHUNK 512
-/* Workspaces up to this many floats live on the stack (batch-1 latency). */
+/* Workspaces up to STACK_FLOATS live on the stack; for calls of up to MATVEC_MAX_ROWS rows
+ * (latency-bound) up to STACK_FLOATS_SMALL (32 KiB): batch 1 without a malloc for students up
+ * to D + k + H = 8192 floats (784-256b-4096 needs 5136 with input normalization). */
 #define STACK_FLOATS 2048
+#define STACK_FLOATS_SMALL 8192
+/* Up to this many rows, the forward pass uses the internal matrix-vector kernel (one row at
+ * a time) instead of BLAS: at batch 1 the work streams the weights once, and the speed of
+ * BLAS's sgemv depends on its CPU detection (OpenBLAS 0.3.21 runs SSE3 kernels on CPUs it
+ * does not know). */
+#define MATVEC_MAX_ROWS 4
+/* Independent accumulators per row in the kernel: one 16-float vector with AVX-512, two
+ * with AVX2, four with SSE; a fixed summation order, so every clone gives the same bits. */
+#define MV_LANES 16
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 /* ---- handles, options, layout ----------------------------------------------------------- */
 
@@ -398,7 +413,8 @@ static void gemm_tn(size_t m, size_t n, size_t kk, const float *a, size_t lda, c
                 (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
 }
 
-static void bias_act(float *h, size_t rows, size_t n, const float *b, int32_t act)
+MIMIC__HOT static void bias_act(float *restrict h, size_t rows, size_t n,
+                                const float *restrict b, int32_t act)
 {
     switch (act) {
     case MIMIC_ACT_RELU:
@@ -421,7 +437,8 @@ static void bias_act(float *h, size_t rows, size_t n, const float *b, int32_t ac
     }
 }
 
-static void bias_add(float *y, size_t rows, size_t n, const float *b)
+MIMIC__HOT static void bias_add(float *restrict y, size_t rows, size_t n,
+                                const float *restrict b)
 {
     for (size_t r = 0; r < rows; r++, y += n)
         for (size_t j = 0; j < n; j++)
@@ -429,7 +446,8 @@ static void bias_add(float *y, size_t rows, size_t n, const float *b)
 }
 
 /* h = dh * f'(pre), with f' taken from the post-activation h. */
-static void act_grad(float *h, const float *dh, size_t n, int32_t act)
+MIMIC__HOT static void act_grad(float *restrict h, const float *restrict dh, size_t n,
+                                int32_t act)
 {
     switch (act) {
     case MIMIC_ACT_RELU:
@@ -447,7 +465,8 @@ static void act_grad(float *h, const float *dh, size_t n, int32_t act)
     }
 }
 
-static void column_sums(const float *a, size_t rows, size_t n, float *out)
+MIMIC__HOT static void column_sums(const float *restrict a, size_t rows, size_t n,
+                                   float *restrict out)
 {
     memcpy(out, a, n * sizeof(float));
     for (size_t r = 1; r < rows; r++) {
@@ -457,9 +476,99 @@ static void column_sums(const float *a, size_t rows, size_t n, float *out)
     }
 }
 
+/* MV_LANES floats as one value: GCC/clang vector extensions, lowered to one zmm, two ymm or
+ * four xmm registers by each clone, with the same lane-wise arithmetic. */
+typedef float mv_vec __attribute__((vector_size(MV_LANES * sizeof(float))));
+
+/* Loads MV_LANES floats from an unaligned address (a macro: a function returning a vector
+ * type would have a different ABI in each clone). */
+#define MV_LOAD(dst, p) memcpy(&(dst), (p), sizeof(mv_vec))
+
+/* Sum of the lanes in a fixed order. */
+static inline float mv_sum(const mv_vec *a)
+{
+    float s = 0.0f;
+    for (int l = 0; l < MV_LANES; l++)
+        s += (*a)[l];
+    return s;
+}
+
+/* y (n) = W (n x kk, rows ldw apart) . x (kk), four rows of W per pass so each load of x
+ * serves four rows, MV_LANES independent accumulators per row. */
+MIMIC__HOT static void matvec(const float *restrict W, size_t n, size_t kk, size_t ldw,
+                              const float *restrict x, float *restrict y)
+{
+    const size_t kv = kk - kk % MV_LANES;
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *w0 = W + j * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        mv_vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (size_t i = 0; i < kv; i += MV_LANES) {
+            mv_vec xv, v0, v1, v2, v3;
+            MV_LOAD(xv, x + i);
+            MV_LOAD(v0, w0 + i);
+            MV_LOAD(v1, w1 + i);
+            MV_LOAD(v2, w2 + i);
+            MV_LOAD(v3, w3 + i);
+            a0 += v0 * xv;
+            a1 += v1 * xv;
+            a2 += v2 * xv;
+            a3 += v3 * xv;
+        }
+        float s0 = mv_sum(&a0), s1 = mv_sum(&a1), s2 = mv_sum(&a2), s3 = mv_sum(&a3);
+        for (size_t i = kv; i < kk; i++) {
+            s0 += w0[i] * x[i];
+            s1 += w1[i] * x[i];
+            s2 += w2[i] * x[i];
+            s3 += w3[i] * x[i];
+        }
+        y[j] = s0;
+        y[j + 1] = s1;
+        y[j + 2] = s2;
+        y[j + 3] = s3;
+    }
+    for (; j < n; j++) {
+        const float *w = W + j * ldw;
+        mv_vec a = {0};
+        for (size_t i = 0; i < kv; i += MV_LANES) {
+            mv_vec xv, v;
+            MV_LOAD(xv, x + i);
+            MV_LOAD(v, w + i);
+            a += v * xv;
+        }
+        float s = mv_sum(&a);
+        for (size_t i = kv; i < kk; i++)
+            s += w[i] * x[i];
+        y[j] = s;
+    }
+}
+
+/* The forward pass for a few rows, one row at a time through matvec, bias and activation
+ * fused into the pass over each layer's (cache-resident) output. */
+static void forward_small(const mimic__layout *L, int32_t act, const float *P, const float *x,
+                          size_t rows, float *z, float *h, float *logits)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *in = x + r * L->D;
+        if (L->k) {
+            matvec(P + L->off_bottleneck, L->k, L->D, L->D, in, z + r * L->k);
+            in = z + r * L->k;
+        }
+        float *hr = h + r * L->H, *lr = logits + r * L->C;
+        matvec(P + L->off_hidden_w, L->H, L->kin, L->kin, in, hr);
+        bias_act(hr, 1, L->H, P + L->off_hidden_b, act);
+        matvec(P + L->off_output_w, L->C, L->H, L->H, hr, lr);
+        bias_add(lr, 1, L->C, P + L->off_output_b);
+    }
+}
+
 static void forward_core(const mimic__layout *L, int32_t act, const float *P, const float *x,
                          size_t rows, float *z, float *h, float *logits)
 {
+    if (rows <= MATVEC_MAX_ROWS) {
+        forward_small(L, act, P, x, rows, z, h, logits);
+        return;
+    }
     const float *in = x;
     if (L->k) {
         gemm_nt(rows, L->k, L->D, x, L->D, P + L->off_bottleneck, L->D, z, L->k);
@@ -517,8 +626,9 @@ void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, cons
     }
 }
 
-void mimic__normalize_rows(const float *mean, const float *scale, size_t D, const void *src,
-                           int32_t src_dtype, size_t rows, float *dst)
+MIMIC__HOT void mimic__normalize_rows(const float *restrict mean, const float *restrict scale,
+                                      size_t D, const void *src, int32_t src_dtype, size_t rows,
+                                      float *restrict dst)
 {
     if (src_dtype == MIMIC_DTYPE_U8) {
         const uint8_t *u = src;
@@ -575,9 +685,9 @@ static int forward_rows(const mimic_student *s, const float *inputs, size_t rows
     size_t total;
     if (!mimic__mul_ok(per_row, chunk, &total) || total > SIZE_MAX / sizeof(float))
         return mimic__error(MIMIC_ERR_NOMEM, "%s: workspace size overflows", fn);
-    _Alignas(64) float stack_ws[STACK_FLOATS];
+    _Alignas(64) float stack_ws[STACK_FLOATS_SMALL];
     float *ws = stack_ws;
-    if (total > STACK_FLOATS) {
+    if (total > STACK_FLOATS && (rows > MATVEC_MAX_ROWS || total > STACK_FLOATS_SMALL)) {
         ws = mimic__aligned_alloc(total * sizeof(float));
         if (!ws)
             return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory for a %zu-float workspace",
