@@ -47,8 +47,9 @@ uint64_t mimic__alloc_fail_at(uint64_t n);
  * -ffp-contract=off; clang: the FP_CONTRACT pragma in the files that use this). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
-#define MIMIC__HOT \
-    __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
+#define MIMIC__HOT                                                                         \
+    __attribute__((target_clones("avx512f", "avx2", "default"),                           \
+                   optimize("tree-vectorize", "vect-cost-model=dynamic")))
 #endif
 #elif defined(__x86_64__) && defined(__clang__) && defined(__has_attribute)
 #if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__)
@@ -56,7 +57,7 @@ uint64_t mimic__alloc_fail_at(uint64_t n);
 #endif
 #endif
 #if !defined(MIMIC__HOT) && defined(__GNUC__) && !defined(__clang__)
-#define MIMIC__HOT __attribute__((optimize("tree-vectorize")))
+#define MIMIC__HOT __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
 #endif
 #ifndef MIMIC__HOT
 #define MIMIC__HOT

@@ -626,9 +626,11 @@ void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, cons
     }
 }
 
-MIMIC__HOT void mimic__normalize_rows(const float *restrict mean, const float *restrict scale,
-                                      size_t D, const void *src, int32_t src_dtype, size_t rows,
-                                      float *restrict dst)
+/* The body of mimic__normalize_rows, cloned per instruction set (static: clang's clones
+ * need every declaration of a cloned function to carry the attribute). */
+MIMIC__HOT static void normalize_kernel(const float *restrict mean, const float *restrict scale,
+                                        size_t D, const void *src, int32_t src_dtype,
+                                        size_t rows, float *restrict dst)
 {
     if (src_dtype == MIMIC_DTYPE_U8) {
         const uint8_t *u = src;
@@ -650,6 +652,12 @@ MIMIC__HOT void mimic__normalize_rows(const float *restrict mean, const float *r
     } else if (dst != f) {
         memcpy(dst, f, rows * D * sizeof(float));
     }
+}
+
+void mimic__normalize_rows(const float *mean, const float *scale, size_t D, const void *src,
+                           int32_t src_dtype, size_t rows, float *dst)
+{
+    normalize_kernel(mean, scale, D, src, src_dtype, rows, dst);
 }
 
 /* ---- public forward / predict ----------------------------------------------------------- */
