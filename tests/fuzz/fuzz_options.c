@@ -93,31 +93,44 @@ static bool student_bytes(size_t D, size_t H, size_t k, size_t C, size_t *bytes)
            mimic__add_ok(total, 2 * D, &total) && mimic__mul_ok(total, sizeof(float), bytes);
 }
 
+/* The sizes the library sees: its defaults overwritten by the caller's first struct_size
+ * bytes (a struct_size that cuts a field in two mixes caller and default bytes). */
+static void seen_sizes(const uint8_t *img, size_t ss, size_t v[4])
+{
+    mimic_student_options o;
+    mimic_student_options_init(&o, sizeof o);
+    memcpy(&o, img, ss < sizeof o ? ss : sizeof o);
+    v[0] = o.n_inputs;
+    v[1] = o.n_hidden;
+    v[2] = o.n_bottleneck;
+    v[3] = o.n_classes;
+}
+
 static void fuzz_student(const uint8_t *data, size_t size)
 {
     size_t n;
     uint8_t *img = struct_image(data, size, sizeof(size_t), &n);
     size_t ss = field_size(img, 0);
-    /* The sizes the library will see: the caller's where struct_size covers them. */
-    mimic_student_options def;
-    mimic_student_options_init(&def, sizeof def);
     size_t offs[4] = {offsetof(mimic_student_options, n_inputs),
                       offsetof(mimic_student_options, n_hidden),
                       offsetof(mimic_student_options, n_bottleneck),
                       offsetof(mimic_student_options, n_classes)};
-    size_t v[4] = {def.n_inputs, def.n_hidden, def.n_bottleneck, def.n_classes};
-    for (int i = 0; i < 4; i++)
-        if (ss >= offs[i] + sizeof(size_t) && n >= offs[i] + sizeof(size_t))
-            v[i] = field_size(img, offs[i]);
+    size_t v[4];
+    seen_sizes(img, ss, v);
     size_t bytes;
     if (student_bytes(v[0], v[1], v[2], v[3], &bytes) && bytes > ((size_t)64 << 20) &&
         bytes <= ((size_t)1 << 40)) {
         for (int i = 0; i < 4; i++) {
             if (n >= offs[i] + sizeof(size_t)) {
-                size_t small = v[i] % 97;
+                size_t small = field_size(img, offs[i]) % 97;
                 memcpy(img + offs[i], &small, sizeof small);
-                v[i] = small;
             }
+        }
+        seen_sizes(img, ss, v);
+        if (student_bytes(v[0], v[1], v[2], v[3], &bytes) && bytes > ((size_t)64 << 20) &&
+            bytes <= ((size_t)1 << 40)) {
+            free(img); /* a field cut by struct_size keeps a huge value: skip */
+            return;
         }
     }
     mimic_student *s = NULL;
@@ -237,12 +250,11 @@ static void fuzz_train(const uint8_t *data, size_t size)
     }
     mimic_student_free(s);
 
-    /* The one-call path, when the run is short: effective epochs (the caller's, or the
-     * default 10 when struct_size does not reach the field) bounded. */
-    uint64_t epochs = 10;
-    if (ss >= offsetof(mimic_train_options, epochs) + sizeof epochs)
-        memcpy(&epochs, img + offsetof(mimic_train_options, epochs), sizeof epochs);
-    if (epochs <= 12) {
+    /* The one-call path, when the run is short (the epochs the library will see). */
+    mimic_train_options seen; /* what the library reads: defaults + first ss bytes */
+    mimic_train_options_init(&seen, sizeof seen);
+    memcpy(&seen, img, ss < sizeof seen ? ss : sizeof seen);
+    if (seen.epochs <= 12) {
         s = NULL;
         FUZZ_CHECK(mimic_student_create(&s, tiny_student_options()) == MIMIC_OK, "%s",
                    mimic_last_error());
