@@ -378,6 +378,8 @@ def make_options():
     put(t, "student_overflow.bin", sopt(1 << 33, 1 << 33, 0, 2, 1, 0))
     put(t, "student_bad_act.bin", sopt(4, 3, 0, 2, 9, 0))
     put(t, "student_one_class.bin", sopt(4, 3, 0, 1, 1, 0))
+    # struct_size 35 (72 % 37) cuts n_classes in two: the library mixes caller and default bytes.
+    put(t, "student_split_field.bin", bytes.fromhex("00480000000000000004000000000000000300000000000000020000000000000000040000"))
     # Train options: struct_size then the fields in mimic_train_options order (see train.h);
     # the harness overwrites pointer fields with safe values.
     def topt(size, loss=1, opt=1, sched=2, nest=0, std=0, tnorm=0, thr=0, evtr=0, epochs=1,
