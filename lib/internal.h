@@ -52,7 +52,9 @@ uint64_t mimic__alloc_fail_at(uint64_t n);
                    optimize("tree-vectorize", "vect-cost-model=dynamic")))
 #endif
 #elif defined(__x86_64__) && defined(__clang__) && defined(__has_attribute)
-#if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__)
+/* Not under TSan: the ifunc resolvers run before its runtime starts and crash at load. */
+#if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__) && \
+    !__has_feature(thread_sanitizer)
 #define MIMIC__HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 #endif
