@@ -28,6 +28,11 @@
 /* Independent accumulators per row in the kernel: one 16-float vector with AVX-512, two
  * with AVX2, four with SSE; a fixed summation order, so every clone gives the same bits. */
 #define MV_LANES 16
+/* Output layers with at most this many classes use the internal kernels below instead of
+ * sgemm: OpenBLAS runs products with one dimension of 10 at 5-40 GFLOP/s (threading and
+ * packing overhead), where a plain vectorized loop over the (L2-resident) C x H weights is
+ * several times faster. The summation order differs from sgemm's (float reassociation). */
+#define SMALL_C 16
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -54,6 +59,7 @@ void mimic_student_options_init(mimic_student_options *opts, size_t struct_size)
     d.struct_size = struct_size;
     d.activation = MIMIC_ACT_RELU;
     d.seed = 0;
+    d.init = MIMIC_INIT_UNIFORM;
     size_t n = struct_size < sizeof d ? struct_size : sizeof d;
     memcpy(opts, &d, n);
     if (struct_size > sizeof d)
@@ -112,6 +118,11 @@ static int validate_options(const mimic_student_options *o, mimic__layout *L)
                             "student options: activation %d is not MIMIC_ACT_RELU, _SIGMOID or "
                             "_TANH",
                             (int)o->activation);
+    if (o->init != MIMIC_INIT_UNIFORM && o->init != MIMIC_INIT_HE_GLOROT)
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "student options: init %d is not MIMIC_INIT_UNIFORM or "
+                            "MIMIC_INIT_HE_GLOROT",
+                            (int)o->init);
     return mimic__layout_init(L, o->n_inputs, o->n_hidden, o->n_bottleneck, o->n_classes);
 }
 
@@ -138,13 +149,25 @@ static int student_alloc(const mimic_student_options *o, mimic_student **out)
     return MIMIC_OK;
 }
 
-static void init_matrix(float *w, size_t rows, size_t cols, int32_t act, mimic__rng *rng)
+/* One layer's weights (rows x cols, fan_in = cols, fan_out = rows) and bias (NULL for the
+ * bottleneck). feeds_relu: the layer's output goes through a ReLU (He-normal's case). */
+static void init_layer(float *w, float *bias, size_t rows, size_t cols, int32_t scheme,
+                       int feeds_relu, mimic__rng *rng)
 {
-    /* He-normal for ReLU, Glorot-normal otherwise; fan_in = cols, fan_out = rows. */
-    double std = act == MIMIC_ACT_RELU ? sqrt(2.0 / (double)cols)
-                                       : sqrt(2.0 / ((double)cols + (double)rows));
+    if (scheme == MIMIC_INIT_UNIFORM) {
+        double bound = 1.0 / sqrt((double)cols); /* PyTorch's kaiming_uniform(a=sqrt(5)) */
+        for (size_t i = 0; i < rows * cols; i++)
+            w[i] = (float)(bound * (2.0 * mimic__rng_uniform(rng) - 1.0));
+        if (bias)
+            for (size_t i = 0; i < rows; i++)
+                bias[i] = (float)(bound * (2.0 * mimic__rng_uniform(rng) - 1.0));
+        return;
+    }
+    double std = feeds_relu ? sqrt(2.0 / (double)cols) : sqrt(2.0 / ((double)cols + (double)rows));
     for (size_t i = 0; i < rows * cols; i++)
         w[i] = (float)(std * mimic__rng_normal(rng));
+    if (bias)
+        memset(bias, 0, rows * sizeof(float));
 }
 
 int mimic_student_create(mimic_student **out, const mimic_student_options *opts)
@@ -164,12 +187,12 @@ int mimic_student_create(mimic_student **out, const mimic_student_options *opts)
     const mimic__layout *L = &s->L;
     mimic__rng rng;
     mimic__rng_seed(&rng, o.seed);
+    float *p = s->params;
     if (L->k)
-        init_matrix(s->params + L->off_bottleneck, L->k, L->D, o.activation, &rng);
-    init_matrix(s->params + L->off_hidden_w, L->H, L->kin, o.activation, &rng);
-    init_matrix(s->params + L->off_output_w, L->C, L->H, o.activation, &rng);
-    memset(s->params + L->off_hidden_b, 0, L->H * sizeof(float));
-    memset(s->params + L->off_output_b, 0, L->C * sizeof(float));
+        init_layer(p + L->off_bottleneck, NULL, L->k, L->D, o.init, 0, &rng);
+    init_layer(p + L->off_hidden_w, p + L->off_hidden_b, L->H, L->kin, o.init,
+               o.activation == MIMIC_ACT_RELU, &rng);
+    init_layer(p + L->off_output_w, p + L->off_output_b, L->C, L->H, o.init, 0, &rng);
     *out = s;
     return MIMIC_OK;
 }
@@ -543,6 +566,40 @@ MIMIC__HOT static void matvec(const float *restrict W, size_t n, size_t kk, size
     }
 }
 
+/* c (C x H) = d^T h: d rows x C (dL/dlogits), h rows x H. Row by row, a fixed order. */
+MIMIC__HOT static void small_tn(size_t C, size_t H, size_t rows, const float *restrict d,
+                                const float *restrict h, float *restrict c)
+{
+    memset(c, 0, C * H * sizeof(float));
+    for (size_t r = 0; r < rows; r++) {
+        const float *hr = h + r * H;
+        for (size_t k = 0; k < C; k++) {
+            const float a = d[r * C + k];
+            float *ck = c + k * H;
+            for (size_t j = 0; j < H; j++)
+                ck[j] += a * hr[j];
+        }
+    }
+}
+
+/* out (m x H) = d (m x C) . W (C x H), summing over the C classes in order. */
+MIMIC__HOT static void small_nn(size_t m, size_t H, size_t C, const float *restrict d,
+                                const float *restrict W, float *restrict out)
+{
+    for (size_t r = 0; r < m; r++) {
+        float *o = out + r * H;
+        const float a0 = d[r * C];
+        for (size_t j = 0; j < H; j++)
+            o[j] = a0 * W[j];
+        for (size_t k = 1; k < C; k++) {
+            const float a = d[r * C + k];
+            const float *w = W + k * H;
+            for (size_t j = 0; j < H; j++)
+                o[j] += a * w[j];
+        }
+    }
+}
+
 /* The forward pass for a few rows, one row at a time through matvec, bias and activation
  * fused into the pass over each layer's (cache-resident) output. */
 static void forward_small(const mimic__layout *L, int32_t act, const float *P, const float *x,
@@ -576,7 +633,11 @@ static void forward_core(const mimic__layout *L, int32_t act, const float *P, co
     }
     gemm_nt(rows, L->H, L->kin, in, L->kin, P + L->off_hidden_w, L->kin, h, L->H);
     bias_act(h, rows, L->H, P + L->off_hidden_b, act);
-    gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
+    if (L->C <= SMALL_C)
+        for (size_t r = 0; r < rows; r++)
+            matvec(P + L->off_output_w, L->C, L->H, L->H, h + r * L->H, logits + r * L->C);
+    else
+        gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
     bias_add(logits, rows, L->C, P + L->off_output_b);
 }
 
@@ -605,14 +666,20 @@ void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, cons
         return;
     }
     /* Output layer: dW_out = dlogits^T h, db_out = column sums of dlogits. */
-    gemm_tn(C, H, rows, dlogits, C, h, H, grads + L->off_output_w, H);
+    if (C <= SMALL_C)
+        small_tn(C, H, rows, dlogits, h, grads + L->off_output_w);
+    else
+        gemm_tn(C, H, rows, dlogits, C, h, H, grads + L->off_output_w, H);
     column_sums(dlogits, rows, C, grads + L->off_output_b);
     /* dpre = (dlogits W_out) * f'(pre), into h. The gradient slots of V and W_hid (at least
      * H * kin floats, written only below) serve as scratch for dh, a chunk of rows at a time. */
     const size_t chunk = L->off_hidden_b / H; /* >= kin >= 1 */
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         size_t m = rows - r0 < chunk ? rows - r0 : chunk;
-        gemm_nn(m, H, C, dlogits + r0 * C, C, params + L->off_output_w, H, grads, H);
+        if (C <= SMALL_C)
+            small_nn(m, H, C, dlogits + r0 * C, params + L->off_output_w, grads);
+        else
+            gemm_nn(m, H, C, dlogits + r0 * C, C, params + L->off_output_w, H, grads, H);
         act_grad(h + r0 * H, grads, m * H, activation);
     }
     /* Hidden layer: dW_hid = dpre^T in, db_hid = column sums of dpre. */
