@@ -167,7 +167,7 @@ int mimic_dataset_create(mimic_dataset **out, const void *inputs, int32_t input_
                          size_t n_inputs, size_t n_classes)
 {
     static const char fn[] = "mimic_dataset_create";
-    sizes sz;
+    sizes sz = {0, 0, 0};
     int rc = check_args(fn, out, inputs, input_dtype, teacher_logits, labels, rows, n_inputs,
                         n_classes, &sz);
     if (rc)
@@ -197,7 +197,7 @@ int mimic_dataset_wrap(mimic_dataset **out, const void *inputs, int32_t input_dt
                        size_t n_inputs, size_t n_classes)
 {
     static const char fn[] = "mimic_dataset_wrap";
-    sizes sz;
+    sizes sz = {0, 0, 0};
     int rc = check_args(fn, out, inputs, input_dtype, teacher_logits, labels, rows, n_inputs,
                         n_classes, &sz);
     if (rc)

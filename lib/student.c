@@ -324,8 +324,8 @@ int mimic_student_tensor(const mimic_student *s, const char *name, const float *
         return rc;
     if (!data || !rows || !cols)
         return mimic__error(MIMIC_ERR_INVALID, "%s: data, rows and cols must not be NULL", fn);
-    float *p;
-    size_t r, c;
+    float *p = NULL;
+    size_t r = 0, c = 0;
     rc = find_tensor(s, name, fn, &p, &r, &c);
     if (rc != MIMIC_OK)
         return rc;
@@ -351,8 +351,8 @@ int mimic_student_set_tensor(mimic_student *s, const char *name, const float *da
     int rc = mimic__student_check(s, fn);
     if (rc != MIMIC_OK)
         return rc;
-    float *p;
-    size_t r, c;
+    float *p = NULL;
+    size_t r = 0, c = 0;
     rc = find_tensor(s, name, fn, &p, &r, &c);
     if (rc != MIMIC_OK)
         return rc;
