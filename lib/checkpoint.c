@@ -362,6 +362,7 @@ static int load_file(mimic_trainer *t, const mimic__st_file *f, const char *path
     if (rc != MIMIC_OK)
         return rc;
     memcpy(t->p[t->cur], params, n * sizeof(float));
+    t->prev_valid = 0; /* the other buffer is not this state's predecessor */
     memcpy(t->m, m, n * sizeof(float));
     if (t->v)
         memcpy(t->v, v, n * sizeof(float));

@@ -274,19 +274,24 @@ static int batch_loss(mimic_trainer *t, const float *logits, size_t n, double *l
     return MIMIC_OK;
 }
 
-/* Divergence: the trainer keeps (and the student gets) the weights of the previous step. */
-static int diverge(mimic_trainer *t, const char *what, double value)
+/* Divergence. A non-finite loss condemns the weights that produced it (p[cur]), so the student
+ * gets the previous step's weights, whose loss was finite (p[cur ^ 1], kept by the optimizer's
+ * double buffer at no cost); when the loss was fine but the gradient norm or an updated weight
+ * is not, p[cur] itself is the last good state. */
+static int diverge(mimic_trainer *t, const char *what, double value, int loss_bad)
 {
     t->failed = 1;
-    mimic__trainer_sync(t, t->p[t->cur]);
+    int back = loss_bad && t->prev_valid;
+    mimic__trainer_sync(t, t->p[back ? t->cur ^ 1 : t->cur]);
     unsigned long long e = (unsigned long long)t->epochs_done + 1;
     unsigned long long k = (unsigned long long)t->pos + 1;
     unsigned long long g = (unsigned long long)t->steps_done + 1;
+    unsigned long long good = g - 1 - (unsigned long long)back;
     return mimic__error(MIMIC_ERR_NUMERIC,
                         "training diverged at epoch %llu, step %llu (global step %llu; %s is %g); "
-                        "the student holds the weights from before this step (after global "
-                        "step %llu); lower options.learning_rate or set options.clip_norm",
-                        e, k, g, what, value, g - 1);
+                        "the student holds the weights after global step %llu, the last with a "
+                        "finite loss; lower options.learning_rate or set options.clip_norm",
+                        e, k, g, what, value, good);
 }
 
 /* One optimizer step; the student is not touched (callers sync when they hand it out). */
@@ -304,7 +309,7 @@ static int train_step(mimic_trainer *t, double *loss_out)
     double loss = NAN;
     int rc = batch_loss(t, logits, n, &loss);
     if (rc == MIMIC_ERR_NUMERIC || (rc == MIMIC_OK && !isfinite(loss)))
-        return diverge(t, "the loss", rc == MIMIC_OK ? loss : INFINITY);
+        return diverge(t, "the loss", rc == MIMIC_OK ? loss : INFINITY, 1);
     if (rc != MIMIC_OK)
         return rc;
     mimic__student_backward_ws(L, t->act, t->p[t->cur], t->x, n, z, h, t->dlogits, t->dz,
@@ -323,15 +328,16 @@ static int train_step(mimic_trainer *t, double *loss_out)
     if (t->o.clip_norm > 0) {
         double norm = mimic__grad_norm(t->grads, L->n_params);
         if (!isfinite(norm))
-            return diverge(t, "the gradient norm", norm);
+            return diverge(t, "the gradient norm", norm, 0);
         if (norm > t->o.clip_norm)
             gscale = (float)(t->o.clip_norm / (norm + 1e-6)); /* PyTorch's clip_grad_norm_ */
     }
     double lr = mimic__lr_at(&t->o, t->steps_done, t->spe);
     if (!mimic__optimizer_update(&t->o, lr, t->steps_done + 1, t->p[t->cur], t->p[t->cur ^ 1],
                                  t->grads, gscale, t->m, t->v, L->n_params))
-        return diverge(t, "a weight after the update", INFINITY);
+        return diverge(t, "a weight after the update", INFINITY, 0);
     t->cur ^= 1;
+    t->prev_valid = 1;
     t->steps_done++;
     t->pos++;
     t->epoch_loss_sum += loss * (double)n;

@@ -68,6 +68,7 @@ struct mimic_trainer {
      * swapped only when the result is finite, so p[cur] always holds the last good weights */
     float *p[2];
     int cur;
+    int prev_valid; /* p[cur ^ 1] holds the weights of the previous step (their loss was finite) */
     float *grads, *m, *v;    /* v only for Adam/AdamW */
     float *best;             /* best weights (early stopping), training space, or NULL */
     float *x, *ws, *dlogits, *dl2, *dz, *tbuf;

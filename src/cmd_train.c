@@ -45,6 +45,8 @@ static double lookup_lr(int32_t optimizer, int32_t loss)
 
 static const char *const activation_names[] = {"relu", "sigmoid", "tanh", NULL};
 static const int32_t activation_values[] = {MIMIC_ACT_RELU, MIMIC_ACT_SIGMOID, MIMIC_ACT_TANH};
+static const char *const init_names[] = {"uniform", "he", NULL};
+static const int32_t init_values[] = {MIMIC_INIT_UNIFORM, MIMIC_INIT_HE_GLOROT};
 static const char *const loss_names[] = {"l2", "kd", "labels", NULL};
 static const int32_t loss_values[] = {MIMIC_LOSS_L2, MIMIC_LOSS_KD, MIMIC_LOSS_LABELS};
 static const char *const schedule_names[] = {"constant", "cosine", "step", NULL};
@@ -76,6 +78,7 @@ typedef struct train_args {
     const char *out, *log, *plot, *checkpoint;
     uint64_t hidden, bottleneck, n_classes, progress_every;
     int32_t activation;
+    int32_t init;
     double std_floor;
     int quiet;
 } train_args;
@@ -141,6 +144,7 @@ static int run(const char *cmd, train_args *a, mimic_train_options *o, cli_opt *
     so.n_bottleneck = (size_t)a->bottleneck;
     so.n_classes = C_;
     so.activation = a->activation;
+    so.init = a->init;
     so.seed = o->seed;
     int st = mimic_student_create(&s, &so);
     if (st != MIMIC_OK) {
@@ -230,6 +234,7 @@ int cmd_train(int argc, char **argv)
     mimic_train_options o;
     mimic_train_options_init(&o, sizeof o);
     a.activation = MIMIC_ACT_RELU;
+    a.init = MIMIC_INIT_UNIFORM;
     double lr = 0;
 
     char d_epochs[32], d_batch[32], d_mom[32], d_T[32], d_hw[32], d_wd[32], d_clip[32], d_warm[32], d_gamma[32],
@@ -267,6 +272,8 @@ int cmd_train(int argc, char **argv)
         {"--bottleneck", OPT_U64, &a.bottleneck, NULL, NULL, "K", "0 (none)", "linear bottleneck width", 0},
         {"--activation", OPT_CHOICE, &a.activation, activation_names, activation_values, NULL, "relu",
          "hidden activation", 0},
+        {"--init", OPT_CHOICE, &a.init, init_names, init_values, NULL, "uniform",
+         "weight init: uniform (PyTorch's nn.Linear default) or he (He/Glorot normal)", 0},
         {"--loss", OPT_CHOICE, &o.loss, loss_names, loss_values, NULL, "required",
          "l2: regression on teacher logits; kd: Hinton distillation; labels: hard labels", 0},
         {"--temperature", OPT_POS_DOUBLE, &o.temperature, NULL, NULL, "T", d_T, "distillation temperature", 0},

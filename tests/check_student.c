@@ -12,10 +12,13 @@
 
 enum { D_ = 5, K_ = 3, H_ = 7, C_ = 4, ROWS_ = 6 };
 
-static mimic_student *make(size_t D, size_t H, size_t k, size_t C, int32_t act, uint64_t seed)
+static mimic_student *make_with(size_t D, size_t H, size_t k, size_t C, int32_t act, uint64_t seed,
+                                int32_t init)
 {
     mimic_student_options o;
     mimic_student_options_init(&o, sizeof o);
+    ck_assert_int_eq(o.init, MIMIC_INIT_UNIFORM);
+    o.init = init;
     o.n_inputs = D;
     o.n_hidden = H;
     o.n_bottleneck = k;
@@ -26,6 +29,11 @@ static mimic_student *make(size_t D, size_t H, size_t k, size_t C, int32_t act, 
     int rc = mimic_student_create(&s, &o);
     ck_assert_msg(rc == MIMIC_OK, "create: %s", mimic_last_error());
     return s;
+}
+
+static mimic_student *make(size_t D, size_t H, size_t k, size_t C, int32_t act, uint64_t seed)
+{
+    return make_with(D, H, k, C, act, seed, MIMIC_INIT_UNIFORM);
 }
 
 /* Random biases too (init makes them zero), so the checks see them. */
@@ -411,40 +419,75 @@ static double sample_std(const float *w, size_t n)
     return sqrt(v / (double)n);
 }
 
+/* Both schemes: deterministic from the seed; UNIFORM is PyTorch's nn.Linear default
+ * (weights and biases U(+-1/sqrt(fan_in)), std bound/sqrt(3)); HE_GLOROT is He-normal for the
+ * layer feeding a ReLU and Glorot-normal for the linear bottleneck/output and for
+ * sigmoid/tanh, with zero biases. */
 START_TEST(test_init_deterministic_and_scaled)
 {
     const size_t D = 200, H = 300, k = 50, C = 10;
-    for (int a = 0; a < 3; a++) {
-        mimic_student *s1 = make(D, H, k, C, ACTS[a], 42), *s2 = make(D, H, k, C, ACTS[a], 42);
-        mimic_student *s3 = make(D, H, k, C, ACTS[a], 43);
-        const mimic__layout *L = &s1->L;
-        ck_assert_mem_eq(s1->params, s2->params, L->n_params * sizeof(float));
-        ck_assert(memcmp(s1->params, s3->params, L->n_params * sizeof(float)) != 0);
-        ck_assert_uint_eq((uintptr_t)s1->params % 64, 0);
-        struct {
-            size_t off, rows, cols;
-        } m[3] = {{L->off_bottleneck, k, D}, {L->off_hidden_w, H, k}, {L->off_output_w, C, H}};
-        for (int i = 0; i < 3; i++) {
-            double want = ACTS[a] == MIMIC_ACT_RELU
-                              ? sqrt(2.0 / (double)m[i].cols)
-                              : sqrt(2.0 / (double)(m[i].cols + m[i].rows));
-            double got = sample_std(s1->params + m[i].off, m[i].rows * m[i].cols);
-            ck_assert_msg(fabs(got / want - 1) < 0.06, "act %d matrix %d: std %g, want %g",
-                          (int)ACTS[a], i, got, want);
+    const int32_t inits[2] = {MIMIC_INIT_UNIFORM, MIMIC_INIT_HE_GLOROT};
+    for (int in = 0; in < 2; in++)
+        for (int a = 0; a < 3; a++) {
+            mimic_student *s1 = make_with(D, H, k, C, ACTS[a], 42, inits[in]);
+            mimic_student *s2 = make_with(D, H, k, C, ACTS[a], 42, inits[in]);
+            mimic_student *s3 = make_with(D, H, k, C, ACTS[a], 43, inits[in]);
+            const mimic__layout *L = &s1->L;
+            ck_assert_mem_eq(s1->params, s2->params, L->n_params * sizeof(float));
+            ck_assert(memcmp(s1->params, s3->params, L->n_params * sizeof(float)) != 0);
+            ck_assert_uint_eq((uintptr_t)s1->params % 64, 0);
+            struct {
+                size_t off, rows, cols, bias;
+                int feeds_act;
+            } m[3] = {{L->off_bottleneck, k, D, 0, 0},
+                      {L->off_hidden_w, H, k, L->off_hidden_b, 1},
+                      {L->off_output_w, C, H, L->off_output_b, 0}};
+            for (int i = 0; i < 3; i++) {
+                double bound = 1.0 / sqrt((double)m[i].cols), want;
+                if (inits[in] == MIMIC_INIT_UNIFORM)
+                    want = bound / sqrt(3.0);
+                else if (m[i].feeds_act && ACTS[a] == MIMIC_ACT_RELU)
+                    want = sqrt(2.0 / (double)m[i].cols);
+                else
+                    want = sqrt(2.0 / (double)(m[i].cols + m[i].rows));
+                const float *w = s1->params + m[i].off;
+                double got = sample_std(w, m[i].rows * m[i].cols);
+                ck_assert_msg(fabs(got / want - 1) < 0.06, "init %d act %d matrix %d: std %g, want %g",
+                              (int)inits[in], (int)ACTS[a], i, got, want);
+                if (inits[in] == MIMIC_INIT_UNIFORM)
+                    for (size_t j = 0; j < m[i].rows * m[i].cols; j++)
+                        ck_assert(fabs(w[j]) <= bound);
+                if (!m[i].bias)
+                    continue;
+                double bias_abs = 0;
+                for (size_t j = 0; j < m[i].rows; j++) {
+                    float b = s1->params[m[i].bias + j];
+                    ck_assert(fabs(b) <= bound);
+                    bias_abs += fabs(b);
+                }
+                if (inits[in] == MIMIC_INIT_UNIFORM)
+                    ck_assert(bias_abs > 0.25 * bound * (double)m[i].rows); /* mean |U| = bound/2 */
+                else
+                    ck_assert(bias_abs == 0);
+            }
+            ck_assert_uint_eq(mimic_student_num_params(s1), k * D + H * k + H + C * H + C);
+            mimic_student_free(s1);
+            mimic_student_free(s2);
+            mimic_student_free(s3);
         }
-        for (size_t i = 0; i < H; i++)
-            ck_assert_float_eq(s1->params[L->off_hidden_b + i], 0.0f);
-        for (size_t i = 0; i < C; i++)
-            ck_assert_float_eq(s1->params[L->off_output_b + i], 0.0f);
-        ck_assert_uint_eq(mimic_student_num_params(s1), k * D + H * k + H + C * H + C);
-        mimic_student_free(s1);
-        mimic_student_free(s2);
-        mimic_student_free(s3);
-    }
     mimic_student *s = make(6, 4, 0, 3, MIMIC_ACT_RELU, 0);
     ck_assert_uint_eq(mimic_student_num_params(s), 4 * 6 + 4 + 3 * 4 + 3);
     ck_assert_uint_eq(s->L.off_hidden_w, 0);
     mimic_student_free(s);
+    mimic_student_options o;
+    mimic_student_options_init(&o, sizeof o);
+    o.n_inputs = 3;
+    o.n_hidden = 3;
+    o.n_classes = 2;
+    o.init = 7;
+    ck_assert_int_eq(mimic_student_create(&s, &o), MIMIC_ERR_INVALID);
+    ck_assert_ptr_null(s);
+    ck_assert(strstr(mimic_last_error(), "init") != NULL);
 }
 END_TEST
 

@@ -51,6 +51,7 @@ DTYPE_U8 = 2
 DTYPE_I32 = 3
 
 ACTIVATIONS = {"relu": 1, "sigmoid": 2, "tanh": 3}
+INITS = {"uniform": 1, "he": 2}
 LOSSES = {"l2": 1, "kd": 2, "labels": 3}
 SCHEDULES = {"constant": 1, "cosine": 2, "step": 3}
 OPTIMIZERS = {"sgd": 1, "adam": 2, "adamw": 3}
@@ -69,6 +70,7 @@ class StudentOptions(ctypes.Structure):
         ("n_classes", c_size_t),
         ("activation", c_int32),
         ("seed", c_uint64),
+        ("init", c_int32),
     ]
 
 

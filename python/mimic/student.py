@@ -159,9 +159,10 @@ def _float(value, what):
 class Student:
     """A shallow student: logits = W_out f(W_hid (V n(x)) + b_hid) + b_out.
 
-    Student(n_inputs, n_hidden, n_classes, bottleneck=0, activation="relu", seed=0)
+    Student(n_inputs, n_hidden, n_classes, bottleneck=0, activation="relu", seed=0, init="uniform")
       n_inputs D, n_hidden H, n_classes C (>= 2); bottleneck k = 0 means no linear
-      bottleneck (W_hid is then H x D); activation "relu", "sigmoid" or "tanh"; seed makes
+      bottleneck (W_hid is then H x D); activation "relu", "sigmoid" or "tanh"; init "uniform"
+      (PyTorch's nn.Linear default) or "he" (He/Glorot normal, see mimic_init); seed makes
       the initialization deterministic.
 
     Threads: forward, predict, evaluate, tensors, save and export_onnx may run in many
@@ -170,7 +171,8 @@ class Student:
     runs raises RuntimeError (calls from inside fit's progress callback are allowed).
     """
 
-    def __init__(self, n_inputs, n_hidden, n_classes, bottleneck=0, activation="relu", seed=0):
+    def __init__(self, n_inputs, n_hidden, n_classes, bottleneck=0, activation="relu", seed=0,
+                 init="uniform"):
         opts = _lib.StudentOptions()
         _lib.lib.mimic_student_options_init(ctypes.byref(opts), ctypes.sizeof(opts))
         opts.n_inputs = _uint(n_inputs, "n_inputs")
@@ -179,6 +181,7 @@ class Student:
         opts.n_bottleneck = _uint(bottleneck, "bottleneck")
         opts.activation = _enum(_lib.ACTIVATIONS, activation, "activation")
         opts.seed = _uint(seed, "seed")
+        opts.init = _enum(_lib.INITS, init, "init")
         handle = ctypes.c_void_p()
         check(_lib.lib.mimic_student_create(ctypes.byref(handle), ctypes.byref(opts)),
               "mimic_student_create")
