@@ -90,4 +90,8 @@ int cmd_export(int argc, char **argv);
 /* Load a model, printing "mimic CMD: PATH: problem" on failure. */
 int cli_load_model(const char *cmd, const char *path, mimic_student **out);
 
+/* blas_cpu.c: OpenBLAS core fix-up (see there). */
+const char *cli_blas_core(void);
+void cli_fix_blas_core(char **argv);
+
 #endif

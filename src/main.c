@@ -30,6 +30,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    cli_fix_blas_core(argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
@@ -40,7 +41,9 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (strcmp(c, "--version") == 0 || strcmp(c, "-V") == 0) {
-        printf("mimic %s (libmimic %s)\n", MIMIC_VERSION_STRING, mimic_version_string());
+        const char *core = cli_blas_core();
+        printf("mimic %s (libmimic %s; BLAS: %s%s)\n", MIMIC_VERSION_STRING, mimic_version_string(),
+               core ? "OpenBLAS, core " : "CBLAS", core ? core : "");
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

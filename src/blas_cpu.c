@@ -1,0 +1,48 @@
+/*
+ * OpenBLAS CPU detection fix-up for the CLI.
+ *
+ * OpenBLAS picks its kernels once, when it is loaded, from the CPU model. A release older
+ * than the CPU (Debian 12's 0.3.21 on Emerald Rapids, say) does not know the model and falls
+ * back to its generic "Prescott" SSE3 kernels: sgemm then runs ~3.5x slower than with the
+ * AVX-512 kernels the CPU supports. The library never touches process-wide settings, but the
+ * mimic program owns its process: when OPENBLAS_CORETYPE is unset and OpenBLAS reports the
+ * generic core on a CPU with AVX-512 (or AVX2), it re-executes itself once with
+ * OPENBLAS_CORETYPE=SkylakeX (or Haswell). Setting OPENBLAS_CORETYPE yourself (any value)
+ * disables this; `mimic --version` shows the core in use.
+ */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* The OpenBLAS core name, or NULL when the BLAS in this process is not OpenBLAS. */
+const char *cli_blas_core(void)
+{
+    void *sym = dlsym(RTLD_DEFAULT, "openblas_get_corename");
+    char *(*corename)(void) = NULL;
+    memcpy(&corename, &sym, sizeof sym); /* POSIX guarantees this; ISO C has no direct cast */
+    return corename ? corename() : NULL;
+}
+
+void cli_fix_blas_core(char **argv)
+{
+    if (getenv("OPENBLAS_CORETYPE"))
+        return;
+    const char *core = cli_blas_core();
+    if (!core || strcmp(core, "Prescott") != 0)
+        return;
+    const char *better = NULL;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        better = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        better = "Haswell";
+#endif
+    if (!better || setenv("OPENBLAS_CORETYPE", better, 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with the generic kernels */
+}
