@@ -944,6 +944,8 @@ static int load_options(const mimic__st_file *f, const char *path, mimic_student
 }
 
 /* Copy tensor `name` (expected rows x cols, cols = 0 for 1-D) from the file into dst. */
+/* Check a stored tensor's shape against the metadata and its values for finiteness; with dst,
+ * also copy it. */
 static int load_tensor(const mimic__st_file *f, const char *path, const char *name, size_t rows,
                        size_t cols, float *dst)
 {
@@ -959,13 +961,41 @@ static int load_tensor(const mimic__st_file *f, const char *path, const char *na
                             "[%zu, %zu]",
                             path, name, t->rows, t->cols, rows, cols);
     size_t n = cols ? rows * cols : rows;
+    if (dst) {
+        memcpy(dst, t->data, n * sizeof(float));
+        return MIMIC_OK;
+    }
     for (size_t i = 0; i < n; i++)
         if (!isfinite(t->data[i]))
             return mimic__error(MIMIC_ERR_NUMERIC,
                                 "%s: tensor \"%s\" has a non-finite value (%g) at element %zu",
                                 path, name, (double)t->data[i], i);
-    memcpy(dst, t->data, n * sizeof(float));
     return MIMIC_OK;
+}
+
+/* The stored tensors of a student with layout L: name, shape, destination (NULL: checking). */
+static int load_tensors(const mimic__st_file *f, const char *path, const mimic__layout *L,
+                        bool has_mean, mimic_student *s)
+{
+    float *p = s ? s->params : NULL;
+    struct {
+        const char *name;
+        size_t rows, cols, off;
+        bool present;
+    } t[] = {{"bottleneck.weight", L->k, L->D, L->off_bottleneck, L->k > 0},
+             {"hidden.weight", L->H, L->kin, L->off_hidden_w, true},
+             {"hidden.bias", L->H, 0, L->off_hidden_b, true},
+             {"output.weight", L->C, L->H, L->off_output_w, true},
+             {"output.bias", L->C, 0, L->off_output_b, true}};
+    int rc = MIMIC_OK;
+    for (size_t i = 0; rc == MIMIC_OK && i < sizeof t / sizeof t[0]; i++)
+        if (t[i].present)
+            rc = load_tensor(f, path, t[i].name, t[i].rows, t[i].cols, p ? p + t[i].off : NULL);
+    if (rc == MIMIC_OK && has_mean)
+        rc = load_tensor(f, path, "input.mean", L->D, 0, s ? s->in_mean : NULL);
+    if (rc == MIMIC_OK && has_mean)
+        rc = load_tensor(f, path, "input.scale", L->D, 0, s ? s->in_scale : NULL);
+    return rc;
 }
 
 static int load_from_file(const mimic__st_file *f, const char *path, mimic_student **out)
@@ -993,37 +1023,32 @@ static int load_from_file(const mimic__st_file *f, const char *path, mimic_stude
         return mimic__error(MIMIC_ERR_FORMAT,
                             "%s: tensor \"bottleneck.weight\" present, but n_bottleneck is 0",
                             path);
-    mimic_student *s;
-    rc = student_alloc(&o, &s);
+    /* Check every tensor against the metadata before allocating anything: the allocation's
+     * size comes from the (untrusted) metadata, the tensors are bounded by the file. */
+    mimic__layout L;
+    rc = validate_options(&o, &L);
     if (rc != MIMIC_OK) {
         char why[256];
         snprintf(why, sizeof why, "%s", mimic_last_error());
-        return rc == MIMIC_ERR_NOMEM
-                   ? rc
-                   : mimic__error(MIMIC_ERR_FORMAT, "%s: bad architecture in __metadata__: %s",
-                                  path, why);
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: bad architecture in __metadata__: %s", path,
+                            why);
     }
-    const mimic__layout *L = &s->L;
-    if (L->k)
-        rc = load_tensor(f, path, "bottleneck.weight", L->k, L->D, s->params + L->off_bottleneck);
-    if (rc == MIMIC_OK)
-        rc = load_tensor(f, path, "hidden.weight", L->H, L->kin, s->params + L->off_hidden_w);
-    if (rc == MIMIC_OK)
-        rc = load_tensor(f, path, "hidden.bias", L->H, 0, s->params + L->off_hidden_b);
-    if (rc == MIMIC_OK)
-        rc = load_tensor(f, path, "output.weight", L->C, L->H, s->params + L->off_output_w);
-    if (rc == MIMIC_OK)
-        rc = load_tensor(f, path, "output.bias", L->C, 0, s->params + L->off_output_b);
-    if (rc == MIMIC_OK && has_mean) {
-        s->in_mean = mimic__aligned_alloc(L->D * sizeof(float));
-        s->in_scale = mimic__aligned_alloc(L->D * sizeof(float));
-        if (!s->in_mean || !s->in_scale)
-            rc = mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", path);
-        if (rc == MIMIC_OK)
-            rc = load_tensor(f, path, "input.mean", L->D, 0, s->in_mean);
-        if (rc == MIMIC_OK)
-            rc = load_tensor(f, path, "input.scale", L->D, 0, s->in_scale);
+    rc = load_tensors(f, path, &L, has_mean, NULL);
+    if (rc != MIMIC_OK)
+        return rc;
+    mimic_student *s;
+    rc = student_alloc(&o, &s);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (has_mean) {
+        s->in_mean = mimic__aligned_alloc(L.D * sizeof(float));
+        s->in_scale = mimic__aligned_alloc(L.D * sizeof(float));
+        if (!s->in_mean || !s->in_scale) {
+            mimic_student_free(s);
+            return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", path);
+        }
     }
+    rc = load_tensors(f, path, &L, has_mean, s);
     if (rc != MIMIC_OK) {
         mimic_student_free(s);
         return rc;

@@ -812,6 +812,12 @@ START_TEST(test_load_rejects_inconsistent_files)
         {"wrong format", 4, {good[0], good[1], good[2], good[3]},
          {meta[0], meta[1], meta[2], meta[3], meta[4], {"format", "other"}}, 6,
          MIMIC_ERR_FORMAT, "format"},
+        /* metadata claiming a 4 TB model over 100-byte tensors: the tensors are checked
+         * before anything is allocated, so this is a format error, not an attempt to
+         * allocate what an untrusted header asks for (which ASan would abort on) */
+        {"huge metadata", 4, {good[0], good[1], good[2], good[3]},
+         {{"n_inputs", "1000000"}, {"n_hidden", "1000000"}, meta[2], meta[3], meta[4]}, 5,
+         MIMIC_ERR_FORMAT, "metadata says"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_st(path, cases[i].t, (size_t)cases[i].n_tensors, cases[i].m,
