@@ -31,7 +31,7 @@ export MIMIC_JOBS=$JOBS
 
 ALL_STEPS=(setup plain asan reference tsan install exports headers abi
            consumer-pkgconfig consumer-cmake consumer-vendor examples
-           python fuzz valgrind onnx)
+           python fuzz crash valgrind onnx)
 
 # Command lines of the examples (examples/*.c, run by the `examples` step), one entry
 # "NAME|ARGUMENTS". ARGUMENTS are shell words, evaluated with $DATA = the repo's data/,
@@ -179,7 +179,7 @@ step_tsan() {
   local tests=()
   mapfile -t tests < <(cd "$dir" && ctest -N -R "$re" | sed -n 's/^ *Test *#[0-9]*: *//p')
   build "$dir" mimic_shared mimic_static ${tests[@]+"${tests[@]}"}
-  [ "${#tests[@]}" -gt 0 ] || skip "no test matches '$re' yet (library builds under TSan)"
+  [ "${#tests[@]}" -gt 0 ] || die "no test matches '$re'"
   rm -rf "$logs" && mkdir -p "$logs"
   # OpenBLAS is not instrumented: its worker threads synchronize through spin-waits TSan
   # cannot see, so it would report races inside OpenBLAS. One BLAS thread means no worker
@@ -271,7 +271,7 @@ step_consumer-vendor() {
 step_examples() {
   need_stage
   local srcs=("$ROOT"/examples/*.c)
-  [ -e "${srcs[0]}" ] || skip "no examples/*.c yet"
+  [ -e "${srcs[0]}" ] || die "no examples/*.c"
   local dir=$BUILD/ci-examples pcdir=$BUILD/ci-examples-pkgconfig
   rm -rf "$dir" "$pcdir"
   mkdir -p "$pcdir"
@@ -316,14 +316,14 @@ step_python() {
   for d in python/tests tests/python; do
     [ -d "$ROOT/$d" ] && dirs+=("$ROOT/$d")
   done
-  [ "${#dirs[@]}" -gt 0 ] || skip "no python/tests or tests/python yet"
+  [ "${#dirs[@]}" -gt 0 ] || die "no python/tests or tests/python"
   local nfiles
   nfiles=$(find "${dirs[@]}" \( -name 'test_*.py' -o -name '*_test.py' \) -print | wc -l)
   local rc=0
   (cd "$ROOT" && PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
     "$PY" -m pytest -q -p no:cacheprovider "${dirs[@]}") || rc=$?
   if [ "$rc" -eq 5 ]; then # pytest: no tests collected
-    [ "$nfiles" -eq 0 ] && skip "no test files in ${dirs[*]#"$ROOT/"}"
+    [ "$nfiles" -eq 0 ] && die "no test files in ${dirs[*]#"$ROOT/"}"
     die "pytest collected no tests, but there are $nfiles test files"
   fi
   return "$rc"
@@ -332,8 +332,15 @@ step_python() {
 # 8b. libFuzzer targets, each for MIMIC_FUZZ_SECONDS (their seed-corpus replayers already
 #     run in ctest with gcc).
 step_fuzz() {
-  [ -f "$ROOT/tests/fuzz/run.sh" ] || skip "no tests/fuzz/run.sh yet"
-  (cd "$ROOT" && bash tests/fuzz/run.sh "${MIMIC_FUZZ_SECONDS:-60}")
+  [ -f "$ROOT/tests/fuzz/run.sh" ] || die "no tests/fuzz/run.sh"
+  (cd "$ROOT" && MIMIC_FUZZ_BUILD="$BUILD/fuzz" bash tests/fuzz/run.sh "${MIMIC_FUZZ_SECONDS:-60}")
+}
+
+# 8b'. Crash safety: `mimic train --checkpoint` killed with SIGKILL at random moments 50
+#      times; every checkpoint loads and --resume ends with the uninterrupted run's model.
+step_crash() {
+  [ -x "$BUILD/ci-plain/mimic" ] || die "no plain build of the CLI (the plain step failed or did not run)"
+  bash "$ROOT/tests/crash/kill_train.sh" "$BUILD/ci-plain/mimic" 50
 }
 
 # 8c. valgrind memcheck of the plain build's Check suites (in-process: CK_FORK=no).
@@ -348,7 +355,7 @@ step_valgrind() {
 
 # 8d. The exported ONNX models checked with the real ONNX Runtime.
 step_onnx() {
-  [ -f "$ROOT/tests/onnx/run.sh" ] || skip "no tests/onnx/run.sh yet"
+  [ -f "$ROOT/tests/onnx/run.sh" ] || die "no tests/onnx/run.sh"
   need_stage
   (cd "$ROOT" && bash tests/onnx/run.sh)
 }

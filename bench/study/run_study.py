@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""The Fashion-MNIST mimic-learning study: reruns every configuration end to end.
+
+    /usr/bin/python3 bench/study/run_study.py [--quick] [--only NAME ...]
+
+Builds the data (make_data.py: train 60k, transfer 240k rebuilt from data/README.md, test
+10k), trains each configuration with the `mimic` CLI (build/study, Release), evaluates it on
+the 10k test images and writes, under out/study/:
+  results.md        the table (method, data, architecture, recipe, parameters, test accuracy,
+                    agreement with the teacher, share of the labels-to-teacher gap closed, time)
+  accuracy.svg      test accuracy vs. parameters, per method, with and without the transfer set
+  curves_<name>.svg the learning curves (from the CLI's --plot)
+  <name>.csv/.log   per-epoch logs and the exact command line
+Seeds are fixed (--seed 1); every command is printed and stored in results.md.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+OUT = os.path.join(ROOT, "out", "study")
+DATA = os.path.join(ROOT, "out", "data")
+MIMIC = os.path.join(ROOT, "build", "study", "mimic")
+TEACHER_ACC = 0.9512
+
+# name, loss, train set, hidden, bottleneck, epochs, extra flags
+SGD = ["--optimizer", "sgd", "--momentum", "0.9", "--batch", "128"]
+ADAM_L2 = ["--optimizer", "adam", "--lr", "0.001", "--target-norm", "standardize", "--batch", "256"]
+CONFIGS = [
+    ("labels-60k", "labels", "train", 4096, 256, 20, SGD + ["--lr", "0.05"]),
+    ("kd-60k", "kd", "train", 4096, 256, 20, SGD + ["--lr", "0.05", "--temperature", "4"]),
+    ("l2-sgd-60k", "l2", "train", 4096, 256, 20, SGD + ["--lr", "0.001"]),
+    ("l2-adam-60k", "l2", "train", 4096, 256, 20, ADAM_L2),
+    ("labels-300k", "labels", "big", 4096, 256, 10, SGD + ["--lr", "0.05"]),
+    ("kd-300k", "kd", "big", 4096, 256, 10, SGD + ["--lr", "0.05", "--temperature", "4"]),
+    ("l2-adam-300k", "l2", "big", 4096, 256, 10, ADAM_L2),
+    ("l2-adam-300k-small", "l2", "big", 1024, 128, 10, ADAM_L2),
+    ("l2-adam-300k-wide", "l2", "big", 8192, 256, 10, ADAM_L2),
+]
+
+
+def run(cmd, log=None):
+    print("+ " + " ".join(cmd), flush=True)
+    with open(log, "w") if log else open(os.devnull, "w") as f:
+        subprocess.run(cmd, check=True, stdout=f if log else None, stderr=subprocess.STDOUT if log else None)
+
+
+def params(D, k, H, C):
+    return (k * D + H * k if k else H * D) + H + C * H + C
+
+
+def svg_accuracy(rows, path):
+    W, Hh, L, B = 640, 400, 70, 50
+    xs = [r["params"] for r in rows]
+    ys = [r["acc"] * 100 for r in rows]
+    import math
+    x0, x1 = math.log10(min(xs)) - 0.1, math.log10(max(xs)) + 0.1
+    y0, y1 = min(ys + [88]) - 0.5, max(ys + [TEACHER_ACC * 100]) + 0.5
+    X = lambda v: L + (math.log10(v) - x0) / (x1 - x0) * (W - L - 20)
+    Y = lambda v: Hh - B - (v - y0) / (y1 - y0) * (Hh - B - 20)
+    colors = {"labels": "#1f77b4", "kd": "#2ca02c", "l2": "#d62728"}
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{Hh}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{W}" height="{Hh}" fill="white"/>',
+           f'<line x1="{L}" y1="{Hh - B}" x2="{W - 20}" y2="{Hh - B}" stroke="black"/>',
+           f'<line x1="{L}" y1="20" x2="{L}" y2="{Hh - B}" stroke="black"/>']
+    for p in range(int(x0) + 1, int(x1) + 1):
+        out.append(f'<text x="{X(10 ** p):.0f}" y="{Hh - B + 16}" text-anchor="middle">1e{p}</text>')
+    v = math.ceil(y0)
+    while v <= y1:
+        out.append(f'<text x="{L - 6}" y="{Y(v) + 4:.0f}" text-anchor="end">{v}%</text>')
+        out.append(f'<line x1="{L}" y1="{Y(v):.0f}" x2="{W - 20}" y2="{Y(v):.0f}" stroke="#eee"/>')
+        v += 1
+    out.append(f'<line x1="{L}" y1="{Y(TEACHER_ACC * 100):.0f}" x2="{W - 20}" y2="{Y(TEACHER_ACC * 100):.0f}" stroke="gray" stroke-dasharray="4"/>')
+    out.append(f'<text x="{W - 24}" y="{Y(TEACHER_ACC * 100) - 4:.0f}" text-anchor="end" fill="gray">teacher 95.12%</text>')
+    for r in rows:
+        c = colors[r["loss"]]
+        shape = (f'<circle cx="{X(r["params"]):.1f}" cy="{Y(r["acc"] * 100):.1f}" r="5" fill="{c}"/>' if r["data"] == "train"
+                 else f'<rect x="{X(r["params"]) - 5:.1f}" y="{Y(r["acc"] * 100) - 5:.1f}" width="10" height="10" fill="{c}"/>')
+        out.append(shape)
+    out.append(f'<text x="{(W + L) / 2}" y="{Hh - 12}" text-anchor="middle">student parameters (log scale)</text>')
+    out.append(f'<text x="16" y="{Hh / 2}" transform="rotate(-90 16 {Hh / 2})" text-anchor="middle">test accuracy</text>')
+    ly = 30
+    for name, c in colors.items():
+        out.append(f'<circle cx="{L + 20}" cy="{ly}" r="5" fill="{c}"/><text x="{L + 30}" y="{ly + 4}">{name}</text>')
+        ly += 16
+    out.append(f'<circle cx="{L + 20}" cy="{ly}" r="5" fill="none" stroke="black"/><text x="{L + 30}" y="{ly + 4}">circle: 60k train; square: + 240k transfer</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="*", help="run only these configuration names")
+    ap.add_argument("--threads", default="2")
+    a = ap.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    run(["/usr/bin/python3", os.path.join(HERE, "make_data.py"), DATA])
+    run(["cmake", "-S", ROOT, "-B", os.path.join(ROOT, "build", "study"), "-DCMAKE_BUILD_TYPE=Release",
+         "-DMIMIC_BUILD_TESTS=OFF"])
+    run(["cmake", "--build", os.path.join(ROOT, "build", "study"), "--target", "mimic_cli", "-j2"])
+    results_path = os.path.join(OUT, "results.json")
+    results = json.load(open(results_path)) if os.path.exists(results_path) else {}
+    test = ["--inputs", f"{DATA}/test_x.npy", "--logits", f"{DATA}/test_z.npy", "--labels", f"{DATA}/test_y.npy"]
+    for name, loss, data, H, k, epochs, extra in CONFIGS:
+        if a.only and name not in a.only:
+            continue
+        train = ["--inputs", f"{DATA}/{data}_x.npy", "--labels", f"{DATA}/{data}_y.npy"]
+        if loss != "labels":
+            train += ["--logits", f"{DATA}/{data}_z.npy"]
+        model = os.path.join(OUT, name + ".safetensors")
+        cmd = [MIMIC, "train", *train, "--valid-inputs", f"{DATA}/test_x.npy", "--valid-logits", f"{DATA}/test_z.npy",
+               "--valid-labels", f"{DATA}/test_y.npy", "--hidden", str(H), "--bottleneck", str(k), "--loss", loss,
+               "--epochs", str(epochs), "--standardize", "--seed", "1", "--threads", a.threads, *extra,
+               "--out", model, "--log", os.path.join(OUT, name + ".csv"), "--plot", os.path.join(OUT, f"curves_{name}.svg")]
+        t0 = time.time()
+        run(cmd, os.path.join(OUT, name + ".log"))
+        secs = time.time() - t0
+        ev = json.loads(subprocess.run([MIMIC, "eval", "--model", model, *test, "--json"], check=True,
+                                       capture_output=True, text=True).stdout)
+        results[name] = {"loss": loss, "data": data, "H": H, "k": k, "epochs": epochs, "params": params(784, k, H, 10),
+                         "acc": ev["accuracy"], "agreement": ev["agreement"], "seconds": secs,
+                         "command": " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd)}
+        json.dump(results, open(results_path, "w"), indent=1)
+        print(f"{name}: test accuracy {ev['accuracy'] * 100:.2f}%", flush=True)
+    rows = [dict(name=n, **r) for n, r in results.items()]
+    base = results.get("labels-60k", {}).get("acc")
+    with open(os.path.join(OUT, "results.md"), "w") as f:
+        f.write("| configuration | loss | data | student | epochs | parameters | test acc | agreement | gap closed | time |\n")
+        f.write("|---|---|---|---|---|---|---|---|---|---|\n")
+        for r in rows:
+            arch = f"784-{r['k']}b-{r['H']}-10" if r["k"] else f"784-{r['H']}-10"
+            gap = f"{(r['acc'] - base) / (TEACHER_ACC - base) * 100:.0f}%" if base else "-"
+            f.write(f"| {r['name']} | {r['loss']} | {'60k' if r['data'] == 'train' else '60k + 240k transfer'} | {arch} | "
+                    f"{r['epochs']} | {r['params']:,} | {r['acc'] * 100:.2f}% | {r['agreement'] * 100:.2f}% | {gap} | {r['seconds']:.0f} s |\n")
+        f.write("\nCommands:\n\n")
+        for r in rows:
+            f.write(f"- `{r['command']}`\n")
+    svg_accuracy(rows, os.path.join(OUT, "accuracy.svg"))
+    print(open(os.path.join(OUT, "results.md")).read())
+
+
+if __name__ == "__main__":
+    main()
