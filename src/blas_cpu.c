@@ -43,6 +43,11 @@ void cli_fix_blas_core(char **argv)
 #endif
     if (!better || setenv("OPENBLAS_CORETYPE", better, 1) != 0)
         return;
-    execv("/proc/self/exe", argv);
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        execv(self, argv); /* by its real path, so ps shows "mimic", not "exe" */
+    }
     unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with the generic kernels */
 }
