@@ -310,6 +310,32 @@ START_TEST(test_wide_rows)
 }
 END_TEST
 
+/* A confident student: the wrong classes' probabilities (e^-100 ~ 4e-44) are below float's
+ * normal range; they are stored as 0, never as subnormals (which slow the backward sgemms). */
+START_TEST(test_no_subnormal_outputs)
+{
+    const size_t nc = 6;
+    float s[6] = {0, -100, -101, -102.5f, -88, -90}, t[6] = {0, -100, -101, -102, -88, -95};
+    float g[6], p[6];
+    int32_t y = 0;
+    double loss;
+    for (int which = 0; which < 4; which++) {
+        int rc = which == 0   ? mimic_loss_hard_ce(s, &y, 1, nc, &loss, g)
+                 : which == 1 ? mimic_loss_softmax_ce(s, t, 1, nc, 1.0, &loss, g)
+                 : which == 2 ? mimic_softmax(s, 1, nc, 1.0, g)
+                              : mimic_loss_logit_l2(s, s, 1, nc, &loss, g);
+        ck_assert_int_eq(rc, MIMIC_OK);
+        for (size_t j = 0; j < nc; j++)
+            ck_assert_msg(fpclassify(g[j]) != FP_SUBNORMAL, "case %d: element %zu is subnormal (%g)",
+                          which, j, (double)g[j]);
+    }
+    /* normal-range values are untouched: e^-88 ~ 6e-39 is subnormal, e^-80 is not */
+    float s2[2] = {0, -80};
+    ck_assert_int_eq(mimic_softmax(s2, 1, 2, 1.0, p), MIMIC_OK);
+    ck_assert(p[1] > 0 && fabs(p[1] / exp(-80.0) - 1) < 1e-5);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     float s[6] = {1, 2, 3, 4, 5, 6}, t[6] = {0}, g[6], p[6];
@@ -381,6 +407,7 @@ int main(void)
     tcase_add_test(tc, test_peaked_target_dominated_by_top_class);
     tcase_add_test(tc, test_high_temperature_tends_to_l2);
     tcase_add_test(tc, test_stable_at_1e4);
+    tcase_add_test(tc, test_no_subnormal_outputs);
     tcase_add_test(tc, test_wide_rows);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
