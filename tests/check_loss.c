@@ -333,6 +333,18 @@ START_TEST(test_no_subnormal_outputs)
     float s2[2] = {0, -80};
     ck_assert_int_eq(mimic_softmax(s2, 1, 2, 1.0, p), MIMIC_OK);
     ck_assert(p[1] > 0 && fabs(p[1] / exp(-80.0) - 1) < 1e-5);
+
+    /* gradients: entries below 2^-100 (~8e-31) are 0 even in float's normal range (their
+     * products with the weights would be subnormal in the backward sgemms); larger stay */
+    float s3[3] = {0, -75, -60}, g3[3];
+    ck_assert_int_eq(mimic_loss_hard_ce(s3, &y, 1, 3, &loss, g3), MIMIC_OK);
+    ck_assert(g3[1] == 0.0f);                                   /* e^-75 ~ 2.7e-33 */
+    ck_assert(g3[2] > 0 && fabs(g3[2] / exp(-60.0) - 1) < 1e-5); /* e^-60 ~ 8.8e-27 */
+    float t3[3] = {0, -76, -60}; /* g[1] = p_s - p_t ~ 1.7e-33 */
+    ck_assert_int_eq(mimic_loss_softmax_ce(s3, t3, 1, 3, 1.0, &loss, g3), MIMIC_OK);
+    ck_assert(g3[1] == 0.0f);
+    ck_assert_int_eq(mimic_softmax(s3, 1, 3, 1.0, p), MIMIC_OK); /* probabilities: kept */
+    ck_assert(p[1] > 0 && fabs(p[1] / exp(-75.0) - 1) < 1e-5);
 }
 END_TEST
 

@@ -20,7 +20,9 @@
  *
  * Numerics: log-sum-exp with max subtraction, sums accumulated in double; stable for logits
  * of magnitude 1e4. Non-finite inputs give MIMIC_ERR_NUMERIC (the message names row and
- * column), never a silent NaN. grad_out_or_NULL (rows x classes) is written only on success.
+ * column), never a silent NaN. grad_out_or_NULL (rows x classes) is written only on success;
+ * gradient entries below 2^-100 in magnitude are written as 0 and probabilities below FLT_MIN
+ * as 0 (subnormal floats would slow every later matrix product several times).
  * Errors: MIMIC_ERR_INVALID (NULL pointer, rows or classes 0, temperature <= 0 or not
  * finite), MIMIC_ERR_RANGE (label outside [0, classes)), MIMIC_ERR_NUMERIC.
  */
