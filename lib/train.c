@@ -133,6 +133,7 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
         rc = mimic__train_options_validate(&opts, s, train);
     if (rc != MIMIC_OK)
         return rc;
+    mimic__train_options_resolve(&opts);
 
     mimic_trainer *t = mimic__calloc(1, sizeof *t);
     if (!t)

@@ -10,6 +10,9 @@
 
 /* ---- options (train_options.c) ------------------------------------------------------- */
 
+/* Replace the "default" values of validated options (learning_rate 0, target_norm AUTO) by
+ * what they stand for; the trainer keeps the resolved copy (checkpoints store it). */
+void mimic__train_options_resolve(mimic_train_options *o);
 /* Check every field of `o` (already copied to our layout) against the student, the
  * training set and the validation set; the message names the field. */
 int mimic__train_options_validate(const mimic_train_options *o, const mimic_student *s,

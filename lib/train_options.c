@@ -20,12 +20,12 @@ void mimic_train_options_init(mimic_train_options *o, size_t struct_size)
     mimic_train_options d;
     memset(&d, 0, sizeof d);
     d.loss = MIMIC_LOSS_L2;
-    d.optimizer = MIMIC_OPTIMIZER_SGD;
+    d.optimizer = MIMIC_OPTIMIZER_ADAM;
     d.schedule = MIMIC_SCHEDULE_COSINE;
-    d.target_norm = MIMIC_TARGET_NONE;
+    d.target_norm = MIMIC_TARGET_AUTO;
     d.epochs = 10;
     d.batch_size = 128;
-    d.learning_rate = 0.05;
+    d.learning_rate = 0; /* mimic_train_default_learning_rate(optimizer, loss) */
     d.momentum = 0.9;
     d.temperature = 4.0;
     d.step_gamma = 0.1;
@@ -36,6 +36,29 @@ void mimic_train_options_init(mimic_train_options *o, size_t struct_size)
     d.std_floor = 0.1;
     d.checkpoint_every = 1;
     write_versioned(o, struct_size, &d, sizeof d);
+}
+
+double mimic_train_default_learning_rate(int32_t optimizer, int32_t loss)
+{
+    if (loss < MIMIC_LOSS_L2 || loss > MIMIC_LOSS_LABELS)
+        return NAN;
+    switch (optimizer) {
+    case MIMIC_OPTIMIZER_SGD:
+        return loss == MIMIC_LOSS_L2 ? 0.001 : 0.05;
+    case MIMIC_OPTIMIZER_ADAM:
+    case MIMIC_OPTIMIZER_ADAMW:
+        return 0.001;
+    default:
+        return NAN;
+    }
+}
+
+void mimic__train_options_resolve(mimic_train_options *o)
+{
+    if (o->learning_rate == 0)
+        o->learning_rate = mimic_train_default_learning_rate(o->optimizer, o->loss);
+    if (o->target_norm == MIMIC_TARGET_AUTO)
+        o->target_norm = o->loss == MIMIC_LOSS_L2 ? MIMIC_TARGET_STANDARDIZE : MIMIC_TARGET_NONE;
 }
 
 void mimic_metrics_init(mimic_metrics *m, size_t struct_size)
@@ -70,10 +93,11 @@ static int check_enums(const mimic_train_options *o)
         return BAD("nesterov", "needs the SGD optimizer with momentum > 0");
     if (o->standardize != 0 && o->standardize != 1)
         return BAD("standardize", "must be 0 or 1, not %d", (int)o->standardize);
-    if (o->target_norm < MIMIC_TARGET_NONE || o->target_norm > MIMIC_TARGET_STANDARDIZE)
+    if (o->target_norm < MIMIC_TARGET_NONE || o->target_norm > MIMIC_TARGET_AUTO)
         return BAD("target_norm", "%d is not a MIMIC_TARGET_* value", (int)o->target_norm);
-    if (o->target_norm != MIMIC_TARGET_NONE && o->loss != MIMIC_LOSS_L2)
-        return BAD("target_norm", "applies to the L2 loss only");
+    if ((o->target_norm == MIMIC_TARGET_CENTER || o->target_norm == MIMIC_TARGET_STANDARDIZE) &&
+        o->loss != MIMIC_LOSS_L2)
+        return BAD("target_norm", "CENTER and STANDARDIZE apply to the L2 loss only");
     if (o->threads < 0)
         return BAD("threads", "must be >= 0, not %d", (int)o->threads);
     if (o->eval_train != 0 && o->eval_train != 1)
@@ -89,8 +113,9 @@ static int check_numbers(const mimic_train_options *o)
         return BAD("epochs", "must be > 0");
     if (o->batch_size == 0)
         return BAD("batch_size", "must be > 0");
-    if (!isfinite(o->learning_rate) || o->learning_rate <= 0)
-        return BAD("learning_rate", "must be finite and > 0, not %g", o->learning_rate);
+    if (!isfinite(o->learning_rate) || o->learning_rate < 0)
+        return BAD("learning_rate", "must be finite and >= 0 (0 = the default), not %g",
+                   o->learning_rate);
     if (!(o->momentum >= 0 && o->momentum < 1))
         return BAD("momentum", "must be in [0, 1), not %g", o->momentum);
     if (!isfinite(o->weight_decay) || o->weight_decay < 0)

@@ -9,39 +9,11 @@
 #include "cli.h"
 #include "progress.h"
 
-/* Default learning rates when --lr is not given, by optimizer and loss. They converge on
- * data like Fashion-MNIST with standardized inputs, batch 128, momentum 0.9 and a cosine
- * schedule. Logit regression with SGD needs a much smaller rate than the softmax losses:
- * its gradient grows with the logit error (teacher logits span about -4..14 there), while a
- * softmax gradient is bounded. Adam's step size is scale-free, so one rate fits all. */
-static const struct {
-    int32_t optimizer, loss;
-    double lr;
-} default_lr[] = {
-    {MIMIC_OPTIMIZER_SGD, MIMIC_LOSS_LABELS, 0.05},
-    {MIMIC_OPTIMIZER_SGD, MIMIC_LOSS_KD, 0.05},
-    {MIMIC_OPTIMIZER_SGD, MIMIC_LOSS_L2, 0.001},
-    {MIMIC_OPTIMIZER_ADAM, MIMIC_LOSS_LABELS, 0.001},
-    {MIMIC_OPTIMIZER_ADAM, MIMIC_LOSS_KD, 0.001},
-    {MIMIC_OPTIMIZER_ADAM, MIMIC_LOSS_L2, 0.001},
-    {MIMIC_OPTIMIZER_ADAMW, MIMIC_LOSS_LABELS, 0.001},
-    {MIMIC_OPTIMIZER_ADAMW, MIMIC_LOSS_KD, 0.001},
-    {MIMIC_OPTIMIZER_ADAMW, MIMIC_LOSS_L2, 0.001},
-};
-
 /* Inputs stored as uint8 (IDX images, '|u1' .npy) are raw 0..255 values. The library's
  * std_floor default (0.1) assumes inputs in [0, 1]; scaled to raw pixels that is 25.5, so
  * standardizing raw pixels behaves exactly like the usual "scale to [0,1], then
  * standardize" recipe. */
 #define U8_FLOOR_FACTOR 255.0
-
-static double lookup_lr(int32_t optimizer, int32_t loss)
-{
-    for (size_t i = 0; i < sizeof default_lr / sizeof default_lr[0]; i++)
-        if (default_lr[i].optimizer == optimizer && default_lr[i].loss == loss)
-            return default_lr[i].lr;
-    return 0.01;
-}
 
 static const char *const activation_names[] = {"relu", "sigmoid", "tanh", NULL};
 static const int32_t activation_values[] = {MIMIC_ACT_RELU, MIMIC_ACT_SIGMOID, MIMIC_ACT_TANH};
@@ -53,8 +25,9 @@ static const char *const schedule_names[] = {"constant", "cosine", "step", NULL}
 static const int32_t schedule_values[] = {MIMIC_SCHEDULE_CONSTANT, MIMIC_SCHEDULE_COSINE, MIMIC_SCHEDULE_STEP};
 static const char *const optimizer_names[] = {"sgd", "adam", "adamw", NULL};
 static const int32_t optimizer_values[] = {MIMIC_OPTIMIZER_SGD, MIMIC_OPTIMIZER_ADAM, MIMIC_OPTIMIZER_ADAMW};
-static const char *const target_names[] = {"none", "center", "standardize", NULL};
-static const int32_t target_values[] = {MIMIC_TARGET_NONE, MIMIC_TARGET_CENTER, MIMIC_TARGET_STANDARDIZE};
+static const char *const target_names[] = {"none", "center", "standardize", "auto", NULL};
+static const int32_t target_values[] = {MIMIC_TARGET_NONE, MIMIC_TARGET_CENTER, MIMIC_TARGET_STANDARDIZE,
+                                        MIMIC_TARGET_AUTO};
 
 static const char *name_of(const char *const *names, const int32_t *values, int32_t v)
 {
@@ -283,7 +256,7 @@ int cmd_train(int argc, char **argv)
         {"--batch", OPT_POS_U64, &o.batch_size, NULL, NULL, "B", d_batch, "minibatch size", 0},
         {"--lr", OPT_POS_DOUBLE, &lr, NULL, NULL, "LR", "sgd: 0.05 labels/kd, 0.001 l2; adam/adamw: 0.001",
          "learning rate", 0},
-        {"--optimizer", OPT_CHOICE, &o.optimizer, optimizer_names, optimizer_values, NULL, "sgd", "optimizer", 0},
+        {"--optimizer", OPT_CHOICE, &o.optimizer, optimizer_names, optimizer_values, NULL, "adam", "optimizer", 0},
         {"--momentum", OPT_UNIT_DOUBLE, &o.momentum, NULL, NULL, "M", d_mom, "SGD momentum", 0},
         {"--nesterov", OPT_FLAG, &o.nesterov, NULL, NULL, NULL, "off", "Nesterov momentum", 0},
         {"--schedule", OPT_CHOICE, &o.schedule, schedule_names, schedule_values, NULL, "cosine",
@@ -297,7 +270,8 @@ int cmd_train(int argc, char **argv)
         {"--adam-eps", OPT_POS_DOUBLE, &o.adam_eps, NULL, NULL, "EPS", d_eps, "Adam epsilon", 0},
         {"--weight-decay", OPT_NONNEG_DOUBLE, &o.weight_decay, NULL, NULL, "W", d_wd, "weight decay", 0},
         {"--clip-norm", OPT_NONNEG_DOUBLE, &o.clip_norm, NULL, NULL, "C", d_clip, "global gradient-norm clip", 0},
-        {"--target-norm", OPT_CHOICE, &o.target_norm, target_names, target_values, NULL, "none",
+        {"--target-norm", OPT_CHOICE, &o.target_norm, target_names, target_values, NULL,
+         "auto (standardize for l2, none otherwise)",
          "l2: normalize the teacher logits while training (undone in the saved student)", 0},
         {"--standardize", OPT_FLAG, &o.standardize, NULL, NULL, NULL, "off",
          "fit per-feature mean/std on the training inputs and store them in the student", 0},
@@ -355,7 +329,8 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error(cmd, "%s needs --checkpoint", o.resume ? "--resume" : "--checkpoint-every");
     if (a.n_classes == 1)
         return cli_usage_error(cmd, "--n-classes: expected at least 2, got 1");
-    o.learning_rate = cli_seen(opts, n_opts, "--lr") ? lr : lookup_lr(o.optimizer, o.loss);
+    /* Resolved here (not left 0 for the library) so the header line shows the rate. */
+    o.learning_rate = cli_seen(opts, n_opts, "--lr") ? lr : mimic_train_default_learning_rate(o.optimizer, o.loss);
     o.checkpoint_path = a.checkpoint;
     return run(cmd, &a, &o, opts, n_opts);
 }

@@ -69,6 +69,7 @@ static void job_options(int id, mimic_train_options *o, mimic_student_options *s
     switch (id % 4) {
     case 0:
         o->loss = MIMIC_LOSS_L2;
+        o->optimizer = MIMIC_OPTIMIZER_SGD;
         o->learning_rate = 0.01;
         o->target_norm = MIMIC_TARGET_CENTER;
         break;
@@ -90,6 +91,7 @@ static void job_options(int id, mimic_train_options *o, mimic_student_options *s
         o->loss = MIMIC_LOSS_L2;
         o->learning_rate = 0.01;
         o->standardize = 1;
+        o->optimizer = MIMIC_OPTIMIZER_SGD;
         o->nesterov = 1;
         o->clip_norm = 5.0;
         break;

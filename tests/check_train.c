@@ -13,9 +13,10 @@ START_TEST(test_defaults)
     mimic_train_options_init(&o, sizeof o);
     ck_assert_uint_eq(o.struct_size, sizeof o);
     ck_assert_int_eq(o.loss, MIMIC_LOSS_L2);
-    ck_assert_int_eq(o.optimizer, MIMIC_OPTIMIZER_SGD);
+    ck_assert_int_eq(o.optimizer, MIMIC_OPTIMIZER_ADAM);
     ck_assert_int_eq(o.schedule, MIMIC_SCHEDULE_COSINE);
-    ck_assert_double_eq(o.learning_rate, 0.05);
+    ck_assert_double_eq(o.learning_rate, 0); /* = mimic_train_default_learning_rate */
+    ck_assert_int_eq(o.target_norm, MIMIC_TARGET_AUTO);
     ck_assert_double_eq(o.momentum, 0.9);
     ck_assert_uint_eq(o.epochs, 10);
     ck_assert_uint_eq(o.batch_size, 128);
@@ -48,6 +49,87 @@ START_TEST(test_defaults)
     mimic_train_report r;
     mimic_train_report_init(&r, sizeof r);
     ck_assert(isnan(r.best_validation_loss) && r.epochs_run == 0);
+}
+END_TEST
+
+START_TEST(test_default_learning_rate)
+{
+    ck_assert_double_eq(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_SGD, MIMIC_LOSS_L2), 0.001);
+    ck_assert_double_eq(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_SGD, MIMIC_LOSS_KD), 0.05);
+    ck_assert_double_eq(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_SGD, MIMIC_LOSS_LABELS), 0.05);
+    for (int32_t loss = MIMIC_LOSS_L2; loss <= MIMIC_LOSS_LABELS; loss++) {
+        ck_assert_double_eq(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_ADAM, loss), 0.001);
+        ck_assert_double_eq(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_ADAMW, loss), 0.001);
+    }
+    ck_assert(isnan(mimic_train_default_learning_rate(0, MIMIC_LOSS_L2)));
+    ck_assert(isnan(mimic_train_default_learning_rate(4, MIMIC_LOSS_L2)));
+    ck_assert(isnan(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_SGD, 0)));
+    ck_assert(isnan(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_ADAM, 4)));
+}
+END_TEST
+
+static int first_lr(const mimic_progress *pr, void *ud)
+{
+    double *lr = ud;
+    if (isnan(*lr))
+        *lr = pr->learning_rate;
+    return 0;
+}
+
+/* learning_rate 0 and target_norm AUTO train exactly as the values they stand for. */
+START_TEST(test_auto_options_resolve)
+{
+    tt_problem p;
+    tt_problem_make(&p, 96, 6, 3, 21, 3.0f, 1.0f);
+    const int32_t losses[3] = {MIMIC_LOSS_L2, MIMIC_LOSS_KD, MIMIC_LOSS_LABELS};
+    for (int i = 0; i < 3; i++) {
+        for (int32_t opt = MIMIC_OPTIMIZER_SGD; opt <= MIMIC_OPTIMIZER_ADAM; opt++) {
+            mimic_student *a = tt_student(6, 12, 3, 3, 4), *b = tt_student(6, 12, 3, 3, 4);
+            mimic_train_options o = tt_options();
+            o.loss = losses[i];
+            o.optimizer = opt;
+            o.epochs = 2;
+            o.schedule = MIMIC_SCHEDULE_CONSTANT;
+            o.learning_rate = 0;
+            o.target_norm = MIMIC_TARGET_AUTO;
+            double lr = NAN;
+            o.progress = first_lr;
+            o.progress_user_data = &lr;
+            ck_assert_int_eq(mimic_train(a, p.d, &o, NULL), MIMIC_OK);
+            double want = mimic_train_default_learning_rate(opt, losses[i]);
+            ck_assert_double_eq(lr, want);
+            o.learning_rate = want;
+            o.target_norm = losses[i] == MIMIC_LOSS_L2 ? MIMIC_TARGET_STANDARDIZE : MIMIC_TARGET_NONE;
+            o.progress = NULL;
+            ck_assert_int_eq(mimic_train(b, p.d, &o, NULL), MIMIC_OK);
+            ck_assert_msg(tt_same_student(a, b), "loss %d optimizer %d", (int)losses[i], (int)opt);
+            mimic_student_free(a);
+            mimic_student_free(b);
+        }
+    }
+    tt_problem_free(&p);
+}
+END_TEST
+
+/* A first-time user's run: every option at its default but the epoch count, on teacher
+ * logits spanning about +-40 (Fashion-MNIST's span is -4..14): it converges without tuning.
+ * (On Fashion-MNIST the earlier defaults, SGD at 0.05 on raw logits, diverged.) */
+START_TEST(test_defaults_converge_l2)
+{
+    tt_problem p;
+    tt_problem_make(&p, 2048, 10, 4, 31, 20.0f, 2.0f);
+    mimic_student *s = tt_student(10, 64, 0, 4, 5);
+    mimic_metrics before = tt_eval(s, p.d, 1.0);
+    mimic_train_options o;
+    mimic_train_options_init(&o, sizeof o);
+    o.epochs = 30;
+    int rc = mimic_train(s, p.d, &o, NULL);
+    ck_assert_msg(rc == MIMIC_OK, "%s", mimic_last_error());
+    mimic_metrics after = tt_eval(s, p.d, 1.0);
+    ck_assert_msg(after.logit_l2 < 0.1 * before.logit_l2, "logit L2 %g -> %g", before.logit_l2,
+                  after.logit_l2);
+    mimic_student_free(s);
+    tt_problem_free(&p);
 }
 END_TEST
 
@@ -673,13 +755,13 @@ BAD_CASE(schedule, o->schedule = 4)
 BAD_CASE(nesterov, o->nesterov = 2)
 BAD_CASE(nesterov_adam, (o->nesterov = 1, o->optimizer = MIMIC_OPTIMIZER_ADAM))
 BAD_CASE(standardize, o->standardize = -1)
-BAD_CASE(target_norm, o->target_norm = 3)
+BAD_CASE(target_norm, o->target_norm = 4)
 BAD_CASE(target_norm_kd, (o->target_norm = MIMIC_TARGET_CENTER, o->loss = MIMIC_LOSS_KD))
 BAD_CASE(threads, o->threads = -2)
 BAD_CASE(eval_train, o->eval_train = 5)
 BAD_CASE(epochs, o->epochs = 0)
 BAD_CASE(batch_size, o->batch_size = 0)
-BAD_CASE(learning_rate, o->learning_rate = 0)
+BAD_CASE(learning_rate, o->learning_rate = -0.01)
 BAD_CASE(learning_rate_nan, o->learning_rate = NAN)
 BAD_CASE(momentum, o->momentum = 1)
 BAD_CASE(weight_decay, o->weight_decay = -1)
@@ -880,6 +962,9 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_default_learning_rate);
+    tcase_add_test(tc, test_auto_options_resolve);
+    tcase_add_test(tc, test_defaults_converge_l2);
     tcase_add_test(tc, test_l2_learns);
     tcase_add_test(tc, test_kd_and_labels_learn);
     tcase_add_test(tc, test_schedules);

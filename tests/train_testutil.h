@@ -117,6 +117,8 @@ static inline mimic_train_options tt_options(void)
     o.batch_size = 32;
     o.learning_rate = 0.01;
     o.standardize = 1;
+    o.optimizer = MIMIC_OPTIMIZER_SGD;  /* the suites check SGD's and raw targets' arithmetic; */
+    o.target_norm = MIMIC_TARGET_NONE; /* other choices are set where tested */
     o.seed = 7;
     return o;
 }

@@ -75,8 +75,9 @@ enum mimic_optimizer {
  *   teacher logits. */
 enum mimic_target_norm {
     MIMIC_TARGET_NONE = 0,
-    MIMIC_TARGET_CENTER = 1,     /* subtract each row's mean (softmax-invariant) */
-    MIMIC_TARGET_STANDARDIZE = 2 /* per-class mean and std over the training set */
+    MIMIC_TARGET_CENTER = 1,      /* subtract each row's mean (softmax-invariant) */
+    MIMIC_TARGET_STANDARDIZE = 2, /* per-class mean and std over the training set */
+    MIMIC_TARGET_AUTO = 3         /* the default: STANDARDIZE for the L2 loss, NONE otherwise */
 };
 
 /* Metrics of a student on a dataset. A metric that cannot be computed (no labels, no
@@ -124,19 +125,21 @@ typedef int (*mimic_grad_reduce_fn)(float *grads, size_t n, void *user_data);
 typedef struct mimic_train_options {
     size_t struct_size;
     int32_t loss;            /* MIMIC_LOSS_*, default MIMIC_LOSS_L2 */
-    int32_t optimizer;       /* MIMIC_OPTIMIZER_*, default SGD */
+    int32_t optimizer;       /* MIMIC_OPTIMIZER_*, default ADAM */
     int32_t schedule;        /* MIMIC_SCHEDULE_*, default COSINE */
     int32_t nesterov;        /* 1 = Nesterov momentum (SGD), default 0 */
     int32_t standardize;     /* 1 = fit per-feature input mean and scale = 1 / max(std,
                                 std_floor) on the training data (population std, in double,
                                 one streaming pass) and store them in the student at trainer
                                 creation (replacing any it had); default 0 */
-    int32_t target_norm;     /* MIMIC_TARGET_*, default NONE (L2 loss only) */
+    int32_t target_norm;     /* MIMIC_TARGET_*, default AUTO; CENTER and STANDARDIZE need
+                                the L2 loss */
     int32_t threads;         /* BLAS threads for this call, 0 = leave as is (default) */
     int32_t eval_train;      /* 1 = compute training-set metrics after each epoch */
     uint64_t epochs;         /* default 10 */
     uint64_t batch_size;     /* default 128 */
-    double learning_rate;    /* default: see mimic_train_options_init */
+    double learning_rate;    /* 0 (the default) = mimic_train_default_learning_rate(
+                                optimizer, loss) */
     double momentum;         /* SGD momentum, default 0.9 */
     double weight_decay;     /* default 0 */
     double temperature;      /* KD temperature T, default 4 */
@@ -185,9 +188,19 @@ typedef struct mimic_train_report {
     double examples_per_s;
 } mimic_train_report;
 
-/* Defaults (see the field comments). learning_rate defaults to 0.05 for SGD; set it for
- * your loss (logit L2 with SGD needs a smaller rate, or use target_norm / clip_norm). */
+/* Defaults (see the field comments): Adam at 0.001, cosine schedule, batch 128, 10 epochs,
+ * L2 targets standardized per class. They train every loss without tuning on data like
+ * Fashion-MNIST: 10 epochs of 784-256b-4096-10 with standardized inputs reach 90.2% (L2),
+ * 90.4% (KD) and 90.2% (labels) test accuracy, where SGD at 0.05 ties on KD and labels only
+ * with gradient clipping and diverges on L2 (docs/STUDY.md). */
 MIMIC_API void mimic_train_options_init(mimic_train_options *o, size_t struct_size);
+
+/* The learning rate that options.learning_rate = 0 stands for: 0.001 for ADAM and ADAMW (the
+ * step size is scale-free, one rate fits every loss); for SGD 0.05 with the softmax losses
+ * (KD, LABELS: bounded gradients) and 0.001 with L2 (its gradient grows with the logit
+ * error; teacher logits often span 15 or more). NaN for a value that is not a
+ * MIMIC_OPTIMIZER_* / MIMIC_LOSS_* pair. */
+MIMIC_API double mimic_train_default_learning_rate(int32_t optimizer, int32_t loss);
 MIMIC_API void mimic_metrics_init(mimic_metrics *m, size_t struct_size);
 MIMIC_API void mimic_train_report_init(mimic_train_report *r, size_t struct_size);
 

@@ -19,7 +19,7 @@ from . import loss
 from ._errors import MimicError, Status
 from .dataset import Dataset
 from .loss import softmax
-from .student import TENSOR_NAMES, History, Student
+from .student import TENSOR_NAMES, History, Student, default_learning_rate
 from .trainer import Trainer
 
 __version__ = "1.0.0"
@@ -30,5 +30,5 @@ library_version = _lib.lib.mimic_version_string().decode()
 library_version_number = _lib.lib.mimic_version_number()
 
 __all__ = ["Dataset", "Student", "Trainer", "History", "MimicError", "Status", "loss", "softmax",
-           "TENSOR_NAMES", "library_path", "library_version", "library_version_number",
+           "TENSOR_NAMES", "default_learning_rate", "library_path", "library_version", "library_version_number",
            "__version__"]

@@ -55,7 +55,7 @@ INITS = {"uniform": 1, "he": 2}
 LOSSES = {"l2": 1, "kd": 2, "labels": 3}
 SCHEDULES = {"constant": 1, "cosine": 2, "step": 3}
 OPTIMIZERS = {"sgd": 1, "adam": 2, "adamw": 3}
-TARGET_NORMS = {"none": 0, "center": 1, "standardize": 2}
+TARGET_NORMS = {"none": 0, "center": 1, "standardize": 2, "auto": 3}
 
 # ---- structs ------------------------------------------------------------------------------
 
@@ -227,6 +227,7 @@ PROTOTYPES = {
     "mimic_softmax": (c_int, [_PF, c_size_t, c_size_t, c_double, _PF]),
     # train.h
     "mimic_train_options_init": (None, [P(TrainOptions), c_size_t]),
+    "mimic_train_default_learning_rate": (c_double, [c_int32, c_int32]),
     "mimic_metrics_init": (None, [P(Metrics), c_size_t]),
     "mimic_train_report_init": (None, [P(TrainReport), c_size_t]),
     "mimic_train": (c_int, [_VP, _VP, P(TrainOptions), P(TrainReport)]),

@@ -22,21 +22,6 @@ TENSOR_NAMES = ("input.mean", "input.scale", "bottleneck.weight", "hidden.weight
 _VECTOR_TENSORS = {"input.mean", "input.scale", "hidden.bias", "output.bias"}
 _ACT_NAMES = {v: k for k, v in _lib.ACTIVATIONS.items()}
 
-# fit(learning_rate=None): the same defaults as the `mimic train` command line tool
-# (src/cmd_train.c), by (optimizer, loss). Logit regression with SGD needs a much smaller
-# rate than the softmax losses (its gradient grows with the logit error; a softmax
-# gradient is bounded); Adam's step is scale-free, so one rate fits all.
-DEFAULT_LEARNING_RATES = {
-    ("sgd", "labels"): 0.05,
-    ("sgd", "kd"): 0.05,
-    ("sgd", "l2"): 0.001,
-    ("adam", "labels"): 0.001,
-    ("adam", "kd"): 0.001,
-    ("adam", "l2"): 0.001,
-    ("adamw", "labels"): 0.001,
-    ("adamw", "kd"): 0.001,
-    ("adamw", "l2"): 0.001,
-}
 # fit(standardize=True, std_floor=None) on uint8 inputs: like the CLI, scale the library's
 # std_floor (meant for inputs in [0, 1]) to raw 0..255 values.
 U8_STD_FLOOR_FACTOR = 255.0
@@ -99,6 +84,13 @@ def _report_dict(r):
         "elapsed_s": _nan_to_none(r.elapsed_s),
         "examples_per_s": _nan_to_none(r.examples_per_s),
     }
+
+
+def default_learning_rate(optimizer, loss):
+    """The learning rate fit(learning_rate=None) uses for `optimizer` ("sgd", "adam",
+    "adamw") and `loss` ("l2", "kd", "labels"): mimic_train_default_learning_rate."""
+    return float(_lib.lib.mimic_train_default_learning_rate(
+        _enum(_lib.OPTIMIZERS, optimizer, "optimizer"), _enum(_lib.LOSSES, loss, "loss")))
 
 
 class History(list):
@@ -447,13 +439,14 @@ class Student:
 
         loss: "l2" (regression on the teacher logits, the default), "kd" (softmax
           cross-entropy at `temperature`, mixed with labels by `hard_weight`) or "labels".
-        learning_rate=None: the `mimic train` CLI's default for the optimizer and loss
-          (DEFAULT_LEARNING_RATES: SGD 0.05 for "labels"/"kd", 0.001 for "l2"; Adam/AdamW
-          0.001). Logit regression with SGD needs the small rate: its gradient grows with
+        learning_rate=None: the library's default for the optimizer and loss
+          (default_learning_rate(): Adam/AdamW 0.001; SGD 0.05 for "labels"/"kd", 0.001
+          for "l2"). Logit regression with SGD needs the small rate: its gradient grows with
           the logit error, a softmax gradient is bounded.
         schedule: "constant", "cosine" or "step" (step_gamma, step_epochs);
         optimizer: "sgd" (momentum, nesterov), "adam" or "adamw" (adam_beta1/2, adam_eps);
-        target_norm: "none", "center" or "standardize" (L2 only);
+        target_norm: "auto" (the default: "standardize" for "l2", "none" otherwise),
+          "none", or for "l2" only "center" or "standardize";
         validation: a Dataset evaluated after each epoch; patience > 0 stops after that many
           epochs without improvement and restores the best weights;
         standardize: fit the input mean/scale on the data and store them in the model
@@ -544,9 +537,6 @@ class _Run:
             o.optimizer = _enum(_lib.OPTIMIZERS, optimizer, "optimizer")
         if learning_rate is not None:
             o.learning_rate = _float(learning_rate, "learning_rate")
-        else:
-            key = (_name_of(_lib.OPTIMIZERS, o.optimizer), _name_of(_lib.LOSSES, o.loss))
-            o.learning_rate = DEFAULT_LEARNING_RATES.get(key, o.learning_rate)
         o.momentum = _float(momentum, "momentum")
         o.nesterov = int(bool(nesterov))
         o.weight_decay = _float(weight_decay, "weight_decay")

@@ -85,14 +85,30 @@ class TestFit(unittest.TestCase):
               adam_eps=1e-7, learning_rate=0.001, loss="kd", temperature=2.0)
 
     def test_default_learning_rate_per_loss(self):
-        # the CLI's defaults (src/cmd_train.c): SGD 0.05 for the softmax losses, 0.001 for L2
+        # the library's defaults (mimic_train_default_learning_rate), shared with the CLI:
+        # SGD 0.05 for the softmax losses, 0.001 for L2; Adam/AdamW 0.001
         want = {("sgd", "l2"): 0.001, ("sgd", "kd"): 0.05, ("sgd", "labels"): 0.05,
                 ("adam", "l2"): 0.001, ("adamw", "kd"): 0.001}
         for (opt, loss), lr in want.items():
             with self.subTest(optimizer=opt, loss=loss):
+                self.assertEqual(mimic.default_learning_rate(opt, loss), lr)
                 s = self.student()
                 h = s.fit(self.train, loss=loss, optimizer=opt, epochs=1, schedule="constant")
                 self.assertAlmostEqual(h[0]["learning_rate"], lr)
+        with self.assertRaises(ValueError):
+            mimic.default_learning_rate("rmsprop", "l2")
+
+    def test_target_norm_auto(self):
+        # "auto" (the default) standardizes the L2 targets and leaves the softmax losses alone
+        for loss, same_as in (("l2", "standardize"), ("kd", "none")):
+            with self.subTest(loss=loss):
+                a, b, c = self.student(), self.student(), self.student()
+                a.fit(self.train, loss=loss, epochs=2, learning_rate=0.01)
+                b.fit(self.train, loss=loss, epochs=2, learning_rate=0.01, target_norm="auto")
+                c.fit(self.train, loss=loss, epochs=2, learning_rate=0.01, target_norm=same_as)
+                for name, w in a.tensors().items():
+                    np.testing.assert_array_equal(w, b.tensor(name))
+                    np.testing.assert_array_equal(w, c.tensor(name))
 
     def test_uint8_standardize_floor(self):
         x8 = np.clip(self.x * 40 + 128, 0, 255).astype(np.uint8)
@@ -116,10 +132,11 @@ class TestFit(unittest.TestCase):
             np.testing.assert_array_equal(w, b.tensor(name))
 
     def test_early_stopping(self):
-        # He init starts at unit-scale activations, so this tiny problem overfits within 30 epochs
+        # He init starts at unit-scale activations, so this tiny problem overfits within 30
+        # epochs of SGD on the raw logits
         s = self.student(init="he")
         h = s.fit(self.train, epochs=30, learning_rate=0.01, validation=self.valid, patience=2,
-                  progress=lambda r: None)
+                  progress=lambda r: None, optimizer="sgd", target_norm="none")
         rep = h.report
         self.assertTrue(rep["stopped_early"])
         self.assertLess(rep["epochs_run"], 30)
