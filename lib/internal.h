@@ -56,6 +56,7 @@ uint64_t mimic__alloc_fail_at(uint64_t n);
 #if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__) && \
     !__has_feature(thread_sanitizer)
 #define MIMIC__HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#define MIMIC__HOT_CLANG_CLONES 1
 #endif
 #endif
 #if !defined(MIMIC__HOT) && defined(__GNUC__) && !defined(__clang__)
@@ -63,6 +64,14 @@ uint64_t mimic__alloc_fail_at(uint64_t n);
 #endif
 #ifndef MIMIC__HOT
 #define MIMIC__HOT
+#endif
+/* MIMIC__HOT_NOINLINE: the same, never inlined into its caller (which changes MXCSR around
+ * the call). Clang rejects noinline beside target_clones; its clones are reached through an
+ * ifunc and so are never inlined anyway. */
+#if defined(MIMIC__HOT_CLANG_CLONES) || !defined(__GNUC__)
+#define MIMIC__HOT_NOINLINE MIMIC__HOT
+#else
+#define MIMIC__HOT_NOINLINE MIMIC__HOT __attribute__((noinline))
 #endif
 
 /* ---- checked arithmetic ------------------------------------------------------------- */

@@ -22,9 +22,7 @@ static void flush_denormals_end(unsigned old)
 {
     _mm_setcsr(old);
 }
-#define MIMIC__NOINLINE __attribute__((noinline))
 #else
-#define MIMIC__NOINLINE
 static unsigned flush_denormals_begin(void)
 {
     return 0;
@@ -65,7 +63,7 @@ static inline uint32_t nonfinite_bit(float x)
 }
 
 /* PyTorch SGD: g' = g + wd p; v = mu v + g'; p -= lr v (Nesterov: p -= lr (g' + mu v)). */
-MIMIC__HOT MIMIC__NOINLINE static uint32_t sgd(const float *restrict p_in, float *restrict p_out, const float *restrict g,
+MIMIC__HOT_NOINLINE static uint32_t sgd(const float *restrict p_in, float *restrict p_out, const float *restrict g,
                     float *restrict m, size_t n, float lr, float gscale, float wd, float mu,
                     int nesterov)
 {
@@ -95,7 +93,7 @@ MIMIC__HOT MIMIC__NOINLINE static uint32_t sgd(const float *restrict p_in, float
 /* Adam (wd added to the gradient) and AdamW (decoupled: p *= 1 - lr wd first), with bias
  * correction folded into the step size as in PyTorch:
  *   p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps). */
-MIMIC__HOT MIMIC__NOINLINE static uint32_t adam(const float *restrict p_in, float *restrict p_out, const float *restrict g,
+MIMIC__HOT_NOINLINE static uint32_t adam(const float *restrict p_in, float *restrict p_out, const float *restrict g,
                      float *restrict m, float *restrict v, size_t n, float gscale, float wd_grad,
                      float decay, float b1, float b2, float step, float inv_sqrt_bc2, float eps)
 {
