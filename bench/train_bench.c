@@ -162,6 +162,8 @@ int main(int argc, char **argv)
     mimic_train_options to;
     mimic_train_options_init(&to, sizeof to);
     to.loss = MIMIC_LOSS_L2;
+    to.optimizer = MIMIC_OPTIMIZER_SGD;   /* the step: SGD with momentum 0.9, */
+    to.target_norm = MIMIC_TARGET_NONE;   /* raw logits, as bench/torch_bench.py */
     to.batch_size = (uint64_t)B;
     to.learning_rate = 1e-4;
     to.epochs = 1000000;

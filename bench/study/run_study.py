@@ -41,6 +41,7 @@ CONFIGS = [
     ("l2-adam-300k-small", "l2", "big", 1024, 128, 10, ADAM_L2),
     ("l2-adam-300k-wide", "l2", "big", 8192, 256, 10, ADAM_L2),
     # round 2: the library's defaults (Adam 0.001, batch 128, L2 targets standardized), longer
+    ("labels-300k-30", "labels", "big", 4096, 256, 30, []),
     ("kd-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "4"]),
     ("l2-300k-30", "l2", "big", 4096, 256, 30, []),
     ("l2-300k-wide-30", "l2", "big", 8192, 256, 30, []),
