@@ -566,18 +566,41 @@ MIMIC__HOT static void matvec(const float *restrict W, size_t n, size_t kk, size
     }
 }
 
-/* c (C x H) = d^T h: d rows x C (dL/dlogits), h rows x H. Row by row, a fixed order. */
+/* small_tn and small_nn work on SMALL_TILE columns of H at a time, so the C x SMALL_TILE
+ * block of c or W they reuse for every row stays in L1 (C <= SMALL_C: at most 16 KB) instead
+ * of streaming the whole C x H matrix from L2 once per row, and they add four terms per load
+ * and store of the accumulator. Each element's sum still runs over the rows (small_tn) or
+ * the classes (small_nn) one term at a time, in order ((((c + t0) + t1) + t2) + t3, no
+ * contraction): neither change alters a result bit. */
+#define SMALL_TILE 256
+
+/* c (C x H) = d^T h: d rows x C (dL/dlogits), h rows x H. Each c element sums over the rows
+ * in order. */
 MIMIC__HOT static void small_tn(size_t C, size_t H, size_t rows, const float *restrict d,
                                 const float *restrict h, float *restrict c)
 {
     memset(c, 0, C * H * sizeof(float));
-    for (size_t r = 0; r < rows; r++) {
-        const float *hr = h + r * H;
-        for (size_t k = 0; k < C; k++) {
-            const float a = d[r * C + k];
-            float *ck = c + k * H;
-            for (size_t j = 0; j < H; j++)
-                ck[j] += a * hr[j];
+    for (size_t j0 = 0; j0 < H; j0 += SMALL_TILE) {
+        const size_t nj = H - j0 < SMALL_TILE ? H - j0 : SMALL_TILE;
+        size_t r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            const float *h0 = h + r * H + j0, *h1 = h0 + H, *h2 = h1 + H, *h3 = h2 + H;
+            for (size_t k = 0; k < C; k++) {
+                const float a0 = d[r * C + k], a1 = d[(r + 1) * C + k];
+                const float a2 = d[(r + 2) * C + k], a3 = d[(r + 3) * C + k];
+                float *ck = c + k * H + j0;
+                for (size_t j = 0; j < nj; j++)
+                    ck[j] = (((ck[j] + a0 * h0[j]) + a1 * h1[j]) + a2 * h2[j]) + a3 * h3[j];
+            }
+        }
+        for (; r < rows; r++) {
+            const float *hr = h + r * H + j0;
+            for (size_t k = 0; k < C; k++) {
+                const float a = d[r * C + k];
+                float *ck = c + k * H + j0;
+                for (size_t j = 0; j < nj; j++)
+                    ck[j] += a * hr[j];
+            }
         }
     }
 }
@@ -586,16 +609,27 @@ MIMIC__HOT static void small_tn(size_t C, size_t H, size_t rows, const float *re
 MIMIC__HOT static void small_nn(size_t m, size_t H, size_t C, const float *restrict d,
                                 const float *restrict W, float *restrict out)
 {
-    for (size_t r = 0; r < m; r++) {
-        float *o = out + r * H;
-        const float a0 = d[r * C];
-        for (size_t j = 0; j < H; j++)
-            o[j] = a0 * W[j];
-        for (size_t k = 1; k < C; k++) {
-            const float a = d[r * C + k];
-            const float *w = W + k * H;
-            for (size_t j = 0; j < H; j++)
-                o[j] += a * w[j];
+    for (size_t j0 = 0; j0 < H; j0 += SMALL_TILE) {
+        const size_t nj = H - j0 < SMALL_TILE ? H - j0 : SMALL_TILE;
+        for (size_t r = 0; r < m; r++) {
+            float *o = out + r * H + j0;
+            const float a0 = d[r * C];
+            for (size_t j = 0; j < nj; j++)
+                o[j] = a0 * W[j0 + j];
+            size_t k = 1;
+            for (; k + 4 <= C; k += 4) {
+                const float a1 = d[r * C + k], a2 = d[r * C + k + 1];
+                const float a3 = d[r * C + k + 2], a4 = d[r * C + k + 3];
+                const float *w1 = W + k * H + j0, *w2 = w1 + H, *w3 = w2 + H, *w4 = w3 + H;
+                for (size_t j = 0; j < nj; j++)
+                    o[j] = (((o[j] + a1 * w1[j]) + a2 * w2[j]) + a3 * w3[j]) + a4 * w4[j];
+            }
+            for (; k < C; k++) {
+                const float a = d[r * C + k];
+                const float *w = W + k * H + j0;
+                for (size_t j = 0; j < nj; j++)
+                    o[j] += a * w[j];
+            }
         }
     }
 }

@@ -239,6 +239,63 @@ START_TEST(test_backward_finite_differences)
 }
 END_TEST
 
+/* The output layer's internal kernels (C <= 16) against a double reference, with sizes that
+ * reach every path: two column tiles (the second partial), row blocks of 4 plus 3 rows, and
+ * class groups of 4 plus 2. */
+START_TEST(test_backward_output_layer_tiles)
+{
+    const size_t D = 5, H = 300, C = 7, rows = 7;
+    mimic_student *s = make(D, H, 0, C, MIMIC_ACT_RELU, 21);
+    randomize_biases(s, 4);
+    const mimic__layout *L = &s->L;
+    float x[7 * 5], dl[7 * 7];
+    tu_fill_uniform(x, rows * D, -2.0f, 2.0f, 5);
+    tu_fill_uniform(dl, rows * C, -1.0f, 1.0f, 6);
+    float *ws = malloc(mimic__student_ws_floats(L, rows) * sizeof(float));
+    float *grads = malloc(L->n_params * sizeof(float));
+    float *h0 = malloc(rows * H * sizeof(float));
+    float *z, *h, *logits;
+    mimic__student_forward_ws(L, MIMIC_ACT_RELU, s->params, x, rows, ws, &z, &h, &logits);
+    memcpy(h0, h, rows * H * sizeof(float));
+    mimic__student_backward_ws(L, MIMIC_ACT_RELU, s->params, x, rows, z, h, dl, NULL, grads);
+    const float *Wout = s->params + L->off_output_w;
+    size_t active = 0;
+    for (size_t j = 0; j < H; j++) {
+        double dbh = 0, dwh[5] = {0};
+        for (size_t c = 0; c < C; c++) {
+            double dw = 0;
+            for (size_t r = 0; r < rows; r++)
+                dw += (double)dl[r * C + c] * h0[r * H + j];
+            double got = grads[L->off_output_w + c * H + j];
+            ck_assert_msg(fabs(got - dw) <= 1e-5 * (1 + fabs(dw)), "dW_out[%zu][%zu] %g vs %g", c, j,
+                          got, dw);
+        }
+        for (size_t r = 0; r < rows; r++) {
+            double dpre = 0;
+            for (size_t c = 0; c < C; c++)
+                dpre += (double)dl[r * C + c] * Wout[c * H + j];
+            dpre = h0[r * H + j] > 0 ? dpre : 0;
+            active += h0[r * H + j] > 0;
+            dbh += dpre;
+            for (size_t i = 0; i < D; i++)
+                dwh[i] += dpre * x[r * D + i];
+        }
+        double got = grads[L->off_hidden_b + j];
+        ck_assert_msg(fabs(got - dbh) <= 1e-5 * (1 + fabs(dbh)), "db_hid[%zu] %g vs %g", j, got, dbh);
+        for (size_t i = 0; i < D; i++) {
+            got = grads[L->off_hidden_w + j * D + i];
+            ck_assert_msg(fabs(got - dwh[i]) <= 1e-5 * (1 + fabs(dwh[i])), "dW_hid[%zu][%zu] %g vs %g",
+                          j, i, got, dwh[i]);
+        }
+    }
+    ck_assert(active > rows * H / 4 && active < rows * H); /* ReLU mask is not trivial */
+    free(h0);
+    free(grads);
+    free(ws);
+    mimic_student_free(s);
+}
+END_TEST
+
 /* ---- forward against a plain triple-loop reference --------------------------------------- */
 
 static void forward_matches_reference(int32_t act, size_t k, bool normalize, size_t rows)
@@ -956,6 +1013,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_backward_finite_differences, LOSS_L2, LOSS_HARD + 1);
+    tcase_add_test(tc, test_backward_output_layer_tiles);
     tcase_add_test(tc, test_forward_reference);
     tcase_add_test(tc, test_normalize_rows_u8_f32);
     tcase_add_test(tc, test_options_init_writes_struct_size_only);
