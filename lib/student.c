@@ -605,14 +605,16 @@ MIMIC__HOT static void small_tn(size_t C, size_t H, size_t rows, const float *re
     }
 }
 
-/* out (m x H) = d (m x C) . W (C x H), summing over the C classes in order. */
-MIMIC__HOT static void small_nn(size_t m, size_t H, size_t C, const float *restrict d,
-                                const float *restrict W, float *restrict out)
+/* h (m x H) = act_grad(h, d (m x C) . W (C x H)): the gradient at the pre-activations, with
+ * f' taken from the post-activation h, as act_grad; the product sums over the C classes in
+ * order, into a one-tile buffer (so dh never goes through memory). */
+MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *restrict d,
+                                    const float *restrict W, float *restrict h, int32_t act)
 {
+    float o[SMALL_TILE];
     for (size_t j0 = 0; j0 < H; j0 += SMALL_TILE) {
         const size_t nj = H - j0 < SMALL_TILE ? H - j0 : SMALL_TILE;
         for (size_t r = 0; r < m; r++) {
-            float *o = out + r * H + j0;
             const float a0 = d[r * C];
             for (size_t j = 0; j < nj; j++)
                 o[j] = a0 * W[j0 + j];
@@ -629,6 +631,21 @@ MIMIC__HOT static void small_nn(size_t m, size_t H, size_t C, const float *restr
                 const float *w = W + k * H + j0;
                 for (size_t j = 0; j < nj; j++)
                     o[j] += a * w[j];
+            }
+            float *hr = h + r * H + j0;
+            switch (act) {
+            case MIMIC_ACT_RELU:
+                for (size_t j = 0; j < nj; j++)
+                    hr[j] = hr[j] > 0.0f ? o[j] : 0.0f;
+                break;
+            case MIMIC_ACT_SIGMOID:
+                for (size_t j = 0; j < nj; j++)
+                    hr[j] = o[j] * hr[j] * (1.0f - hr[j]);
+                break;
+            default:
+                for (size_t j = 0; j < nj; j++)
+                    hr[j] = o[j] * (1.0f - hr[j] * hr[j]);
+                break;
             }
         }
     }
@@ -666,12 +683,16 @@ static void forward_core(const mimic__layout *L, int32_t act, const float *P, co
         in = z;
     }
     gemm_nt(rows, L->H, L->kin, in, L->kin, P + L->off_hidden_w, L->kin, h, L->H);
-    bias_act(h, rows, L->H, P + L->off_hidden_b, act);
-    if (L->C <= SMALL_C)
-        for (size_t r = 0; r < rows; r++)
+    if (L->C <= SMALL_C) {
+        /* row by row, so matvec reads the activations from L1 right after bias_act */
+        for (size_t r = 0; r < rows; r++) {
+            bias_act(h + r * L->H, 1, L->H, P + L->off_hidden_b, act);
             matvec(P + L->off_output_w, L->C, L->H, L->H, h + r * L->H, logits + r * L->C);
-    else
+        }
+    } else {
+        bias_act(h, rows, L->H, P + L->off_hidden_b, act);
         gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
+    }
     bias_add(logits, rows, L->C, P + L->off_output_b);
 }
 
@@ -705,17 +726,18 @@ void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, cons
     else
         gemm_tn(C, H, rows, dlogits, C, h, H, grads + L->off_output_w, H);
     column_sums(dlogits, rows, C, grads + L->off_output_b);
-    /* dpre = (dlogits W_out) * f'(pre), into h. The gradient slots of V and W_hid (at least
-     * H * kin floats, written only below) serve as scratch for dh, a chunk of rows at a time. */
+    /* dpre = (dlogits W_out) * f'(pre), into h: one fused pass for small C; otherwise the
+     * gradient slots of V and W_hid (at least H * kin floats, written only below) serve as
+     * scratch for dh, a chunk of rows at a time. */
     const size_t chunk = L->off_hidden_b / H; /* >= kin >= 1 */
-    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
-        size_t m = rows - r0 < chunk ? rows - r0 : chunk;
-        if (C <= SMALL_C)
-            small_nn(m, H, C, dlogits + r0 * C, params + L->off_output_w, grads);
-        else
+    if (C <= SMALL_C)
+        small_nn_act(rows, H, C, dlogits, params + L->off_output_w, h, activation);
+    else
+        for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+            size_t m = rows - r0 < chunk ? rows - r0 : chunk;
             gemm_nn(m, H, C, dlogits + r0 * C, C, params + L->off_output_w, H, grads, H);
-        act_grad(h + r0 * H, grads, m * H, activation);
-    }
+            act_grad(h + r0 * H, grads, m * H, activation);
+        }
     /* Hidden layer: dW_hid = dpre^T in, db_hid = column sums of dpre. */
     const float *in = L->k ? z : x;
     gemm_tn(H, kin, rows, h, H, in, kin, grads + L->off_hidden_w, kin);
