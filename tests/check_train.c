@@ -3,7 +3,11 @@
  * determinism, the step-wise API, option validation and allocation failures. */
 #include <inttypes.h>
 #include <stdio.h>
+#if defined(__x86_64__) || defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
+#include "train_internal.h"
 #include "train_testutil.h"
 
 START_TEST(test_defaults)
@@ -49,6 +53,40 @@ START_TEST(test_defaults)
     mimic_train_report r;
     mimic_train_report_init(&r, sizeof r);
     ck_assert(isnan(r.best_validation_loss) && r.epochs_run == 0);
+}
+END_TEST
+
+/* The update loops flush subnormal results to 0 (momentum of a parameter whose gradient is
+ * 0 decays geometrically into the subnormal range, where every operation is slow) and leave
+ * the caller's floating-point control word as it was. */
+START_TEST(test_update_flushes_subnormals)
+{
+    mimic_train_options o;
+    mimic_train_options_init(&o, sizeof o);
+    float p_in[4] = {1, 2, 3, 4}, p_out[4], g[4] = {0, 0, 0, 1e-3f}, m[4], v[4];
+    for (int32_t opt = MIMIC_OPTIMIZER_SGD; opt <= MIMIC_OPTIMIZER_ADAM; opt++) {
+        o.optimizer = opt;
+        o.momentum = 0.5;
+        o.adam_beta1 = 0.5;
+        for (int i = 0; i < 4; i++) {
+            m[i] = 1.5e-38f; /* normal; half of it is subnormal */
+            v[i] = 0;
+        }
+#if defined(__x86_64__) || defined(__SSE__)
+        unsigned csr = _mm_getcsr();
+#endif
+        ck_assert(mimic__optimizer_update(&o, 0.01, 1, p_in, p_out, g, 1.0f, m, v, 4));
+#if defined(__x86_64__) || defined(__SSE__)
+        ck_assert_uint_eq(_mm_getcsr(), csr);
+        for (int i = 0; i < 3; i++)
+            ck_assert_msg(m[i] == 0.0f, "optimizer %d: m[%d] = %g, not flushed", (int)opt, i,
+                          (double)m[i]);
+#endif
+        ck_assert(m[3] > 0 && isnormal(m[3]));
+        for (int i = 0; i < 3; i++)
+            ck_assert(p_out[i] == p_in[i]);
+        ck_assert(p_out[3] < p_in[3]);
+    }
 }
 END_TEST
 
@@ -963,6 +1001,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_default_learning_rate);
+    tcase_add_test(tc, test_update_flushes_subnormals);
     tcase_add_test(tc, test_auto_options_resolve);
     tcase_add_test(tc, test_defaults_converge_l2);
     tcase_add_test(tc, test_l2_learns);
