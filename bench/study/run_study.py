@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The Fashion-MNIST mimic-learning study: reruns every configuration end to end.
 
-    /usr/bin/python3 bench/study/run_study.py [--quick] [--only NAME ...]
+    /usr/bin/python3 bench/study/run_study.py [--only NAME ...] [--report]
 
 Builds the data (make_data.py: train 60k, transfer 240k rebuilt from data/README.md, test
 10k), trains each configuration with the `mimic` CLI (build/study, Release), evaluates it on
@@ -104,17 +104,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*", help="run only these configuration names")
     ap.add_argument("--threads", default="2")
+    ap.add_argument("--report", action="store_true",
+                    help="train nothing: rewrite results.md and accuracy.svg from results.json")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
-    run(["/usr/bin/python3", os.path.join(HERE, "make_data.py"), DATA])
-    run(["cmake", "-S", ROOT, "-B", os.path.join(ROOT, "build", "study"), "-DCMAKE_BUILD_TYPE=Release",
-         "-DMIMIC_BUILD_TESTS=OFF"])
-    run(["cmake", "--build", os.path.join(ROOT, "build", "study"), "--target", "mimic_cli", "-j2"])
+    if a.report:
+        a.only = []
+    else:
+        run(["/usr/bin/python3", os.path.join(HERE, "make_data.py"), DATA])
+        run(["cmake", "-S", ROOT, "-B", os.path.join(ROOT, "build", "study"), "-DCMAKE_BUILD_TYPE=Release",
+             "-DMIMIC_BUILD_TESTS=OFF"])
+        run(["cmake", "--build", os.path.join(ROOT, "build", "study"), "--target", "mimic_cli", "-j2"])
     results_path = os.path.join(OUT, "results.json")
     results = json.load(open(results_path)) if os.path.exists(results_path) else {}
     test = ["--inputs", f"{DATA}/test_x.npy", "--logits", f"{DATA}/test_z.npy", "--labels", f"{DATA}/test_y.npy"]
     for name, loss, data, H, k, epochs, extra in CONFIGS:
-        if a.only and name not in a.only:
+        if a.only is not None and name not in a.only:
             continue
         train = ["--inputs", f"{DATA}/{data}_x.npy", "--labels", f"{DATA}/{data}_y.npy"]
         if loss != "labels":
@@ -142,8 +147,9 @@ def main():
         for r in rows:
             arch = f"784-{r['k']}b-{r['H']}-10" if r["k"] else f"784-{r['H']}-10"
             gap = f"{(r['acc'] - base) / (TEACHER_ACC - base) * 100:.0f}%" if base else "-"
+            secs = "-" if r.get("seconds") is None else f"{r['seconds']:.0f} s"
             f.write(f"| {r['name']} | {r['loss']} | {'60k' if r['data'] == 'train' else '60k + 240k transfer'} | {arch} | "
-                    f"{r['epochs']} | {r['params']:,} | {r['acc'] * 100:.2f}% | {r['agreement'] * 100:.2f}% | {gap} | {r['seconds']:.0f} s |\n")
+                    f"{r['epochs']} | {r['params']:,} | {r['acc'] * 100:.2f}% | {r['agreement'] * 100:.2f}% | {gap} | {secs} |\n")
         f.write("\nCommands:\n\n")
         for r in rows:
             f.write(f"- `{r['command']}`\n")
