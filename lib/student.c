@@ -632,21 +632,7 @@ MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *r
                 for (size_t j = 0; j < nj; j++)
                     o[j] += a * w[j];
             }
-            float *hr = h + r * H + j0;
-            switch (act) {
-            case MIMIC_ACT_RELU:
-                for (size_t j = 0; j < nj; j++)
-                    hr[j] = hr[j] > 0.0f ? o[j] : 0.0f;
-                break;
-            case MIMIC_ACT_SIGMOID:
-                for (size_t j = 0; j < nj; j++)
-                    hr[j] = o[j] * hr[j] * (1.0f - hr[j]);
-                break;
-            default:
-                for (size_t j = 0; j < nj; j++)
-                    hr[j] = o[j] * (1.0f - hr[j] * hr[j]);
-                break;
-            }
+            act_grad(h + r * H + j0, o, nj, act);
         }
     }
 }
