@@ -93,6 +93,7 @@ static void put_identity(meta_buf *b, const mimic_trainer *t)
     put_dbl(b, "opt.adam_beta2", o->adam_beta2);
     put_dbl(b, "opt.adam_eps", o->adam_eps);
     put_dbl(b, "opt.std_floor", o->std_floor);
+    put_dbl(b, "opt.dropout", o->dropout);
     put_u64(b, "opt.seed", o->seed);
     put_u64(b, "opt.patience", o->patience);
     put_u64(b, "opt.validation_rows", o->validation ? o->validation->rows : 0);
@@ -211,6 +212,8 @@ static int check_identity(const mimic__st_file *f, const mimic_trainer *t, const
     put_identity(&b, t);
     for (size_t i = 0; i < b.n; i++) {
         const char *v = mimic__st_meta_get(f, b.m[i].key);
+        if (!v && strcmp(b.m[i].key, "opt.dropout") == 0)
+            v = "0"; /* checkpoints from 1.0, which had no dropout */
         if (!v)
             return mimic__error(MIMIC_ERR_FORMAT, "%s: checkpoint metadata lacks \"%s\"", path,
                                 b.m[i].key);

@@ -85,7 +85,7 @@ void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double t
                               (const char *)d->inputs + first * L->D * in_size, d->input_dtype, n,
                               x);
         float *z, *h, *logits;
-        mimic__student_forward_ws(L, s->opts.activation, s->params, x, n, ws, &z, &h, &logits);
+        mimic__student_forward_ws(L, s->opts.activation, s->params, x, n, NULL, ws, &z, &h, &logits);
         accumulate(&a, logits, d, first, n, 1.0 / temperature, center);
     }
     double N = (double)d->rows;

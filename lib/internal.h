@@ -129,6 +129,7 @@ uint64_t mimic__rng_next(mimic__rng *r);
 double mimic__rng_uniform(mimic__rng *r);             /* [0, 1) */
 double mimic__rng_normal(mimic__rng *r);              /* standard normal */
 uint64_t mimic__rng_below(mimic__rng *r, uint64_t n); /* uniform in [0, n), unbiased */
+uint64_t mimic__hash64(uint64_t a, uint64_t b);       /* stateless: 64 mixed bits of (a, b) */
 
 /* ---- datasets (dataset.c) ----------------------------------------------------------- */
 
@@ -182,21 +183,55 @@ int mimic__layout_init(mimic__layout *L, size_t D, size_t H, size_t k, size_t C)
  * z (rows x k, only if k > 0), h (rows x H), logits (rows x C). */
 size_t mimic__student_ws_floats(const mimic__layout *L, size_t rows);
 
+/* Inverted dropout on the hidden activations, for one training step. Unit j of batch row r
+ * (index i = r * H + j, which must fit in 32 bits) is kept when
+ * mimic__dropout_bits(i, k0, k1) >= threshold, i.e. with probability 1 - threshold / 2^32;
+ * kept activations are multiplied by `scale` = 1 / keep, dropped ones are 0. The mask is a
+ * pure function of (key, index): the backward pass recomputes it instead of storing it, and
+ * a resumed run draws the same masks. */
+typedef struct mimic__dropout {
+    uint32_t k0, k1;      /* the step's key */
+    uint32_t threshold;   /* round(p * 2^32) */
+    float scale;          /* 1 / keep */
+    float keep;           /* 1 - p */
+} mimic__dropout;
+
+/* The dropout of rate p in [0, 1) with a 64-bit key (NULL-free: p = 0 keeps everything). */
+void mimic__dropout_init(mimic__dropout *d, double p, uint64_t key);
+
+/* 32 well-mixed bits of (index, key): two rounds of a 32-bit integer hash (multiply and
+ * xor-shift; vectorizes). */
+static inline uint32_t mimic__dropout_bits(uint32_t i, uint32_t k0, uint32_t k1)
+{
+    uint32_t x = i ^ k0;
+    for (int round = 0; round < 2; round++) {
+        x ^= x >> 16;
+        x *= 0x7feb352du;
+        x ^= x >> 15;
+        x *= 0x846ca68bu;
+        x ^= x >> 16;
+        x += k1;
+    }
+    return x;
+}
+
 /* Forward pass on already-normalized inputs x (rows x D) with parameters `params` (flat
  * layout): z = x V^T (if k), h = f(z W_hid^T + b_hid), logits = h W_out^T + b_out.
  * `ws` holds mimic__student_ws_floats floats; on return *z_out, *h_out, *logits_out point
- * into it (z_out may be NULL when k = 0). No allocation. */
+ * into it (z_out may be NULL when k = 0). With `dropout` (training; NULL = none) h holds the
+ * dropped and rescaled activations that the logits were computed from. No allocation. */
 void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const float *params,
-                               const float *x, size_t rows, float *ws, float **z_out,
-                               float **h_out, float **logits_out);
+                               const float *x, size_t rows, const mimic__dropout *dropout,
+                               float *ws, float **z_out, float **h_out, float **logits_out);
 
-/* Backward pass for the activations of the matching forward call: given dlogits
- * (rows x C, dL/dlogits), write dL/dparams into `grads` (flat layout, overwritten).
+/* Backward pass for the activations of the matching forward call (same `dropout`): given
+ * dlogits (rows x C, dL/dlogits), write dL/dparams into `grads` (flat layout, overwritten).
  * h is overwritten with dL/d(pre-activation); `dz` is a scratch of rows x k floats (if k).
  * No gradient for the raw inputs. No allocation. */
 void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, const float *params,
-                                const float *x, size_t rows, const float *z, float *h,
-                                const float *dlogits, float *dz, float *grads);
+                                const float *x, size_t rows, const mimic__dropout *dropout,
+                                const float *z, float *h, const float *dlogits, float *dz,
+                                float *grads);
 
 /* Normalize rows of raw inputs (f32 or u8) into dst (rows x D floats):
  * dst = (x - mean) * scale, or a plain conversion when mean/scale are NULL. */

@@ -11,6 +11,13 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
+uint64_t mimic__hash64(uint64_t a, uint64_t b)
+{
+    uint64_t x = a;
+    uint64_t h = splitmix64(&x) ^ b;
+    return splitmix64(&h);
+}
+
 void mimic__rng_seed(mimic__rng *r, uint64_t seed)
 {
     uint64_t x = seed;

@@ -488,6 +488,47 @@ MIMIC__HOT static void act_grad(float *restrict h, const float *restrict dh, siz
     }
 }
 
+/* Dropout of one run of activations whose first element has batch index `base`: kept ones
+ * scaled, dropped ones zeroed. */
+MIMIC__HOT static void dropout_apply(float *restrict h, size_t n, uint32_t base,
+                                     mimic__dropout dr)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = mimic__dropout_bits(base + (uint32_t)i, dr.k0, dr.k1);
+        h[i] = bits >= dr.threshold ? h[i] * dr.scale : 0.0f;
+    }
+}
+
+/* act_grad behind dropout: h holds the dropped, rescaled activations y * scale (or 0), dh
+ * the gradient with respect to them. dpre = dh * scale * f'(y) for kept units, 0 for dropped
+ * ones; f' is evaluated at y = h * keep (ReLU needs only the sign: h > 0 exactly when the
+ * unit was kept and active, so it skips the mask). */
+MIMIC__HOT static void act_grad_dropout(float *restrict h, const float *restrict dh, size_t n,
+                                        int32_t act, uint32_t base, mimic__dropout dr)
+{
+    if (act == MIMIC_ACT_RELU) {
+        for (size_t i = 0; i < n; i++)
+            h[i] = h[i] > 0.0f ? dh[i] * dr.scale : 0.0f;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = mimic__dropout_bits(base + (uint32_t)i, dr.k0, dr.k1);
+        float y = h[i] * dr.keep;
+        float d = act == MIMIC_ACT_SIGMOID ? y * (1.0f - y) : 1.0f - y * y;
+        h[i] = bits >= dr.threshold ? dh[i] * dr.scale * d : 0.0f;
+    }
+}
+
+void mimic__dropout_init(mimic__dropout *d, double p, uint64_t key)
+{
+    double t = p * 4294967296.0;
+    d->k0 = (uint32_t)key;
+    d->k1 = (uint32_t)(key >> 32);
+    d->threshold = t >= 4294967295.0 ? UINT32_MAX : (uint32_t)(t + 0.5);
+    d->keep = (float)(1.0 - p);
+    d->scale = (float)(1.0 / (1.0 - p));
+}
+
 MIMIC__HOT static void column_sums(const float *restrict a, size_t rows, size_t n,
                                    float *restrict out)
 {
@@ -609,7 +650,8 @@ MIMIC__HOT static void small_tn(size_t C, size_t H, size_t rows, const float *re
  * f' taken from the post-activation h, as act_grad; the product sums over the C classes in
  * order, into a one-tile buffer (so dh never goes through memory). */
 MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *restrict d,
-                                    const float *restrict W, float *restrict h, int32_t act)
+                                    const float *restrict W, float *restrict h, int32_t act,
+                                    const mimic__dropout *dr)
 {
     float o[SMALL_TILE];
     for (size_t j0 = 0; j0 < H; j0 += SMALL_TILE) {
@@ -632,7 +674,10 @@ MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *r
                 for (size_t j = 0; j < nj; j++)
                     o[j] += a * w[j];
             }
-            act_grad(h + r * H + j0, o, nj, act);
+            if (dr)
+                act_grad_dropout(h + r * H + j0, o, nj, act, (uint32_t)(r * H + j0), *dr);
+            else
+                act_grad(h + r * H + j0, o, nj, act);
         }
     }
 }
@@ -640,7 +685,8 @@ MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *r
 /* The forward pass for a few rows, one row at a time through matvec, bias and activation
  * fused into the pass over each layer's (cache-resident) output. */
 static void forward_small(const mimic__layout *L, int32_t act, const float *P, const float *x,
-                          size_t rows, float *z, float *h, float *logits)
+                          size_t rows, const mimic__dropout *dr, float *z, float *h,
+                          float *logits)
 {
     for (size_t r = 0; r < rows; r++) {
         const float *in = x + r * L->D;
@@ -651,16 +697,19 @@ static void forward_small(const mimic__layout *L, int32_t act, const float *P, c
         float *hr = h + r * L->H, *lr = logits + r * L->C;
         matvec(P + L->off_hidden_w, L->H, L->kin, L->kin, in, hr);
         bias_act(hr, 1, L->H, P + L->off_hidden_b, act);
+        if (dr)
+            dropout_apply(hr, L->H, (uint32_t)(r * L->H), *dr);
         matvec(P + L->off_output_w, L->C, L->H, L->H, hr, lr);
         bias_add(lr, 1, L->C, P + L->off_output_b);
     }
 }
 
 static void forward_core(const mimic__layout *L, int32_t act, const float *P, const float *x,
-                         size_t rows, float *z, float *h, float *logits)
+                         size_t rows, const mimic__dropout *dr, float *z, float *h,
+                         float *logits)
 {
     if (rows <= MATVEC_MAX_ROWS) {
-        forward_small(L, act, P, x, rows, z, h, logits);
+        forward_small(L, act, P, x, rows, dr, z, h, logits);
         return;
     }
     const float *in = x;
@@ -673,24 +722,28 @@ static void forward_core(const mimic__layout *L, int32_t act, const float *P, co
         /* row by row, so matvec reads the activations from L1 right after bias_act */
         for (size_t r = 0; r < rows; r++) {
             bias_act(h + r * L->H, 1, L->H, P + L->off_hidden_b, act);
+            if (dr)
+                dropout_apply(h + r * L->H, L->H, (uint32_t)(r * L->H), *dr);
             matvec(P + L->off_output_w, L->C, L->H, L->H, h + r * L->H, logits + r * L->C);
         }
     } else {
         bias_act(h, rows, L->H, P + L->off_hidden_b, act);
+        if (dr)
+            dropout_apply(h, rows * L->H, 0, *dr);
         gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
     }
     bias_add(logits, rows, L->C, P + L->off_output_b);
 }
 
 void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const float *params,
-                               const float *x, size_t rows, float *ws, float **z_out,
-                               float **h_out, float **logits_out)
+                               const float *x, size_t rows, const mimic__dropout *dropout,
+                               float *ws, float **z_out, float **h_out, float **logits_out)
 {
     float *z = L->k ? ws : NULL;
     float *h = ws + rows * L->k;
     float *logits = h + rows * L->H;
     if (rows > 0)
-        forward_core(L, activation, params, x, rows, z, h, logits);
+        forward_core(L, activation, params, x, rows, dropout, z, h, logits);
     if (z_out)
         *z_out = z;
     *h_out = h;
@@ -698,8 +751,9 @@ void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const
 }
 
 void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, const float *params,
-                                const float *x, size_t rows, const float *z, float *h,
-                                const float *dlogits, float *dz, float *grads)
+                                const float *x, size_t rows, const mimic__dropout *dropout,
+                                const float *z, float *h, const float *dlogits, float *dz,
+                                float *grads)
 {
     const size_t H = L->H, C = L->C, kin = L->kin;
     if (rows == 0) {
@@ -717,12 +771,16 @@ void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, cons
      * scratch for dh, a chunk of rows at a time. */
     const size_t chunk = L->off_hidden_b / H; /* >= kin >= 1 */
     if (C <= SMALL_C)
-        small_nn_act(rows, H, C, dlogits, params + L->off_output_w, h, activation);
+        small_nn_act(rows, H, C, dlogits, params + L->off_output_w, h, activation, dropout);
     else
         for (size_t r0 = 0; r0 < rows; r0 += chunk) {
             size_t m = rows - r0 < chunk ? rows - r0 : chunk;
             gemm_nn(m, H, C, dlogits + r0 * C, C, params + L->off_output_w, H, grads, H);
-            act_grad(h + r0 * H, grads, m * H, activation);
+            if (dropout)
+                act_grad_dropout(h + r0 * H, grads, m * H, activation, (uint32_t)(r0 * H),
+                                 *dropout);
+            else
+                act_grad(h + r0 * H, grads, m * H, activation);
         }
     /* Hidden layer: dW_hid = dpre^T in, db_hid = column sums of dpre. */
     const float *in = L->k ? z : x;
@@ -822,7 +880,7 @@ static int forward_rows(const mimic_student *s, const float *inputs, size_t rows
             x = xn;
         }
         float *out = classes_out ? lg : logits_out + r0 * L->C;
-        forward_core(L, s->opts.activation, s->params, x, m, L->k ? z : NULL, h, out);
+        forward_core(L, s->opts.activation, s->params, x, m, NULL, L->k ? z : NULL, h, out);
         if (classes_out)
             for (size_t r = 0; r < m; r++) {
                 const float *row = out + r * L->C;

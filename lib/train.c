@@ -306,14 +306,20 @@ static int train_step(mimic_trainer *t, double *loss_out)
     gather(t, t->perm + first, n);
 
     float *z, *h, *logits;
-    mimic__student_forward_ws(L, t->act, t->p[t->cur], t->x, n, t->ws, &z, &h, &logits);
+    mimic__dropout drop, *dr = NULL;
+    if (t->o.dropout > 0) {
+        /* a fresh mask per step, from (seed, global step): resumable without extra state */
+        mimic__dropout_init(&drop, t->o.dropout, mimic__hash64(t->o.seed, t->steps_done));
+        dr = &drop;
+    }
+    mimic__student_forward_ws(L, t->act, t->p[t->cur], t->x, n, dr, t->ws, &z, &h, &logits);
     double loss = NAN;
     int rc = batch_loss(t, logits, n, &loss);
     if (rc == MIMIC_ERR_NUMERIC || (rc == MIMIC_OK && !isfinite(loss)))
         return diverge(t, "the loss", rc == MIMIC_OK ? loss : INFINITY, 1);
     if (rc != MIMIC_OK)
         return rc;
-    mimic__student_backward_ws(L, t->act, t->p[t->cur], t->x, n, z, h, t->dlogits, t->dz,
+    mimic__student_backward_ws(L, t->act, t->p[t->cur], t->x, n, dr, z, h, t->dlogits, t->dz,
                                t->grads);
     if (t->o.grad_reduce) {
         int r = t->o.grad_reduce(t->grads, L->n_params, t->o.grad_reduce_user_data);

@@ -148,6 +148,8 @@ static int check_numbers(const mimic_train_options *o)
         return BAD("checkpoint_every", "must be > 0 when checkpoint_path is set");
     if (o->resume && !o->checkpoint_path)
         return BAD("resume", "needs options.checkpoint_path");
+    if (!(o->dropout >= 0 && o->dropout < 1))
+        return BAD("dropout", "must be in [0, 1), not %g", o->dropout);
     return MIMIC_OK;
 }
 
@@ -176,6 +178,12 @@ int mimic__train_options_validate(const mimic_train_options *o, const mimic_stud
     int rc = check_enums(o);
     if (rc == MIMIC_OK)
         rc = check_numbers(o);
+    if (rc == MIMIC_OK && o->dropout > 0) {
+        uint64_t rows = o->batch_size < train->rows ? o->batch_size : train->rows;
+        if (rows > UINT32_MAX / s->L.H)
+            rc = BAD("dropout", "needs batch rows x hidden units < 2^32 (here %llu x %zu)",
+                     (unsigned long long)rows, s->L.H);
+    }
     if (rc == MIMIC_OK)
         rc = check_data(o, s, train, "train", 1);
     if (rc == MIMIC_OK && o->validation) {

@@ -269,6 +269,8 @@ int cmd_train(int argc, char **argv)
         {"--adam-beta2", OPT_UNIT_DOUBLE, &o.adam_beta2, NULL, NULL, "B2", d_b2, "Adam beta2", 0},
         {"--adam-eps", OPT_POS_DOUBLE, &o.adam_eps, NULL, NULL, "EPS", d_eps, "Adam epsilon", 0},
         {"--weight-decay", OPT_NONNEG_DOUBLE, &o.weight_decay, NULL, NULL, "W", d_wd, "weight decay", 0},
+        {"--dropout", OPT_UNIT_DOUBLE, &o.dropout, NULL, NULL, "P", "0 (off)",
+         "dropout rate on the hidden units while training, in [0, 1)", 0},
         {"--clip-norm", OPT_NONNEG_DOUBLE, &o.clip_norm, NULL, NULL, "C", d_clip, "global gradient-norm clip", 0},
         {"--target-norm", OPT_CHOICE, &o.target_norm, target_names, target_values, NULL,
          "auto (standardize for l2, none otherwise)",

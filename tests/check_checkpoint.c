@@ -34,6 +34,7 @@ START_TEST(test_resume_bitwise)
         o.nesterov = opts[i] == MIMIC_OPTIMIZER_SGD;
         o.learning_rate = opts[i] == MIMIC_OPTIMIZER_SGD ? 0.01 : 0.003;
         o.weight_decay = 1e-3;
+        o.dropout = i ? 0.2 : 0; /* masks are drawn from (seed, step): nothing to save */
         mimic_student *full = tt_student(10, 32, 4, 4, 5);
         mimic_train_report rf;
         mimic_train_report_init(&rf, sizeof rf);
@@ -165,6 +166,17 @@ START_TEST(test_periodic_and_cancel_resume)
 }
 END_TEST
 
+/* Loading the checkpoint at `path` into a trainer for (s, d, o) fails with rc, naming `key`. */
+static void expect_mismatch(mimic_student *s, const mimic_dataset *d, const mimic_train_options *o,
+                            const char *path, int rc, const char *key)
+{
+    mimic_trainer *t = NULL;
+    ck_assert_int_eq(mimic_trainer_create(&t, s, d, o), MIMIC_OK);
+    ck_assert_int_eq(mimic_trainer_load_checkpoint(t, path), rc);
+    ck_assert_msg(strstr(mimic_last_error(), key), "%s", mimic_last_error());
+    mimic_trainer_free(t);
+}
+
 START_TEST(test_rejects_mismatch)
 {
     tt_problem p, q;
@@ -182,30 +194,19 @@ START_TEST(test_rejects_mismatch)
     memcpy(saved, s->params, s->L.n_params * sizeof(float));
     mimic_trainer_free(t);
 
-    /* other options */
+    /* other options, data, architecture */
     mimic_train_options o2 = o;
     o2.learning_rate = 0.02;
-    ck_assert_int_eq(mimic_trainer_create(&t, s, p.d, &o2), MIMIC_OK);
-    ck_assert_int_eq(mimic_trainer_load_checkpoint(t, path), MIMIC_ERR_INVALID);
-    ck_assert_msg(strstr(mimic_last_error(), "opt.learning_rate"), "%s", mimic_last_error());
-    mimic_trainer_free(t);
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.learning_rate");
+    o2 = o;
+    o2.dropout = 0.1;
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.dropout");
     o2 = o;
     o2.epochs = 3; /* cosine: the length is part of the schedule */
-    ck_assert_int_eq(mimic_trainer_create(&t, s, p.d, &o2), MIMIC_OK);
-    ck_assert_int_eq(mimic_trainer_load_checkpoint(t, path), MIMIC_ERR_INVALID);
-    ck_assert_msg(strstr(mimic_last_error(), "opt.epochs"), "%s", mimic_last_error());
-    mimic_trainer_free(t);
-    /* other data */
-    ck_assert_int_eq(mimic_trainer_create(&t, s, q.d, &o), MIMIC_OK);
-    ck_assert_int_eq(mimic_trainer_load_checkpoint(t, path), MIMIC_ERR_SHAPE);
-    ck_assert_msg(strstr(mimic_last_error(), "data."), "%s", mimic_last_error());
-    mimic_trainer_free(t);
-    /* other architecture */
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.epochs");
+    expect_mismatch(s, q.d, &o, path, MIMIC_ERR_SHAPE, "data.");
     mimic_student *wide = tt_student(8, 20, 0, 3, 2);
-    ck_assert_int_eq(mimic_trainer_create(&t, wide, p.d, &o), MIMIC_OK);
-    ck_assert_int_eq(mimic_trainer_load_checkpoint(t, path), MIMIC_ERR_SHAPE);
-    ck_assert_msg(strstr(mimic_last_error(), "student.hidden"), "%s", mimic_last_error());
-    mimic_trainer_free(t);
+    expect_mismatch(wide, p.d, &o, path, MIMIC_ERR_SHAPE, "student.hidden");
     mimic_student_free(wide);
     /* not a checkpoint: a student file; garbage; a missing file */
     const char *spath = tu_path("student.safetensors");
@@ -261,6 +262,20 @@ START_TEST(test_rejects_inconsistent_state)
     tu_write_file(bad, buf, n);
     ck_assert_int_eq(mimic_trainer_load_checkpoint(t, bad), MIMIC_ERR_FORMAT);
     ck_assert_msg(strstr(mimic_last_error(), "inconsistent"), "%s", mimic_last_error());
+    at[18] = '3';
+    /* a 1.0 checkpoint has no "opt.dropout" (renamed here): it means no dropout */
+    at = memmem(buf, n, "\"opt.dropout\"", 13);
+    ck_assert_ptr_nonnull(at);
+    at[11] = 'X';
+    tu_write_file(bad, buf, n);
+    ck_assert_int_eq(mimic_trainer_load_checkpoint(t, bad), MIMIC_OK);
+    mimic_trainer *t2 = NULL;
+    o.dropout = 0.5;
+    ck_assert_int_eq(mimic_trainer_create(&t2, s, p.d, &o), MIMIC_OK);
+    ck_assert_int_eq(mimic_trainer_load_checkpoint(t2, bad), MIMIC_ERR_INVALID);
+    ck_assert_msg(strstr(mimic_last_error(), "opt.dropout is 0 in the checkpoint but 0.5 here"),
+                  "%s", mimic_last_error());
+    mimic_trainer_free(t2);
     free(buf);
     mimic_trainer_free(t);
     mimic_student_free(s);

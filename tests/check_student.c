@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 enum { D_ = 5, K_ = 3, H_ = 7, C_ = 4, ROWS_ = 6 };
+enum { CMAX_ = 20 }; /* > SMALL_C: the BLAS path of the output layer */
 
 static mimic_student *make_with(size_t D, size_t H, size_t k, size_t C, int32_t act, uint64_t seed,
                                 int32_t init)
@@ -53,9 +54,11 @@ static double act_d(double v, int32_t act)
                                       : tanh(v);
 }
 
-/* logits (rows x C) from normalized x (rows x D) and a double copy of the flat params. */
+/* logits (rows x C) from normalized x (rows x D) and a double copy of the flat params;
+ * `dr` (NULL = none): dropout at rate p, the mask drawn with the library's hash, the scaling
+ * done in double. */
 static void ref_forward(const mimic__layout *L, int32_t act, const double *P, const double *x,
-                        size_t rows, double *logits)
+                        size_t rows, const mimic__dropout *dr, double p, double *logits)
 {
     double z[64], h[64];
     for (size_t r = 0; r < rows; r++) {
@@ -75,6 +78,10 @@ static void ref_forward(const mimic__layout *L, int32_t act, const double *P, co
             for (size_t j = 0; j < L->kin; j++)
                 a += P[L->off_hidden_w + i * L->kin + j] * in[j];
             h[i] = act_d(a, act);
+            if (dr) {
+                uint32_t bits = mimic__dropout_bits((uint32_t)(r * L->H + i), dr->k0, dr->k1);
+                h[i] = bits >= dr->threshold ? h[i] / (1.0 - p) : 0.0;
+            }
         }
         for (size_t c = 0; c < L->C; c++) {
             double a = P[L->off_output_b + c];
@@ -150,16 +157,18 @@ static const char *tensor_of(const mimic__layout *L, size_t i)
 }
 
 /* Backward of the library vs central differences of ref_loss(ref_forward) for every
- * parameter. Returns the number of parameters checked. */
-static size_t grad_check(int kind, int32_t act, size_t k, size_t rows, bool normalize)
+ * parameter, with C classes (<= CMAX_) and dropout at rate p (0 = none). Returns the number
+ * of parameters checked. */
+static size_t grad_check(int kind, int32_t act, size_t k, size_t rows, bool normalize, size_t C,
+                         double p)
 {
-    mimic_student *s = make(D_, H_, k, C_, act, 11 + k + (uint64_t)act);
+    mimic_student *s = make(D_, H_, k, C, act, 11 + k + (uint64_t)act);
     randomize_biases(s, 5);
     const mimic__layout *L = &s->L;
-    float raw[ROWS_ * D_], x[ROWS_ * D_], t[ROWS_ * C_], mean[D_], scale[D_];
+    float raw[ROWS_ * D_], x[ROWS_ * D_], t[ROWS_ * CMAX_], mean[D_], scale[D_];
     int32_t y[ROWS_];
     tu_fill_uniform(raw, rows * D_, -2.0f, 2.0f, 100 + rows);
-    tu_fill_uniform(t, rows * C_, -3.0f, 3.0f, 200 + rows);
+    tu_fill_uniform(t, rows * C, -3.0f, 3.0f, 200 + rows);
     tu_fill_uniform(mean, D_, -0.5f, 0.5f, 300);
     tu_fill_uniform(scale, D_, 0.5f, 2.0f, 301);
     for (size_t r = 0; r < rows; r++)
@@ -171,26 +180,36 @@ static size_t grad_check(int kind, int32_t act, size_t k, size_t rows, bool norm
     float *ws = malloc(nws * sizeof(float));
     float *dz = malloc((rows * (k ? k : 1)) * sizeof(float));
     float *grads = malloc(L->n_params * sizeof(float));
-    float dl[ROWS_ * C_];
+    float dl[ROWS_ * CMAX_];
     float *z, *h, *logits;
-    mimic__student_forward_ws(L, act, s->params, x, rows, ws, &z, &h, &logits);
+    mimic__dropout drop, *dr = NULL;
+    if (p > 0) {
+        mimic__dropout_init(&drop, p, 0x1234567890abcdefull + rows + k);
+        dr = &drop;
+        size_t kept = 0;
+        for (size_t i = 0; i < rows * H_; i++)
+            kept += mimic__dropout_bits((uint32_t)i, dr->k0, dr->k1) >= dr->threshold;
+        ck_assert_msg(kept > 0 && kept < rows * H_, "dropout kept %zu of %zu units: the check "
+                      "would not see both branches", kept, rows * H_);
+    }
+    mimic__student_forward_ws(L, act, s->params, x, rows, dr, ws, &z, &h, &logits);
     /* Labels: the student's least likely class, so the hard-label gradient is never ~0. */
     for (size_t r = 0; r < rows; r++)
-        for (size_t j = 1; j < C_; j++)
-            if (logits[r * C_ + j] < logits[r * C_ + (size_t)y[r]])
+        for (size_t j = 1; j < C; j++)
+            if (logits[r * C + j] < logits[r * C + (size_t)y[r]])
                 y[r] = (int32_t)j;
-    lib_loss_grad(kind, logits, t, y, rows, C_, dl);
-    mimic__student_backward_ws(L, act, s->params, x, rows, z, h, dl, dz, grads);
+    lib_loss_grad(kind, logits, t, y, rows, C, dl);
+    mimic__student_backward_ws(L, act, s->params, x, rows, dr, z, h, dl, dz, grads);
 
     double *P = malloc(L->n_params * sizeof(double));
-    double xd[ROWS_ * D_], sd[ROWS_ * C_];
+    double xd[ROWS_ * D_], sd[ROWS_ * CMAX_];
     for (size_t i = 0; i < L->n_params; i++)
         P[i] = s->params[i];
     for (size_t i = 0; i < rows * D_; i++)
         xd[i] = x[i];
     /* the float forward agrees with the reference */
-    ref_forward(L, act, P, xd, rows, sd);
-    for (size_t i = 0; i < rows * C_; i++)
+    ref_forward(L, act, P, xd, rows, dr, p, sd);
+    for (size_t i = 0; i < rows * C; i++)
         ck_assert_msg(fabs(sd[i] - logits[i]) <= 1e-5 * (1 + fabs(sd[i])), "logit %zu", i);
 
     double norm = 0;
@@ -198,18 +217,18 @@ static size_t grad_check(int kind, int32_t act, size_t k, size_t rows, bool norm
     for (size_t i = 0; i < L->n_params; i++) {
         double p0 = P[i];
         P[i] = p0 + eps;
-        ref_forward(L, act, P, xd, rows, sd);
-        double lp = ref_loss(kind, sd, t, y, rows, C_);
+        ref_forward(L, act, P, xd, rows, dr, p, sd);
+        double lp = ref_loss(kind, sd, t, y, rows, C);
         P[i] = p0 - eps;
-        ref_forward(L, act, P, xd, rows, sd);
-        double lm = ref_loss(kind, sd, t, y, rows, C_);
+        ref_forward(L, act, P, xd, rows, dr, p, sd);
+        double lm = ref_loss(kind, sd, t, y, rows, C);
         P[i] = p0;
         double num = (lp - lm) / (2 * eps);
         double tol = 2e-4 + 2e-3 * fabs(num);
         ck_assert_msg(fabs(num - grads[i]) <= tol,
-                      "loss %d act %d k %zu rows %zu: %s param %zu: backward %.8g, finite "
-                      "difference %.8g",
-                      kind, (int)act, k, rows, tensor_of(L, i), i, (double)grads[i], num);
+                      "loss %d act %d k %zu rows %zu C %zu dropout %g: %s param %zu: backward "
+                      "%.8g, finite difference %.8g",
+                      kind, (int)act, k, rows, C, p, tensor_of(L, i), i, (double)grads[i], num);
         norm += num * num;
     }
     ck_assert_msg(norm > 1e-6, "loss %d act %d k %zu rows %zu: gradient unexpectedly ~0 (%g): "
@@ -232,8 +251,8 @@ START_TEST(test_backward_finite_differences)
     size_t checked = 0;
     for (int a = 0; a < 3; a++)
         for (size_t k = 0; k <= K_; k += K_) {
-            checked += grad_check(_i, ACTS[a], k, ROWS_, a == 1);
-            checked += grad_check(_i, ACTS[a], k, 1, a != 1);
+            checked += grad_check(_i, ACTS[a], k, ROWS_, a == 1, C_, 0);
+            checked += grad_check(_i, ACTS[a], k, 1, a != 1, C_, 0);
         }
     ck_assert(checked > 0);
 }
@@ -242,6 +261,22 @@ END_TEST
 /* The output layer's internal kernels (C <= 16) against a double reference, with sizes that
  * reach every path: two column tiles (the second partial), row blocks of 4 plus 3 rows, and
  * class groups of 4 plus 2. */
+START_TEST(test_backward_dropout_finite_differences)
+{
+    /* _i: loss kind. Training-time dropout: the mask is fixed by the key, so the masked
+     * network is differentiable; both output-layer paths (C <= 16 fused, C > 16 through
+     * BLAS in row chunks), both forward paths (6 rows: gemm, 1 row: matvec). */
+    size_t checked = 0;
+    for (int a = 0; a < 3; a++)
+        for (size_t k = 0; k <= K_; k += K_) {
+            checked += grad_check(_i, ACTS[a], k, ROWS_, a == 1, C_, 0.5);
+            checked += grad_check(_i, ACTS[a], k, ROWS_, a != 1, CMAX_, 0.3);
+            checked += grad_check(_i, ACTS[a], k, 1, a != 1, CMAX_, 0.25);
+        }
+    ck_assert(checked > 0);
+}
+END_TEST
+
 START_TEST(test_backward_output_layer_tiles)
 {
     const size_t D = 5, H = 300, C = 7, rows = 7;
@@ -255,9 +290,9 @@ START_TEST(test_backward_output_layer_tiles)
     float *grads = malloc(L->n_params * sizeof(float));
     float *h0 = malloc(rows * H * sizeof(float));
     float *z, *h, *logits;
-    mimic__student_forward_ws(L, MIMIC_ACT_RELU, s->params, x, rows, ws, &z, &h, &logits);
+    mimic__student_forward_ws(L, MIMIC_ACT_RELU, s->params, x, rows, NULL, ws, &z, &h, &logits);
     memcpy(h0, h, rows * H * sizeof(float));
-    mimic__student_backward_ws(L, MIMIC_ACT_RELU, s->params, x, rows, z, h, dl, NULL, grads);
+    mimic__student_backward_ws(L, MIMIC_ACT_RELU, s->params, x, rows, NULL, z, h, dl, NULL, grads);
     const float *Wout = s->params + L->off_output_w;
     size_t active = 0;
     for (size_t j = 0; j < H; j++) {
@@ -321,7 +356,7 @@ static void forward_matches_reference(int32_t act, size_t k, bool normalize, siz
                                       : x[r * D + j];
     for (size_t i = 0; i < L->n_params; i++)
         P[i] = s->params[i];
-    ref_forward(L, act, P, xd, rows, ref);
+    ref_forward(L, act, P, xd, rows, NULL, 0, ref);
     ck_assert_int_eq(mimic_student_forward(s, x, rows, out), MIMIC_OK);
     for (size_t i = 0; i < rows * C; i++)
         ck_assert_msg(fabs(out[i] - ref[i]) <= 1e-5 * fmax(1.0, fabs(ref[i])),
@@ -1013,6 +1048,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_backward_finite_differences, LOSS_L2, LOSS_HARD + 1);
+    tcase_add_loop_test(tc, test_backward_dropout_finite_differences, LOSS_L2, LOSS_HARD + 1);
     tcase_add_test(tc, test_backward_output_layer_tiles);
     tcase_add_test(tc, test_forward_reference);
     tcase_add_test(tc, test_normalize_rows_u8_f32);

@@ -733,6 +733,93 @@ START_TEST(test_stepwise_equals_train)
 }
 END_TEST
 
+/* Dropout: the mask rate, reproducibility, that it changes training (and only training),
+ * that it still learns, and that 1.0 callers (a struct without the field) get none. */
+START_TEST(test_dropout)
+{
+    /* the hash keeps 1 - p of the units, per step and overall */
+    mimic__dropout dr;
+    mimic__dropout_init(&dr, 0.3, mimic__hash64(7, 0));
+    size_t kept = 0, n = 1u << 20;
+    for (size_t i = 0; i < n; i++)
+        kept += mimic__dropout_bits((uint32_t)i, dr.k0, dr.k1) >= dr.threshold;
+    ck_assert_msg(fabs((double)kept / (double)n - 0.7) < 0.002, "kept %zu of %zu", kept, n);
+    mimic__dropout d2;
+    mimic__dropout_init(&d2, 0.3, mimic__hash64(7, 1));
+    size_t same = 0;
+    for (size_t i = 0; i < n; i++)
+        same += (mimic__dropout_bits((uint32_t)i, dr.k0, dr.k1) >= dr.threshold) ==
+                (mimic__dropout_bits((uint32_t)i, d2.k0, d2.k1) >= d2.threshold);
+    /* independent masks agree on 0.7^2 + 0.3^2 = 58% of the units */
+    ck_assert_msg(fabs((double)same / (double)n - 0.58) < 0.003, "steps 0 and 1 agree on %zu",
+                  same);
+
+    tt_problem p;
+    tt_problem_make(&p, 512, 12, 4, 21, 2.0f, 0.0f);
+    mimic_student *s[4];
+    mimic_train_report r[4];
+    for (int i = 0; i < 4; i++) {
+        s[i] = tt_student(12, 64, i == 3 ? 0 : 6, 4, 3);
+        mimic_train_options o = tt_options();
+        o.optimizer = MIMIC_OPTIMIZER_ADAM;
+        o.learning_rate = 0.003;
+        o.epochs = 30;
+        o.batch_size = 32;
+        o.dropout = i == 2 ? 0 : 0.25;
+        if (i == 3)
+            o.loss = MIMIC_LOSS_KD;
+        mimic_train_report_init(&r[i], sizeof r[i]);
+        ck_assert_int_eq(mimic_train(s[i], p.d, &o, &r[i]), MIMIC_OK);
+    }
+    ck_assert(tt_same_student(s[0], s[1]));  /* reproducible */
+    ck_assert(!tt_same_student(s[0], s[2])); /* and it does something */
+    mimic_metrics m0 = tt_eval(s[0], p.d, 4), m2 = tt_eval(s[2], p.d, 4);
+    ck_assert_msg(m0.agreement > 0.9 && m0.logit_l2 < 0.5, "with dropout: agreement %g, l2 %g",
+                  m0.agreement, m0.logit_l2);
+    /* the training loss sees the thinned network, evaluation the whole one */
+    ck_assert_msg(r[0].final_train_loss > m0.logit_l2, "train %g vs eval %g",
+                  r[0].final_train_loss, m0.logit_l2);
+    ck_assert_msg(r[2].final_train_loss < r[0].final_train_loss, "no dropout %g vs dropout %g",
+                  r[2].final_train_loss, r[0].final_train_loss);
+    (void)m2;
+    mimic_metrics m3 = tt_eval(s[3], p.d, 4);
+    ck_assert_msg(m3.agreement > 0.9, "KD with dropout: agreement %g", m3.agreement);
+
+    /* a 1.0 caller: struct_size ends before the field, whatever memory follows is ignored */
+    mimic_student *old = tt_student(12, 64, 6, 4, 3);
+    mimic_train_options o = tt_options();
+    o.optimizer = MIMIC_OPTIMIZER_ADAM;
+    o.learning_rate = 0.003;
+    o.epochs = 30;
+    o.batch_size = 32;
+    o.struct_size = offsetof(mimic_train_options, dropout);
+    o.dropout = 0.25;
+    ck_assert_int_eq(mimic_train(old, p.d, &o, NULL), MIMIC_OK);
+    ck_assert(tt_same_student(old, s[2]));
+
+    /* the mask index is 32-bit: batch rows x hidden units must stay below 2^32 */
+    mimic_student *huge = tt_student(1, 70000, 0, 2, 1);
+    float *xs = calloc(70000, sizeof(float)), *zs = calloc(140000, sizeof(float));
+    mimic_dataset *d = NULL;
+    ck_assert_int_eq(mimic_dataset_wrap(&d, xs, MIMIC_DTYPE_F32, zs, NULL, 70000, 1, 2), MIMIC_OK);
+    o = tt_options();
+    o.batch_size = 70000;
+    o.dropout = 0.1;
+    mimic_trainer *t = NULL;
+    ck_assert_int_eq(mimic_trainer_create(&t, huge, d, &o), MIMIC_ERR_INVALID);
+    ck_assert_msg(strstr(mimic_last_error(), "options.dropout") &&
+                  strstr(mimic_last_error(), "2^32"), "%s", mimic_last_error());
+    mimic_dataset_free(d);
+    free(xs);
+    free(zs);
+    mimic_student_free(huge);
+    mimic_student_free(old);
+    for (int i = 0; i < 4; i++)
+        mimic_student_free(s[i]);
+    tt_problem_free(&p);
+}
+END_TEST
+
 START_TEST(test_determinism)
 {
     tt_problem p;
@@ -830,6 +917,9 @@ BAD_CASE(patience, o->patience = 3)
 BAD_CASE(checkpoint_path, o->checkpoint_path = "")
 BAD_CASE(checkpoint_every, (o->checkpoint_path = "x.ckpt", o->checkpoint_every = 0))
 BAD_CASE(resume, o->resume = 1)
+BAD_CASE(dropout, o->dropout = 1)
+BAD_CASE(dropout_neg, o->dropout = -0.1)
+BAD_CASE(dropout_nan, o->dropout = NAN)
 
 START_TEST(test_bad_options)
 {
@@ -864,6 +954,9 @@ START_TEST(test_bad_options)
         {"options.checkpoint_path", set_checkpoint_path},
         {"options.checkpoint_every", set_checkpoint_every},
         {"options.resume", set_resume},
+        {"options.dropout", set_dropout},
+        {"options.dropout", set_dropout_neg},
+        {"options.dropout", set_dropout_nan},
     };
     tt_problem p;
     tt_problem_make(&p, 32, 4, 3, 12, 1.0f, 0.0f);
@@ -1029,6 +1122,7 @@ int main(void)
     tcase_add_test(tc, test_target_standardize);
     tcase_add_test(tc, test_stepwise_equals_train);
     tcase_add_test(tc, test_determinism);
+    tcase_add_test(tc, test_dropout);
     tcase_add_test(tc, test_grad_reduce);
     tcase_add_test(tc, test_bad_options);
     tcase_add_test(tc, test_shapes_and_misuse);

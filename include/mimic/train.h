@@ -173,6 +173,13 @@ typedef struct mimic_train_options {
                                         count). */
     mimic_grad_reduce_fn grad_reduce;
     void *grad_reduce_user_data;
+    double dropout;          /* since 1.1: inverted dropout on the hidden activations while
+                                training, rate in [0, 1), default 0 (off). Each step zeroes
+                                each hidden unit of each row with this probability and scales
+                                the kept ones by 1 / (1 - rate); evaluation, validation and
+                                the saved student use all units, unscaled. The masks are a
+                                function of seed and step (bitwise reproducible, resumable).
+                                Needs min(batch_size, rows) x hidden < 2^32. */
 } mimic_train_options;
 
 /* What a training run did. */

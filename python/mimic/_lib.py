@@ -150,6 +150,7 @@ class TrainOptions(ctypes.Structure):
         ("resume", c_int32),
         ("grad_reduce", GRAD_REDUCE_FN),
         ("grad_reduce_user_data", c_void_p),
+        ("dropout", c_double),
     ]
 
 

@@ -428,7 +428,7 @@ class Student:
             warmup_epochs=None, clip_norm=None, step_gamma=None, step_epochs=None,
             adam_beta1=None, adam_beta2=None, adam_eps=None, std_floor=None, eval_train=False,
             progress_every_steps=None, checkpoint=None, checkpoint_every=None, resume=False,
-            grad_reduce=None):
+            grad_reduce=None, dropout=None):
         """Train on `dataset` (mimic_train). Returns a History: one dict per epoch with
 
           epoch, step, steps_per_epoch, epoch_end, train_loss, learning_rate, elapsed_s,
@@ -457,6 +457,8 @@ class Student:
           it when it exists;
         grad_reduce: callable(grads) that may change the flat float32 gradient in place
           each step (e.g. an MPI allreduce for data-parallel training);
+        dropout: rate in [0, 1) of inverted dropout on the hidden units while training (the
+          saved and evaluated student uses all units); None or 0 = off;
         Options left at None keep the library's defaults.
 
         progress: callable(record) called with each epoch's dict (and every
@@ -517,7 +519,7 @@ class _Run:
                  target_norm=None, warmup_epochs=None, clip_norm=None, step_gamma=None,
                  step_epochs=None, adam_beta1=None, adam_beta2=None, adam_eps=None,
                  std_floor=None, eval_train=False, progress_every_steps=None, checkpoint=None,
-                 checkpoint_every=None, resume=False, grad_reduce=None):
+                 checkpoint_every=None, resume=False, grad_reduce=None, dropout=None):
         if not isinstance(dataset, Dataset):
             raise TypeError("dataset: expected a mimic.Dataset, got %s" % type(dataset).__name__)
         if validation is not None and not isinstance(validation, Dataset):
@@ -554,7 +556,7 @@ class _Run:
         for name, value in (("warmup_epochs", warmup_epochs), ("clip_norm", clip_norm),
                             ("step_gamma", step_gamma), ("adam_beta1", adam_beta1),
                             ("adam_beta2", adam_beta2), ("adam_eps", adam_eps),
-                            ("std_floor", std_floor)):
+                            ("std_floor", std_floor), ("dropout", dropout)):
             if value is not None:
                 setattr(o, name, _float(value, name))
         if std_floor is None and dataset.input_dtype == np.uint8:

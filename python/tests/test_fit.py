@@ -131,6 +131,20 @@ class TestFit(unittest.TestCase):
         for name, w in a.tensors().items():
             np.testing.assert_array_equal(w, b.tensor(name))
 
+    def test_dropout(self):
+        runs = []
+        for rate in (0.3, 0.3, None):
+            s = self.student()
+            h = s.fit(self.train, epochs=4, batch_size=32, learning_rate=0.01, dropout=rate,
+                      seed=5)
+            runs.append((s.tensor("hidden.weight"), h[-1]["train_loss"]))
+        np.testing.assert_array_equal(runs[0][0], runs[1][0])  # reproducible
+        self.assertFalse(np.array_equal(runs[0][0], runs[2][0]))  # and applied
+        with self.assertRaises(mimic.MimicError) as cm:
+            self.student().fit(self.train, epochs=1, dropout=1.0)
+        self.assertEqual(cm.exception.status, mimic.Status.INVALID)
+        self.assertIn("options.dropout", str(cm.exception))
+
     def test_early_stopping(self):
         # He init starts at unit-scale activations, so this tiny problem overfits within 30
         # epochs of SGD on the raw logits

@@ -73,7 +73,7 @@ flags = {
               "--clip-norm", "--patience", "--seed", "--threads", "--standardize", "--out", "--log",
               "--plot", "--checkpoint", "--checkpoint-every", "--resume", "--quiet", "--optimizer",
               "--warmup", "--target-norm", "--step-gamma", "--step-epochs", "--std-floor",
-              "--progress-every"],
+              "--progress-every", "--dropout"],
     "eval": ["--model", "--inputs", "--logits", "--labels", "--temperature", "--json"],
     "predict": ["--model", "--inputs", "--out", "--classes"],
     "info": ["--model"],
@@ -102,6 +102,7 @@ expect("missing required --hidden", ["train", "--inputs", p("x.npy"), "--logits"
 expect("l2 without logits", ["train", "--inputs", p("x.npy"), "--labels", p("y.npy"), "--hidden", "8",
                              "--loss", "l2", "--out", p("m.st")], 2, ["--logits"])
 expect("resume without checkpoint", T + ["--resume"], 2, ["--checkpoint"])
+expect("dropout above 1", T + ["--dropout", "1.5"], 2, ["--dropout"])
 expect("eval without model", ["eval", "--inputs", p("x.npy"), "--labels", p("y.npy")], 2, ["--model"])
 expect("predict without --out", ["predict", "--model", p("m.st"), "--inputs", p("x.npy")], 2, ["--out"])
 expect("export without --onnx", ["export", "--model", p("m.st")], 2, ["--onnx"])
@@ -115,6 +116,7 @@ expect("row-count mismatch", ["train", "--inputs", p("x.npy"), "--logits", p("z_
 expect("label out of range", ["train", "--inputs", p("x.npy"), "--labels", p("y_bad.npy"), "--n-classes", "4",
                               "--hidden", "8", "--loss", "labels", "--out", p("m.st")], 1, ["y_bad.npy"])
 expect("missing model", ["info", "--model", p("nope.safetensors")], 1, ["nope.safetensors"])
+expect("dropout 1 drops everything", T + ["--dropout", "1"], 1, ["options.dropout", "[0, 1)"])
 check("nothing written after failures", not os.path.exists(p("m.st")))
 
 # ---- end to end on .npy ---------------------------------------------------------------------------
