@@ -116,7 +116,8 @@ static void die(int rc, const char *what)
 int main(int argc, char **argv)
 {
     if (argc < 6) {
-        fprintf(stderr, "usage: %s D k H C batch [seconds] [u8|f32] [inputs.npy logits.npy]\n", argv[0]);
+        fprintf(stderr, "usage: %s D k H C batch [seconds] [u8|f32] [inputs.npy logits.npy]\n"
+                        "environment: MIMIC_BENCH_DROPOUT=P trains with options.dropout = P\n", argv[0]);
         return 2;
     }
     int D = atoi(argv[1]), k = atoi(argv[2]), H = atoi(argv[3]), C = atoi(argv[4]), B = atoi(argv[5]);
@@ -168,6 +169,8 @@ int main(int argc, char **argv)
     to.learning_rate = 1e-4;
     to.epochs = 1000000;
     to.standardize = 1; /* every config pays the fused convert + normalize in the gather */
+    const char *dropout = getenv("MIMIC_BENCH_DROPOUT");
+    to.dropout = dropout ? atof(dropout) : 0.0; /* the trainer validates it */
     mimic_trainer *t = NULL;
     if ((rc = mimic_trainer_create(&t, s, ds, &to)))
         die(rc, "trainer");
