@@ -11,7 +11,8 @@ the 10k test images and writes, under out/study/:
   accuracy.svg      test accuracy vs. parameters, per method, with and without the transfer set
   curves_<name>.svg the learning curves (from the CLI's --plot)
   <name>.csv/.log   per-epoch logs and the exact command line
-Seeds are fixed (--seed 1); every command is printed and stored in results.md.
+Seeds are fixed (--seed 1 unless a configuration sets another); every command is printed and
+stored in results.md.
 """
 import argparse
 import json
@@ -50,6 +51,24 @@ CONFIGS = [
     ("kd-300k-wide-30", "kd", "big", 8192, 256, 30, ["--temperature", "4"]),
     ("l2-300k-60", "l2", "big", 4096, 256, 60, []),
     ("kd-hard-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "4", "--hard-weight", "0.3"]),
+    # round 3: regularization and capacity
+    ("kd-300k-30-wd", "kd", "big", 4096, 256, 30, ["--temperature", "4", "--optimizer", "adamw", "--weight-decay", "0.05"]),
+    ("kd-300k-nobn-30", "kd", "big", 4096, 0, 30, ["--temperature", "4"]),
+    ("kd-300k-30-drop25", "kd", "big", 4096, 256, 30, ["--temperature", "4", "--dropout", "0.25"]),
+    ("kd-300k-30-drop10", "kd", "big", 4096, 256, 30, ["--temperature", "4", "--dropout", "0.1"]),
+    ("l2-300k-30-drop25", "l2", "big", 4096, 256, 30, ["--dropout", "0.25"]),
+    ("kd8-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "8"]),
+    ("kd2-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "2"]),
+    ("kd1-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "1"]),
+    ("kd3-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "3"]),
+    # seed 2: how much of the temperature differences is run-to-run noise
+    ("kd-300k-30-s2", "kd", "big", 4096, 256, 30, ["--temperature", "4", "--seed", "2"]),
+    ("kd2-300k-30-s2", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--seed", "2"]),
+    # kd-300k-30-noise3 (--input-noise 0.3) ran with the prototype on branch study/input-noise
+    ("kd-300k-30-floor3", "kd", "big", 4096, 256, 30, ["--temperature", "4", "--std-floor", "76.5"]),
+    ("kd2-300k-wide-30", "kd", "big", 8192, 256, 30, ["--temperature", "2"]),
+    ("kd2-300k-30-floor3", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--std-floor", "76.5"]),
+    ("kd-sgd-300k-30", "kd", "big", 4096, 256, 30, SGD + ["--lr", "0.05", "--temperature", "4", "--clip-norm", "5"]),
 ]
 
 
@@ -77,8 +96,9 @@ def svg_accuracy(rows, path):
            f'<rect width="{W}" height="{Hh}" fill="white"/>',
            f'<line x1="{L}" y1="{Hh - B}" x2="{W - 20}" y2="{Hh - B}" stroke="black"/>',
            f'<line x1="{L}" y1="20" x2="{L}" y2="{Hh - B}" stroke="black"/>']
-    for p in range(int(x0) + 1, int(x1) + 1):
-        out.append(f'<text x="{X(10 ** p):.0f}" y="{Hh - B + 16}" text-anchor="middle">1e{p}</text>')
+    for p in sorted(set(xs)):  # one tick per student size (they span less than a decade)
+        out.append(f'<line x1="{X(p):.0f}" y1="{Hh - B}" x2="{X(p):.0f}" y2="{Hh - B + 4}" stroke="black"/>')
+        out.append(f'<text x="{X(p):.0f}" y="{Hh - B + 16}" text-anchor="middle">{p / 1e6:.2f}M</text>')
     v = math.ceil(y0)
     while v <= y1:
         out.append(f'<text x="{L - 6}" y="{Y(v) + 4:.0f}" text-anchor="end">{v}%</text>')
@@ -130,7 +150,8 @@ def main():
         model = os.path.join(OUT, name + ".safetensors")
         cmd = [MIMIC, "train", *train, "--valid-inputs", f"{DATA}/test_x.npy", "--valid-logits", f"{DATA}/test_z.npy",
                "--valid-labels", f"{DATA}/test_y.npy", "--hidden", str(H), "--bottleneck", str(k), "--loss", loss,
-               "--epochs", str(epochs), "--standardize", "--seed", "1", "--threads", a.threads, *extra,
+               "--epochs", str(epochs), "--standardize", *([] if "--seed" in extra else ["--seed", "1"]),
+               "--threads", a.threads, *extra,
                "--out", model, "--log", os.path.join(OUT, name + ".csv"), "--plot", os.path.join(OUT, f"curves_{name}.svg")]
         t0 = time.time()
         run(cmd, os.path.join(OUT, name + ".log"))
@@ -140,6 +161,10 @@ def main():
         results[name] = {"loss": loss, "data": data, "H": H, "k": k, "epochs": epochs, "params": params(784, k, H, 10),
                          "acc": ev["accuracy"], "agreement": ev["agreement"], "seconds": secs,
                          "command": " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd)}
+        # re-read first: several --only runs may share results.json
+        merged = json.load(open(results_path)) if os.path.exists(results_path) else {}
+        merged[name] = results[name]
+        results = merged
         json.dump(results, open(results_path, "w"), indent=1)
         print(f"{name}: test accuracy {ev['accuracy'] * 100:.2f}%", flush=True)
     rows = [dict(name=n, **r) for n, r in results.items()]
