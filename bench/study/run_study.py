@@ -68,7 +68,8 @@ CONFIGS = [
     ("kd-300k-30-floor3", "kd", "big", 4096, 256, 30, ["--temperature", "4", "--std-floor", "76.5"]),
     ("kd2-300k-wide-30", "kd", "big", 8192, 256, 30, ["--temperature", "2"]),
     ("kd2-300k-30-floor3", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--std-floor", "76.5"]),
-    ("kd-sgd-300k-30", "kd", "big", 4096, 256, 30, SGD + ["--lr", "0.05", "--temperature", "4", "--clip-norm", "5"]),
+    ("kd2-sgd-300k-30", "kd", "big", 4096, 256, 30, SGD + ["--lr", "0.05", "--temperature", "2", "--clip-norm", "5"]),
+    ("kd2-lr2-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--lr", "0.002"]),
 ]
 
 
