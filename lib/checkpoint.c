@@ -204,7 +204,23 @@ static int get_dbl(const mimic__st_file *f, const char *path, const char *key, d
     return MIMIC_OK;
 }
 
-/* Every identity key must be present and equal to this run's value. */
+/* Identity keys that checkpoints of older 1.x versions lack, and the value their absence
+ * stands for (the option did not exist, i.e. it was off). */
+static const char *absent_means(const char *key)
+{
+    static const struct {
+        const char *key, *value;
+    } added[] = {
+        {"opt.dropout", "0"}, /* 1.1 */
+    };
+    for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
+        if (strcmp(key, added[i].key) == 0)
+            return added[i].value;
+    return NULL;
+}
+
+/* Every identity key must be present (or be one an older checkpoint may lack) and equal to
+ * this run's value. */
 static int check_identity(const mimic__st_file *f, const mimic_trainer *t, const char *path)
 {
     meta_buf b;
@@ -212,8 +228,8 @@ static int check_identity(const mimic__st_file *f, const mimic_trainer *t, const
     put_identity(&b, t);
     for (size_t i = 0; i < b.n; i++) {
         const char *v = mimic__st_meta_get(f, b.m[i].key);
-        if (!v && strcmp(b.m[i].key, "opt.dropout") == 0)
-            v = "0"; /* checkpoints from 1.0, which had no dropout */
+        if (!v)
+            v = absent_means(b.m[i].key);
         if (!v)
             return mimic__error(MIMIC_ERR_FORMAT, "%s: checkpoint metadata lacks \"%s\"", path,
                                 b.m[i].key);

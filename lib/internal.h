@@ -196,7 +196,8 @@ typedef struct mimic__dropout {
     float keep;           /* 1 - p */
 } mimic__dropout;
 
-/* The dropout of rate p in [0, 1) with a 64-bit key (NULL-free: p = 0 keeps everything). */
+/* The dropout of rate p in [0, 1) with a 64-bit key (p = 0 keeps every unit; callers pass
+ * NULL instead to skip the mask altogether). */
 void mimic__dropout_init(mimic__dropout *d, double p, uint64_t key);
 
 /* 32 well-mixed bits of (index, key): two rounds of a 32-bit integer hash (multiply and
