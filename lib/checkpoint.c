@@ -94,6 +94,10 @@ static void put_identity(meta_buf *b, const mimic_trainer *t)
     put_dbl(b, "opt.adam_eps", o->adam_eps);
     put_dbl(b, "opt.std_floor", o->std_floor);
     put_dbl(b, "opt.dropout", o->dropout);
+    put_u64(b, "opt.image_height", o->image_height);
+    put_u64(b, "opt.image_width", o->image_width);
+    put_dbl(b, "opt.flip", o->flip);
+    put_u64(b, "opt.shift", o->shift);
     put_u64(b, "opt.seed", o->seed);
     put_u64(b, "opt.patience", o->patience);
     put_u64(b, "opt.validation_rows", o->validation ? o->validation->rows : 0);
@@ -211,7 +215,11 @@ static const char *absent_means(const char *key)
     static const struct {
         const char *key, *value;
     } added[] = {
-        {"opt.dropout", "0"}, /* 1.1 */
+        {"opt.dropout", "0"},      /* 1.1 */
+        {"opt.image_height", "0"}, /* 1.2 */
+        {"opt.image_width", "0"},
+        {"opt.flip", "0"},
+        {"opt.shift", "0"},
     };
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
         if (strcmp(key, added[i].key) == 0)

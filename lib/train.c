@@ -24,6 +24,7 @@ static void trainer_release(mimic_trainer *t)
         mimic__free(bufs[i]);
     mimic__free(t->ybuf);
     mimic__free(t->perm);
+    mimic__free(t->aug_row);
     t->magic = MIMIC__MAGIC_DEAD;
     mimic__free(t);
 }
@@ -60,6 +61,8 @@ static int alloc_buffers(mimic_trainer *t)
         ok = (t->ybuf = mimic__calloc(B, sizeof(int32_t))) != NULL;
     if (ok)
         ok = (t->perm = mimic__calloc(t->rows, sizeof(uint64_t))) != NULL;
+    if (ok && (o->flip > 0 || o->shift > 0))
+        ok = (t->aug_row = falloc(L->D, 1)) != NULL; /* f32 or u8 */
     if (ok && o->target_norm == MIMIC_TARGET_STANDARDIZE)
         ok = (t->tmean = falloc(L->C, 1)) && (t->tstd = falloc(L->C, 1));
     if (!ok)
@@ -225,9 +228,20 @@ static void gather(mimic_trainer *t, const uint64_t *ids, size_t n)
     size_t D = t->L.D, C = t->L.C;
     size_t row_bytes = D * (d->input_dtype == MIMIC_DTYPE_U8 ? 1 : sizeof(float));
     const char *in = d->inputs;
-    for (size_t i = 0; i < n; i++)
-        mimic__normalize_rows(s->in_mean, s->in_scale, D, in + ids[i] * row_bytes,
-                              d->input_dtype, 1, t->x + i * D);
+    mimic__augment aug;
+    int augment = mimic__augment_init(&aug, &t->o, D, t->steps_done);
+    for (size_t i = 0; i < n; i++) {
+        const void *row = in + ids[i] * row_bytes;
+        int flip = 0, dy = 0, dx = 0;
+        if (augment)
+            mimic__augment_draw(&aug, i, &flip, &dy, &dx);
+        if (flip || dy || dx) {
+            mimic__augment_image(row, t->aug_row, d->input_dtype, aug.C, aug.H, aug.W, flip, dy,
+                                 dx);
+            row = t->aug_row;
+        }
+        mimic__normalize_rows(s->in_mean, s->in_scale, D, row, d->input_dtype, 1, t->x + i * D);
+    }
     if (t->tbuf) {
         for (size_t i = 0; i < n; i++) {
             const float *src = d->logits + ids[i] * C;

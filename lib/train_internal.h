@@ -54,6 +54,29 @@ int mimic__target_stats(const mimic_dataset *d, float *mean, float *std);
 void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double temperature,
                         int center, size_t chunk, float *x, float *ws, mimic_metrics *out);
 
+/* ---- image augmentation (augment.c) ------------------------------------------------------ */
+
+/* One training step's augmentation draws (options.flip, options.shift). */
+typedef struct mimic__augment {
+    size_t C, H, W;            /* image shape: C x H x W = the inputs of a row */
+    uint64_t flip_threshold;   /* a row is mirrored when 32 random bits < this: round(p 2^32) */
+    uint32_t shift;            /* dy, dx uniform in [-shift, shift] */
+    uint64_t key;              /* the step's key */
+} mimic__augment;
+
+/* Set up step `step`'s draws; returns 0 (and nothing to do) when the options augment
+ * nothing. Needs validated options. */
+int mimic__augment_init(mimic__augment *a, const mimic_train_options *o, size_t D,
+                        uint64_t step);
+/* What batch row `row` gets: mirror or not, and the shift (all 0: the row as it is). A
+ * pure function of (seed, step, row), so a resumed run draws the same. */
+void mimic__augment_draw(const mimic__augment *a, size_t row, int *flip, int *dy, int *dx);
+/* dst = the C x H x W image src (u8 or f32, channel-first rows of W values) shifted by
+ * (dy, dx) (positive = down / right; uncovered pixels 0, pixels pushed past the border
+ * dropped), then mirrored left-right if `flip`. src and dst must not overlap. */
+void mimic__augment_image(const void *src, void *dst, int32_t dtype, size_t C, size_t H,
+                          size_t W, int flip, int dy, int dx);
+
 /* ---- the trainer (train.c) --------------------------------------------------------------- */
 
 struct mimic_trainer {
@@ -75,6 +98,7 @@ struct mimic_trainer {
     float *grads, *m, *v;    /* v only for Adam/AdamW */
     float *best;             /* best weights (early stopping), training space, or NULL */
     float *x, *ws, *dlogits, *dl2, *dz, *tbuf;
+    void *aug_row;           /* one raw input row (augmentation), or NULL */
     int32_t *ybuf;
     uint64_t *perm;
     float *tmean, *tstd;     /* target_norm STANDARDIZE: per-class stats, else NULL */

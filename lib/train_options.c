@@ -150,6 +150,29 @@ static int check_numbers(const mimic_train_options *o)
         return BAD("resume", "needs options.checkpoint_path");
     if (!(o->dropout >= 0 && o->dropout < 1))
         return BAD("dropout", "must be in [0, 1), not %g", o->dropout);
+    if (!(o->flip >= 0 && o->flip <= 1))
+        return BAD("flip", "must be in [0, 1], not %g", o->flip);
+    return MIMIC_OK;
+}
+
+/* The image shape against the student's inputs, when augmentation needs it. */
+static int check_image(const mimic_train_options *o, size_t D)
+{
+    if (!(o->flip > 0) && o->shift == 0)
+        return MIMIC_OK;
+    const char *what = o->flip > 0 ? "flip" : "shift";
+    if (o->image_height == 0 || o->image_width == 0)
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "options.%s needs the image shape: set options.image_height and "
+                            "options.image_width", what);
+    uint64_t H = o->image_height, W = o->image_width;
+    if (H > D || W > D || H > D / W || D % (H * W) != 0)
+        return BAD("image_height", "%llu x %llu (image_height x image_width) does not divide the "
+                   "student's %zu inputs into whole images", (unsigned long long)H,
+                   (unsigned long long)W, D);
+    if (o->shift >= (H < W ? H : W) || o->shift > 32767)
+        return BAD("shift", "must be below the image's smaller side (%llu) and 32768, not %llu",
+                   (unsigned long long)(H < W ? H : W), (unsigned long long)o->shift);
     return MIMIC_OK;
 }
 
@@ -184,6 +207,8 @@ int mimic__train_options_validate(const mimic_train_options *o, const mimic_stud
             rc = BAD("dropout", "needs batch rows x hidden units < 2^32 (here %llu x %zu)",
                      (unsigned long long)rows, s->L.H);
     }
+    if (rc == MIMIC_OK)
+        rc = check_image(o, s->L.D);
     if (rc == MIMIC_OK)
         rc = check_data(o, s, train, "train", 1);
     if (rc == MIMIC_OK && o->validation) {

@@ -46,9 +46,27 @@ static const char *loss_title(int32_t loss)
     }
 }
 
+/* "HxW" (e.g. 28x28) into the options' image shape; 0 on success. */
+static int parse_image(const char *cmd, const char *text, mimic_train_options *o)
+{
+    char *end;
+    errno = 0;
+    unsigned long long h = strtoull(text, &end, 10);
+    if (errno == 0 && end != text && *text != '-' && *end == 'x' && end[1] && end[1] != '-') {
+        const char *w_text = end + 1;
+        unsigned long long w = strtoull(w_text, &end, 10);
+        if (errno == 0 && end != w_text && *end == 0 && h > 0 && w > 0) {
+            o->image_height = h;
+            o->image_width = w;
+            return 0;
+        }
+    }
+    return cli_usage_error(cmd, "--image: expected HEIGHTxWIDTH in pixels (e.g. 28x28), got '%s'", text);
+}
+
 typedef struct train_args {
     const char *inputs, *logits, *labels, *vinputs, *vlogits, *vlabels;
-    const char *out, *log, *plot, *checkpoint;
+    const char *out, *log, *plot, *checkpoint, *image;
     uint64_t hidden, bottleneck, n_classes, progress_every;
     int32_t activation;
     int32_t init;
@@ -271,6 +289,12 @@ int cmd_train(int argc, char **argv)
         {"--weight-decay", OPT_NONNEG_DOUBLE, &o.weight_decay, NULL, NULL, "W", d_wd, "weight decay", 0},
         {"--dropout", OPT_UNIT_DOUBLE, &o.dropout, NULL, NULL, "P", "0 (off)",
          "dropout rate on the hidden units while training, in [0, 1)", 0},
+        {"--image", OPT_STR, &a.image, NULL, NULL, "HxW", "none",
+         "inputs are images of C x H x W values (channel-first): needed by --flip and --shift", 0},
+        {"--flip", OPT_UNIT_DOUBLE, &o.flip, NULL, NULL, "P", "0 (off)",
+         "mirror each training image left-right with probability P (targets kept)", 0},
+        {"--shift", OPT_U64, &o.shift, NULL, NULL, "N", "0 (off)",
+         "shift each training image by up to N pixels in each direction (targets kept)", 0},
         {"--clip-norm", OPT_NONNEG_DOUBLE, &o.clip_norm, NULL, NULL, "C", d_clip, "global gradient-norm clip", 0},
         {"--target-norm", OPT_CHOICE, &o.target_norm, target_names, target_values, NULL,
          "auto (standardize for l2, none otherwise)",
@@ -329,6 +353,10 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error(cmd, "--patience needs validation data (--valid-inputs)");
     if ((o.resume || cli_seen(opts, n_opts, "--checkpoint-every")) && !a.checkpoint)
         return cli_usage_error(cmd, "%s needs --checkpoint", o.resume ? "--resume" : "--checkpoint-every");
+    if (a.image && parse_image(cmd, a.image, &o) != 0)
+        return CLI_EXIT_USAGE;
+    if ((o.flip > 0 || o.shift > 0) && !a.image)
+        return cli_usage_error(cmd, "%s needs --image HxW (the inputs' image shape)", o.flip > 0 ? "--flip" : "--shift");
     if (a.n_classes == 1)
         return cli_usage_error(cmd, "--n-classes: expected at least 2, got 1");
     /* Resolved here (not left 0 for the library) so the header line shows the rate. */

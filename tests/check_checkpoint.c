@@ -35,6 +35,12 @@ START_TEST(test_resume_bitwise)
         o.learning_rate = opts[i] == MIMIC_OPTIMIZER_SGD ? 0.01 : 0.003;
         o.weight_decay = 1e-3;
         o.dropout = i ? 0.2 : 0; /* masks are drawn from (seed, step): nothing to save */
+        if (i) {                 /* and so are the augmentation's draws */
+            o.image_height = 2;
+            o.image_width = 5;
+            o.flip = 0.5;
+            o.shift = 1;
+        }
         mimic_student *full = tt_student(10, 32, 4, 4, 5);
         mimic_train_report rf;
         mimic_train_report_init(&rf, sizeof rf);
@@ -185,6 +191,8 @@ START_TEST(test_rejects_mismatch)
     const char *path = tu_path("mismatch.ckpt");
     mimic_train_options o = tt_options();
     o.epochs = 2;
+    o.image_height = 2; /* the shape alone augments nothing */
+    o.image_width = 4;
     mimic_student *s = tt_student(8, 16, 0, 3, 2);
     mimic_trainer *t = NULL;
     ck_assert_int_eq(mimic_trainer_create(&t, s, p.d, &o), MIMIC_OK);
@@ -201,6 +209,16 @@ START_TEST(test_rejects_mismatch)
     o2 = o;
     o2.dropout = 0.1;
     expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.dropout");
+    o2 = o;
+    o2.flip = 0.5;
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.flip");
+    o2 = o;
+    o2.shift = 1;
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.shift");
+    o2 = o;
+    o2.image_height = 4;
+    o2.image_width = 2;
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.image_height");
     o2 = o;
     o2.epochs = 3; /* cosine: the length is part of the schedule */
     expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.epochs");
@@ -274,6 +292,25 @@ START_TEST(test_rejects_inconsistent_state)
     ck_assert_int_eq(mimic_trainer_create(&t2, s, p.d, &o), MIMIC_OK);
     ck_assert_int_eq(mimic_trainer_load_checkpoint(t2, bad), MIMIC_ERR_INVALID);
     ck_assert_msg(strstr(mimic_last_error(), "opt.dropout is 0 in the checkpoint but 0.5 here"),
+                  "%s", mimic_last_error());
+    mimic_trainer_free(t2);
+    o.dropout = 0;
+    /* a 1.1 checkpoint has none of the augmentation's keys: no augmentation */
+    const char *keys[] = {"\"opt.image_height\"", "\"opt.image_width\"", "\"opt.flip\"",
+                          "\"opt.shift\""};
+    for (size_t k = 0; k < 4; k++) {
+        at = memmem(buf, n, keys[k], strlen(keys[k]));
+        ck_assert_ptr_nonnull(at);
+        at[5] = 'X';
+    }
+    tu_write_file(bad, buf, n);
+    ck_assert_int_eq(mimic_trainer_load_checkpoint(t, bad), MIMIC_OK);
+    o.image_height = 2;
+    o.image_width = 3;
+    o.flip = 0.5;
+    ck_assert_int_eq(mimic_trainer_create(&t2, s, p.d, &o), MIMIC_OK);
+    ck_assert_int_eq(mimic_trainer_load_checkpoint(t2, bad), MIMIC_ERR_INVALID);
+    ck_assert_msg(strstr(mimic_last_error(), "opt.image_height is 0 in the checkpoint but 2 here"),
                   "%s", mimic_last_error());
     mimic_trainer_free(t2);
     free(buf);

@@ -820,6 +820,214 @@ START_TEST(test_dropout)
 }
 END_TEST
 
+/* ---- image augmentation (options.flip, options.shift) ---------------------------------- */
+
+/* The transform on a 2-channel 3 x 4 image, u8 and f32, against images written out by hand:
+ * shift first (uncovered pixels 0, pushed-out pixels dropped), then mirror. */
+START_TEST(test_augment_image)
+{
+    enum { C = 2, H = 3, W = 4, D = C * H * W };
+    uint8_t src[D], got[D];
+    for (int i = 0; i < D; i++)
+        src[i] = (uint8_t)(i + 1); /* channel 0: 1..12, channel 1: 13..24 */
+    static const struct {
+        int flip, dy, dx;
+        uint8_t want[D];
+    } cases[] = {
+        {0, 0, 0, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24}},
+        {1, 0, 0, {4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9, 16, 15, 14, 13, 20, 19, 18, 17, 24, 23, 22, 21}},
+        {0, 1, 0, {0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 13, 14, 15, 16, 17, 18, 19, 20}},
+        {0, -1, 2, {0, 0, 5, 6, 0, 0, 9, 10, 0, 0, 0, 0, 0, 0, 17, 18, 0, 0, 21, 22, 0, 0, 0, 0}},
+        /* shift right by 1, then mirror: the content moves to the left edge */
+        {1, 0, 1, {3, 2, 1, 0, 7, 6, 5, 0, 11, 10, 9, 0, 15, 14, 13, 0, 19, 18, 17, 0, 23, 22, 21, 0}},
+        {1, 2, -3, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        memset(got, 0xee, sizeof got);
+        mimic__augment_image(src, got, MIMIC_DTYPE_U8, C, H, W, cases[k].flip, cases[k].dy,
+                             cases[k].dx);
+        for (int i = 0; i < D; i++)
+            ck_assert_msg(got[i] == cases[k].want[i], "case %zu: element %d is %d, want %d", k, i,
+                          got[i], cases[k].want[i]);
+        float fsrc[D], fgot[D];
+        for (int i = 0; i < D; i++)
+            fsrc[i] = (float)src[i] - 0.5f;
+        mimic__augment_image(fsrc, fgot, MIMIC_DTYPE_F32, C, H, W, cases[k].flip, cases[k].dy,
+                             cases[k].dx);
+        for (int i = 0; i < D; i++)
+            ck_assert_msg(fgot[i] == (cases[k].want[i] ? (float)cases[k].want[i] - 0.5f : 0.0f),
+                          "f32 case %zu: element %d is %g", k, i, (double)fgot[i]);
+    }
+}
+END_TEST
+
+/* The draws: the flip rate, every shift in [-s, s] about equally often, independent of the
+ * flip, a function of (seed, step, row) only. */
+START_TEST(test_augment_draw)
+{
+    mimic_train_options o = tt_options();
+    o.image_height = 8;
+    o.image_width = 8;
+    o.flip = 0.3;
+    o.shift = 2;
+    mimic__augment a, b, c;
+    ck_assert_int_eq(mimic__augment_init(&a, &o, 128, 5), 1);
+    ck_assert_int_eq(a.C, 2);
+    ck_assert_int_eq(mimic__augment_init(&b, &o, 128, 5), 1);
+    ck_assert_int_eq(mimic__augment_init(&c, &o, 128, 6), 1);
+    size_t n = 1u << 18, flips = 0, same = 0, counts[2][5] = {{0}}, flip_dx0 = 0;
+    for (size_t i = 0; i < n; i++) {
+        int f, dy, dx, f2, dy2, dx2;
+        mimic__augment_draw(&a, i, &f, &dy, &dx);
+        ck_assert(dy >= -2 && dy <= 2 && dx >= -2 && dx <= 2);
+        flips += (size_t)f;
+        counts[0][dy + 2]++;
+        counts[1][dx + 2]++;
+        flip_dx0 += (size_t)(f && dx == 0);
+        mimic__augment_draw(&b, i, &f2, &dy2, &dx2);
+        ck_assert(f == f2 && dy == dy2 && dx == dx2);
+        mimic__augment_draw(&c, i, &f2, &dy2, &dx2);
+        same += (size_t)(f == f2 && dy == dy2 && dx == dx2);
+    }
+    ck_assert_msg(fabs((double)flips / (double)n - 0.3) < 0.005, "flip rate %g",
+                  (double)flips / (double)n);
+    for (int axis = 0; axis < 2; axis++)
+        for (int v = 0; v < 5; v++)
+            ck_assert_msg(fabs((double)counts[axis][v] / (double)n - 0.2) < 0.005,
+                          "axis %d: shift %d drawn %zu times of %zu", axis, v - 2,
+                          counts[axis][v], n);
+    ck_assert_msg(fabs((double)flip_dx0 / (double)n - 0.06) < 0.003, "flip and dx 0: %zu",
+                  flip_dx0);
+    /* another step draws anew: the same triple by chance 0.3^2 + 0.7^2 = 58% x 1/25 */
+    ck_assert_msg(fabs((double)same / (double)n - 0.58 / 25) < 0.003, "steps 5 and 6: %zu", same);
+    /* flip 1 mirrors every row; nothing augmented = nothing to do */
+    o.flip = 1;
+    o.shift = 0;
+    mimic__augment_init(&a, &o, 64, 0);
+    for (size_t i = 0; i < 1000; i++) {
+        int f, dy, dx;
+        mimic__augment_draw(&a, i, &f, &dy, &dx);
+        ck_assert(f == 1 && dy == 0 && dx == 0);
+    }
+    o.flip = 0;
+    ck_assert_int_eq(mimic__augment_init(&a, &o, 64, 0), 0);
+}
+END_TEST
+
+/* A problem only augmentation can solve. Images 1 x 6 x 6: class 0 is a horizontal bar, class
+ * 1 a vertical one. Training: bars in row/column 1 only, flipped or not; test: bars in every
+ * other row/column (that shifts of up to 4 reach). A student trained with shifts must classify
+ * them; one trained without has never seen those pixels lit. And with flip 1, a problem
+ * whose class is "left half brighter" is learnt backwards: the targets stay with the stored,
+ * unmirrored row. */
+static mimic_dataset *bars(int positions_from, int positions_to, int reps, float **x, float **z,
+                           int32_t **y)
+{
+    size_t rows = (size_t)(positions_to - positions_from + 1) * 2 * (size_t)reps, r = 0;
+    *x = calloc(rows * 36, sizeof(float));
+    *z = calloc(rows * 2, sizeof(float));
+    *y = calloc(rows, sizeof(int32_t));
+    for (int rep = 0; rep < reps; rep++)
+        for (int p = positions_from; p <= positions_to; p++)
+            for (int cls = 0; cls < 2; cls++, r++) {
+                for (int i = 0; i < 6; i++)
+                    (*x)[r * 36 + (cls == 0 ? p * 6 + i : i * 6 + p)] = 1.0f;
+                (*z)[r * 2 + (size_t)cls] = 4.0f;
+                (*z)[r * 2 + (size_t)(1 - cls)] = -4.0f;
+                (*y)[r] = cls;
+            }
+    mimic_dataset *d = NULL;
+    ck_assert_int_eq(mimic_dataset_create(&d, *x, MIMIC_DTYPE_F32, *z, *y, rows, 36, 2), MIMIC_OK);
+    return d;
+}
+
+/* Adam at 0.01 on images of h x w (no augmentation yet). */
+static mimic_train_options image_options(uint64_t h, uint64_t w, uint64_t epochs)
+{
+    mimic_train_options o = tt_options();
+    o.optimizer = MIMIC_OPTIMIZER_ADAM;
+    o.learning_rate = 0.01;
+    o.epochs = epochs;
+    o.image_height = h;
+    o.image_width = w;
+    return o;
+}
+
+START_TEST(test_augment_train)
+{
+    float *x, *z, *xt, *zt;
+    int32_t *y, *yt;
+    mimic_dataset *train = bars(1, 1, 64, &x, &z, &y), *test = bars(0, 5, 1, &xt, &zt, &yt);
+    mimic_student *s[4];
+    for (int i = 0; i < 4; i++) {
+        s[i] = tt_student(36, 32, 0, 2, 3);
+        mimic_train_options o = image_options(6, 6, 20);
+        o.standardize = 0;
+        o.loss = MIMIC_LOSS_KD;
+        o.batch_size = 16;
+        o.shift = i == 0 ? 0 : 4;
+        o.flip = i == 3 ? 0.5 : 0;
+        ck_assert_int_eq(mimic_train(s[i], train, &o, NULL), MIMIC_OK);
+    }
+    mimic_metrics plain = tt_eval(s[0], test, 1), shifted = tt_eval(s[1], test, 1),
+                  both = tt_eval(s[3], test, 1);
+    ck_assert_msg(shifted.accuracy == 1 && both.accuracy == 1 && plain.accuracy < 0.8,
+                  "test accuracy: shift 4: %g, shift 4 + flip: %g, no shift: %g",
+                  shifted.accuracy, both.accuracy, plain.accuracy);
+    ck_assert(tt_same_student(s[1], s[2])); /* reproducible */
+    ck_assert(!tt_same_student(s[1], s[3]));
+    for (int i = 0; i < 4; i++)
+        mimic_student_free(s[i]);
+
+    /* flip 1: every row is seen mirrored, with the logits of the stored row */
+    tt_problem p;
+    tt_problem_make(&p, 256, 16, 2, 41, 1.0f, 0.0f);
+    for (size_t r = 0; r < p.rows; r++) {
+        float left = 0, right = 0;
+        for (size_t j = 0; j < 16; j++)
+            *(j % 4 < 2 ? &left : &right) += p.x[r * 16 + j];
+        p.t[r * 2] = 3 * (left - right);
+        p.t[r * 2 + 1] = -p.t[r * 2];
+    }
+    float *mx = malloc(p.rows * 16 * sizeof(float));
+    for (size_t r = 0; r < p.rows; r++)
+        mimic__augment_image(p.x + r * 16, mx + r * 16, MIMIC_DTYPE_F32, 1, 4, 4, 1, 0, 0);
+    mimic_dataset *d = NULL, *mirrored = NULL;
+    ck_assert_int_eq(mimic_dataset_create(&d, p.x, MIMIC_DTYPE_F32, p.t, NULL, p.rows, 16, 2),
+                     MIMIC_OK);
+    ck_assert_int_eq(mimic_dataset_create(&mirrored, mx, MIMIC_DTYPE_F32, p.t, NULL, p.rows, 16, 2),
+                     MIMIC_OK);
+    mimic_student *f = tt_student(16, 32, 0, 2, 5);
+    mimic_train_options o = image_options(4, 4, 30);
+    o.flip = 1;
+    ck_assert_int_eq(mimic_train(f, d, &o, NULL), MIMIC_OK);
+    mimic_metrics on_mirrored = tt_eval(f, mirrored, 1), on_stored = tt_eval(f, d, 1);
+    ck_assert_msg(on_mirrored.agreement > 0.95 && on_stored.agreement < 0.1,
+                  "agreement on mirrored rows %g, on stored rows %g", on_mirrored.agreement,
+                  on_stored.agreement);
+
+    /* a 1.1 caller: struct_size ends before the fields, whatever follows is ignored */
+    mimic_student *old = tt_student(16, 32, 0, 2, 5), *none = tt_student(16, 32, 0, 2, 5);
+    o.struct_size = offsetof(mimic_train_options, image_height);
+    ck_assert_int_eq(mimic_train(old, d, &o, NULL), MIMIC_OK);
+    o = image_options(4, 4, 30); /* the shape alone augments nothing */
+    ck_assert_int_eq(mimic_train(none, d, &o, NULL), MIMIC_OK);
+    ck_assert(tt_same_student(old, none));
+    ck_assert(!tt_same_student(old, f));
+
+    mimic_student_free(f);
+    mimic_student_free(old);
+    mimic_student_free(none);
+    mimic_dataset_free(d);
+    mimic_dataset_free(mirrored);
+    free(mx);
+    tt_problem_free(&p);
+    mimic_dataset_free(train);
+    mimic_dataset_free(test);
+    free(x), free(z), free(y), free(xt), free(zt), free(yt);
+}
+END_TEST
+
 START_TEST(test_determinism)
 {
     tt_problem p;
@@ -920,6 +1128,13 @@ BAD_CASE(resume, o->resume = 1)
 BAD_CASE(dropout, o->dropout = 1)
 BAD_CASE(dropout_neg, o->dropout = -0.1)
 BAD_CASE(dropout_nan, o->dropout = NAN)
+BAD_CASE(flip, (o->image_height = 2, o->image_width = 2, o->flip = 1.5))
+BAD_CASE(flip_nan, (o->image_height = 2, o->image_width = 2, o->flip = NAN))
+BAD_CASE(flip_no_image, o->flip = 0.5)
+BAD_CASE(shift_no_image, o->shift = 1)
+BAD_CASE(image_shape, (o->image_height = 3, o->image_width = 1, o->flip = 0.5))
+BAD_CASE(image_too_big, (o->image_height = 4, o->image_width = 4, o->shift = 1))
+BAD_CASE(shift_too_big, (o->image_height = 2, o->image_width = 2, o->shift = 2))
 
 START_TEST(test_bad_options)
 {
@@ -957,6 +1172,13 @@ START_TEST(test_bad_options)
         {"options.dropout", set_dropout},
         {"options.dropout", set_dropout_neg},
         {"options.dropout", set_dropout_nan},
+        {"options.flip", set_flip},
+        {"options.flip", set_flip_nan},
+        {"options.flip", set_flip_no_image},
+        {"options.shift", set_shift_no_image},
+        {"options.image_height", set_image_shape},
+        {"options.image_height", set_image_too_big},
+        {"options.shift", set_shift_too_big},
     };
     tt_problem p;
     tt_problem_make(&p, 32, 4, 3, 12, 1.0f, 0.0f);
@@ -1123,6 +1345,9 @@ int main(void)
     tcase_add_test(tc, test_stepwise_equals_train);
     tcase_add_test(tc, test_determinism);
     tcase_add_test(tc, test_dropout);
+    tcase_add_test(tc, test_augment_image);
+    tcase_add_test(tc, test_augment_draw);
+    tcase_add_test(tc, test_augment_train);
     tcase_add_test(tc, test_grad_reduce);
     tcase_add_test(tc, test_bad_options);
     tcase_add_test(tc, test_shapes_and_misuse);

@@ -184,6 +184,24 @@ typedef struct mimic_train_options {
                                 (784-256b-4096-10, batch 256). Needs min(batch_size, rows) x
                                 hidden < 2^32. On the Fashion-MNIST study it lowered test
                                 accuracy (docs/STUDY.md): use it where a student overfits. */
+    /* Since 1.2: label-preserving augmentation of image inputs. Each training row, as it is
+       read, is shifted by (dy, dx) pixels drawn uniformly from [-shift, shift] each (positive
+       = down / right; uncovered pixels 0 in input units, pixels pushed past the border
+       dropped) and then mirrored left-right with probability `flip`; its teacher logits and
+       label stay those of the stored row. That is right for a teacher that is (nearly)
+       invariant to these changes, e.g. one trained with random crops and flips: it turns the
+       transfer set into many more inputs with (approximate) teacher targets. The draws are a
+       function of (seed, step, batch row): reproducible, resumable, no memory. The input
+       standardization is fitted on the stored rows. Evaluation never augments. What it did
+       on the Fashion-MNIST study (a transfer set that already holds shifted and mirrored
+       copies): docs/STUDY.md. */
+    uint64_t image_height;   /* inputs are images of C x image_height x image_width values,
+                                channel-first (C = inputs / (height x width)), row-major:
+                                needed by flip and shift; 0 = not images (default) */
+    uint64_t image_width;
+    double flip;             /* probability of mirroring a training row left-right, in [0, 1],
+                                default 0 */
+    uint64_t shift;          /* largest shift in pixels, < min(height, width); default 0 */
 } mimic_train_options;
 
 /* What a training run did. */

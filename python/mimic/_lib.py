@@ -151,6 +151,10 @@ class TrainOptions(ctypes.Structure):
         ("grad_reduce", GRAD_REDUCE_FN),
         ("grad_reduce_user_data", c_void_p),
         ("dropout", c_double),
+        ("image_height", c_uint64),
+        ("image_width", c_uint64),
+        ("flip", c_double),
+        ("shift", c_uint64),
     ]
 
 

@@ -428,7 +428,7 @@ class Student:
             warmup_epochs=None, clip_norm=None, step_gamma=None, step_epochs=None,
             adam_beta1=None, adam_beta2=None, adam_eps=None, std_floor=None, eval_train=False,
             progress_every_steps=None, checkpoint=None, checkpoint_every=None, resume=False,
-            grad_reduce=None, dropout=None):
+            grad_reduce=None, dropout=None, image_shape=None, flip=None, shift=None):
         """Train on `dataset` (mimic_train). Returns a History: one dict per epoch with
 
           epoch, step, steps_per_epoch, epoch_end, train_loss, learning_rate, elapsed_s,
@@ -459,6 +459,12 @@ class Student:
           each step (e.g. an MPI allreduce for data-parallel training);
         dropout: rate in [0, 1) of inverted dropout on the hidden units while training (the
           saved and evaluated student uses all units); None or 0 = off;
+        image_shape, flip, shift: augmentation of image inputs. image_shape = (height, width)
+          of the images each row holds (channel-first: channels x height x width values);
+          each training row is shifted by up to `shift` pixels in each direction (uncovered
+          pixels 0) and then mirrored left-right with probability `flip`, keeping its teacher
+          logits and label: for a teacher trained with such crops and flips it turns the
+          transfer set into many more inputs with (nearly) the teacher's targets. None = off;
         Options left at None keep the library's defaults.
 
         progress: callable(record) called with each epoch's dict (and every
@@ -519,7 +525,8 @@ class _Run:
                  target_norm=None, warmup_epochs=None, clip_norm=None, step_gamma=None,
                  step_epochs=None, adam_beta1=None, adam_beta2=None, adam_eps=None,
                  std_floor=None, eval_train=False, progress_every_steps=None, checkpoint=None,
-                 checkpoint_every=None, resume=False, grad_reduce=None, dropout=None):
+                 checkpoint_every=None, resume=False, grad_reduce=None, dropout=None,
+                 image_shape=None, flip=None, shift=None):
         if not isinstance(dataset, Dataset):
             raise TypeError("dataset: expected a mimic.Dataset, got %s" % type(dataset).__name__)
         if validation is not None and not isinstance(validation, Dataset):
@@ -566,6 +573,18 @@ class _Run:
                             ("checkpoint_every", checkpoint_every)):
             if value is not None:
                 setattr(o, name, _uint(value, name))
+        if image_shape is not None:
+            try:
+                height, width = image_shape
+            except (TypeError, ValueError):
+                raise TypeError("image_shape: expected (height, width), got %r"
+                                % (image_shape,)) from None
+            o.image_height = _uint(height, "image_shape[0]")
+            o.image_width = _uint(width, "image_shape[1]")
+        if flip is not None:
+            o.flip = _float(flip, "flip")
+        if shift is not None:
+            o.shift = _uint(shift, "shift")
         checkpoint_bytes = _arrays.fspath(checkpoint) if checkpoint is not None else None
         o.checkpoint_path = checkpoint_bytes
         o.validation = validation.handle if validation is not None else None

@@ -145,6 +145,36 @@ class TestFit(unittest.TestCase):
         self.assertEqual(cm.exception.status, mimic.Status.INVALID)
         self.assertIn("options.dropout", str(cm.exception))
 
+    def test_augmentation(self):
+        # rows of 12 values = 3 x 4 images; with flip=1 every row is seen mirrored with the
+        # targets of the stored row, so the student learns the mirrored images' teacher
+        mirrored = mimic.Dataset(np.ascontiguousarray(self.x[384:].reshape(-1, 3, 4)[:, :, ::-1]
+                                                      .reshape(-1, 12)), self.t[384:])
+        s = self.student()
+        s.fit(self.train, epochs=20, batch_size=32, learning_rate=0.01, optimizer="adam",
+              image_shape=(3, 4), flip=1, seed=5)
+        on_mirrored, on_stored = s.evaluate(mirrored), s.evaluate(self.valid)
+        self.assertGreater(on_mirrored["agreement"], 0.8)
+        self.assertLess(on_stored["agreement"], on_mirrored["agreement"] - 0.2)
+        runs = []
+        for shift in (1, 1, 0):
+            s = self.student()
+            s.fit(self.train, epochs=2, batch_size=32, learning_rate=0.01, image_shape=(3, 4),
+                  shift=shift, seed=5)
+            runs.append(s.tensor("hidden.weight"))
+        np.testing.assert_array_equal(runs[0], runs[1])  # reproducible
+        self.assertFalse(np.array_equal(runs[0], runs[2]))  # and applied
+        for kw, field in (({"flip": 0.5}, "options.flip"),
+                          ({"image_shape": (5, 5), "shift": 1}, "options.image_height"),
+                          ({"image_shape": (3, 4), "shift": 3}, "options.shift"),
+                          ({"image_shape": (3, 4), "flip": 2.0}, "options.flip")):
+            with self.subTest(**kw), self.assertRaises(mimic.MimicError) as cm:
+                self.student().fit(self.train, epochs=1, **kw)
+            self.assertEqual(cm.exception.status, mimic.Status.INVALID)
+            self.assertIn(field, str(cm.exception))
+        with self.assertRaises(TypeError):
+            self.student().fit(self.train, epochs=1, image_shape=28, flip=0.5)
+
     def test_early_stopping(self):
         # He init starts at unit-scale activations, so this tiny problem overfits within 30
         # epochs of SGD on the raw logits

@@ -73,7 +73,7 @@ flags = {
               "--clip-norm", "--patience", "--seed", "--threads", "--standardize", "--out", "--log",
               "--plot", "--checkpoint", "--checkpoint-every", "--resume", "--quiet", "--optimizer",
               "--warmup", "--target-norm", "--step-gamma", "--step-epochs", "--std-floor",
-              "--progress-every", "--dropout"],
+              "--progress-every", "--dropout", "--image", "--flip", "--shift"],
     "eval": ["--model", "--inputs", "--logits", "--labels", "--temperature", "--json"],
     "predict": ["--model", "--inputs", "--out", "--classes"],
     "info": ["--model"],
@@ -103,6 +103,11 @@ expect("l2 without logits", ["train", "--inputs", p("x.npy"), "--labels", p("y.n
                              "--loss", "l2", "--out", p("m.st")], 2, ["--logits"])
 expect("resume without checkpoint", T + ["--resume"], 2, ["--checkpoint"])
 expect("dropout above 1", T + ["--dropout", "1.5"], 2, ["--dropout"])
+expect("flip without --image", T + ["--flip", "0.5"], 2, ["--flip", "--image"])
+expect("shift without --image", T + ["--shift", "1"], 2, ["--shift", "--image"])
+for bad in ("28", "28x", "x28", "28by28", "0x4", "3x-4", "-3x4", "3x4x1"):
+    expect(f"--image {bad}", T + ["--image", bad, "--flip", "0.5"], 2, ["--image", f"'{bad}'"])
+expect("flip above 1", T + ["--image", "3x4", "--flip", "1.5"], 2, ["--flip"])
 expect("eval without model", ["eval", "--inputs", p("x.npy"), "--labels", p("y.npy")], 2, ["--model"])
 expect("predict without --out", ["predict", "--model", p("m.st"), "--inputs", p("x.npy")], 2, ["--out"])
 expect("export without --onnx", ["export", "--model", p("m.st")], 2, ["--onnx"])
@@ -117,6 +122,9 @@ expect("label out of range", ["train", "--inputs", p("x.npy"), "--labels", p("y_
                               "--hidden", "8", "--loss", "labels", "--out", p("m.st")], 1, ["y_bad.npy"])
 expect("missing model", ["info", "--model", p("nope.safetensors")], 1, ["nope.safetensors"])
 expect("dropout 1 drops everything", T + ["--dropout", "1"], 1, ["options.dropout", "[0, 1)"])
+expect("image shape that does not divide the inputs", T + ["--image", "5x5", "--flip", "0.5"], 1,
+       ["options.image_height", "5 x 5", "12 inputs"])
+expect("shift as large as the image", T + ["--image", "3x4", "--shift", "3"], 1, ["options.shift"])
 check("nothing written after failures", not os.path.exists(p("m.st")))
 
 # ---- end to end on .npy ---------------------------------------------------------------------------
@@ -231,6 +239,20 @@ expect("kd validation without logits", ["train", "--inputs", p("x.npy"), "--logi
 code, out, err = run("train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "8", "--loss", "kd",
                      "--epochs", "2", "--out", p("q.st"), "--quiet")
 check("--quiet prints nothing", code == 0 and err == "" and out == "", f"rc={code} err={err!r}")
+
+# ---- augmentation: with --flip 1 every row is seen mirrored, with its stored targets ----------
+np.save(p("vx_mirrored.npy"), np.ascontiguousarray(X[480:].reshape(-1, 3, 4)[:, :, ::-1].reshape(-1, D)))
+AUG = ["train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "64", "--loss", "l2",
+       "--optimizer", "adam", "--lr", "0.01", "--epochs", "25", "--batch", "32", "--seed", "3", "--quiet"]
+expect("train --image 3x4 --flip 1", AUG + ["--image", "3x4", "--flip", "1", "--out", p("flip.st")], 0)
+expect("train --image 3x4 --flip 0.5 --shift 1", AUG + ["--image", "3x4", "--flip", "0.5", "--shift", "1",
+                                                        "--out", p("aug.st")], 0)
+agree = {}
+for name, x in (("stored", "vx.npy"), ("mirrored", "vx_mirrored.npy")):
+    code, out, err = run("eval", "--model", p("flip.st"), "--inputs", p(x), "--logits", p("vz.npy"), "--json")
+    agree[name] = json.loads(out)["agreement"] if code == 0 else None
+check("--flip 1 learns the teacher of the mirrored images",
+      agree["mirrored"] is not None and agree["mirrored"] > 0.8 and agree["stored"] < 0.6, str(agree))
 
 # ---- IDX inputs ---------------------------------------------------------------------------------
 for suffix in ("", ".gz"):

@@ -397,6 +397,16 @@ def make_options():
                             {"mom": 1.5}, {"loss": 7}, {"thr": -3}, {"thr": 1 << 20}]):
         put(t, "train_%02d.bin" % i, topt(248, **kw))
     put(t, "train_small_size.bin", topt(24))
+    # 1.2 fields after the pointers and dropout (offset 248 on LP64): dropout, image_height,
+    # image_width, flip, shift
+    def aug(ih, iw, flip, shift, dropout=0.0):
+        return topt(288) + struct.pack("<dQQdQ", dropout, ih, iw, flip, shift)
+    put(t, "train_augment.bin", aug(2, 2, 0.5, 1, dropout=0.25))
+    put(t, "train_augment_flip_all.bin", aug(1, 4, 1.0, 0))
+    put(t, "train_augment_bad_shape.bin", aug(3, 1, 0.5, 0))
+    put(t, "train_augment_big_shift.bin", aug(2, 2, 0.0, 5))
+    put(t, "train_augment_huge_shape.bin", aug(1 << 33, 1 << 33, 0.5, 1))
+    put(t, "train_augment_nan_flip.bin", aug(2, 2, float("nan"), 0))
     # mimic__options_copy: byte 1 = the library's size - 8 (mod 64), then the caller's image.
     put(t, "copy_equal.bin", b"\x02\x10" + struct.pack("<QQQ", 24, 1, 2))
     put(t, "copy_older.bin", b"\x02\x18" + struct.pack("<QQ", 16, 5))
