@@ -222,6 +222,10 @@ int cli_array_load(const char *path, cli_array *out, char *err, size_t errlen)
         out->cols = ia.cols;
         out->data = ia.data;
         out->is_idx = 1;
+        if (ia.ndim == 3) {
+            out->image_h = ia.dims[1];
+            out->image_w = ia.dims[2];
+        }
         if (owned) {
             munmap(map, len);
             out->owned = owned;

@@ -21,6 +21,7 @@ typedef struct cli_array {
     size_t rows, cols;   /* cols = 1 for 1-D */
     const void *data;    /* rows * cols elements */
     int is_idx;          /* 1 when read from an IDX file */
+    size_t image_h, image_w; /* IDX images: the items' height and width, else 0 */
     /* ownership */
     void *map;           /* mmap'ed file or NULL */
     size_t map_len;

@@ -77,6 +77,8 @@ typedef struct cli_data cli_data;
 int cli_data_load(const char *cmd, const char *inputs, const char *logits, const char *labels,
                   size_t n_classes, cli_data **out);
 const mimic_dataset *cli_data_dataset(const cli_data *d);
+/* The inputs' image height and width when the file says (IDX images); 0 otherwise. */
+void cli_data_image_shape(const cli_data *d, uint64_t *height, uint64_t *width);
 void cli_data_free(cli_data *d);
 
 /* ---- subcommands -------------------------------------------------------------------------- */

@@ -113,6 +113,14 @@ static int run(const char *cmd, train_args *a, mimic_train_options *o, cli_opt *
     if ((rc = cli_data_load(cmd, a->inputs, a->logits, a->labels, a->n_classes, &train)) != CLI_EXIT_OK)
         return rc;
     const mimic_dataset *td = cli_data_dataset(train);
+    if ((o->flip > 0 || o->shift > 0) && !a->image) {
+        cli_data_image_shape(train, &o->image_height, &o->image_width);
+        if (!o->image_height) {
+            rc = cli_usage_error(cmd, "%s needs --image HxW (the inputs' image shape; IDX image files give it)",
+                                 o->flip > 0 ? "--flip" : "--shift");
+            goto done;
+        }
+    }
     size_t C_ = mimic_dataset_n_classes(td);
     if (a->vinputs) {
         if ((rc = cli_data_load(cmd, a->vinputs, a->vlogits, a->vlabels, C_, &valid)) != CLI_EXIT_OK)
@@ -290,7 +298,7 @@ int cmd_train(int argc, char **argv)
         {"--dropout", OPT_UNIT_DOUBLE, &o.dropout, NULL, NULL, "P", "0 (off)",
          "dropout rate on the hidden units while training, in [0, 1)", 0},
         {"--image", OPT_STR, &a.image, NULL, NULL, "HxW", "none",
-         "inputs are images of C x H x W values (channel-first): needed by --flip and --shift", 0},
+         "inputs are images of C x H x W values (channel-first), for --flip and --shift; IDX images: their shape", 0},
         {"--flip", OPT_UNIT_DOUBLE, &o.flip, NULL, NULL, "P", "0 (off)",
          "mirror each training image left-right with probability P (targets kept)", 0},
         {"--shift", OPT_U64, &o.shift, NULL, NULL, "N", "0 (off)",
@@ -355,8 +363,6 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error(cmd, "%s needs --checkpoint", o.resume ? "--resume" : "--checkpoint-every");
     if (a.image && parse_image(cmd, a.image, &o) != 0)
         return CLI_EXIT_USAGE;
-    if ((o.flip > 0 || o.shift > 0) && !a.image)
-        return cli_usage_error(cmd, "%s needs --image HxW (the inputs' image shape)", o.flip > 0 ? "--flip" : "--shift");
     if (a.n_classes == 1)
         return cli_usage_error(cmd, "--n-classes: expected at least 2, got 1");
     /* Resolved here (not left 0 for the library) so the header line shows the rate. */

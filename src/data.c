@@ -16,6 +16,12 @@ const mimic_dataset *cli_data_dataset(const cli_data *d)
     return d ? d->ds : NULL;
 }
 
+void cli_data_image_shape(const cli_data *d, uint64_t *height, uint64_t *width)
+{
+    *height = d->inputs.image_h;
+    *width = d->inputs.image_w;
+}
+
 void cli_data_free(cli_data *d)
 {
     if (!d)

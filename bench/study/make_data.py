@@ -56,6 +56,10 @@ def save(out, name, arr):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "out", "data")
     os.makedirs(out, exist_ok=True)
+    names = [f"{p}_{k}.npy" for p in ("train", "test", "transfer", "big", "flip") for k in "xyz"]
+    if all(os.path.exists(os.path.join(out, n)) for n in names):
+        print(f"data in {out}: up to date")
+        return
     tr_x = read_idx(os.path.join(SRC, "train-images-idx3-ubyte.gz"))
     tr_y = read_idx(os.path.join(SRC, "train-labels-idx1-ubyte.gz")).astype(np.int32)
     te_x = read_idx(os.path.join(SRC, "t10k-images-idx3-ubyte.gz"))
