@@ -11,7 +11,9 @@
 #   (c) by Hinton distillation at temperature 2 (the study's best: docs/STUDY.md; the
 #       library's default is 4, which scores 0.1-0.2 points lower here),
 # with one recipe, the library's defaults: EPOCHS epochs (default 20), batch 128, Adam at
-# 0.001, cosine schedule to 0, inputs standardized per pixel, PyTorch's default init; for the
+# 0.001, cosine schedule to 0, inputs standardized per pixel, PyTorch's default init, plus
+# each training image mirrored left-right with probability 0.5 as it is read (--flip 0.5; the
+# image keeps its labels and teacher logits: the teacher was trained with flips); for the
 # logit regression the teacher's logits are standardized per class while training (undone in
 # the saved student). Nothing else is tuned per method. (The PyTorch reference's SGD recipe is in
 # docs/STUDY.md: with it logit regression trails, and labels/distillation need gradient
@@ -66,7 +68,8 @@ TEST=(--inputs "$DATA/t10k-images-idx3-ubyte.gz" --logits data/teacher_test_logi
       --labels "$DATA/t10k-labels-idx1-ubyte.gz")
 VALID=(--valid-inputs "$DATA/t10k-images-idx3-ubyte.gz" --valid-logits data/teacher_test_logits.npy
        --valid-labels "$DATA/t10k-labels-idx1-ubyte.gz")
-RECIPE=(--hidden 4096 --bottleneck 256 --activation relu --epochs "$EPOCHS" --standardize --seed 1)
+RECIPE=(--hidden 4096 --bottleneck 256 --activation relu --epochs "$EPOCHS" --standardize --seed 1
+        --flip 0.5)
 
 json_value() { # KEY < json  ->  the number (or null)
   sed -n "s/^ *\"$1\": *\([^,]*\),*$/\1/p"
@@ -98,7 +101,8 @@ total=$(awk -v a="$start_all" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - 
 {
   echo
   echo "Fashion-MNIST test set (10000 images). Student 784-256b-4096-10 ReLU; $EPOCHS epochs, batch 128,"
-  echo "Adam 0.001, cosine schedule, standardized inputs (the library's defaults); $(nproc) CPU cores."
+  echo "Adam 0.001, cosine schedule, standardized inputs (the library's defaults), random mirror images"
+  echo "(--flip 0.5); $(nproc) CPU cores."
   echo
   printf '%-30s %-7s %11s %9s %10s %9s\n' "method" "loss" "parameters" "test acc" "agreement" "time"
   printf '%-30s %-7s %11s %9s %10s %9s\n' "------" "----" "----------" "--------" "---------" "----"

@@ -12,11 +12,14 @@ the 10k test images and writes, under out/study/:
   curves_<name>.svg the learning curves (from the CLI's --plot)
   <name>.csv/.log   per-epoch logs and the exact command line
 Seeds are fixed (--seed 1 unless a configuration sets another); every command is printed and
-stored in results.md.
+stored in results.md. results.json (every configuration's numbers and command) starts from
+the committed docs/study/results.json, so `--only NAME` reruns one row of the full table;
+copy it back there when a run should become part of docs/STUDY.md.
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +29,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 OUT = os.path.join(ROOT, "out", "study")
 DATA = os.path.join(ROOT, "out", "data")
 MIMIC = os.path.join(ROOT, "build", "study", "mimic")
+COMMITTED = os.path.join(ROOT, "docs", "study", "results.json")
 TEACHER_ACC = 0.9512
 
 # name, loss, train set, hidden, bottleneck, epochs, extra flags
@@ -70,7 +74,52 @@ CONFIGS = [
     ("kd2-300k-30-floor3", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--std-floor", "76.5"]),
     ("kd2-sgd-300k-30", "kd", "big", 4096, 256, 30, SGD + ["--lr", "0.05", "--temperature", "2", "--clip-norm", "5"]),
     ("kd2-lr2-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--lr", "0.002"]),
+    # round 4: the 300k rows plus their mirror images with borrowed logits (make_data.py), the
+    # same number of steps as the 30-epoch runs on 300k rows
+    ("kd2-flip-15", "kd", "flip", 4096, 256, 15, ["--temperature", "2"]),
+    ("labels-flip-15", "labels", "flip", 4096, 256, 15, []),
+    # the library's augmentation (options.flip, options.shift) on the 300k rows, drawn anew
+    # every step
+    ("kd2-aug1-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5", "--shift", "1"]),
+    ("kd2-aug2-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5", "--shift", "2"]),
+    ("kd2-flip-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5"]),
+    ("kd2-flip-300k-45", "kd", "big", 4096, 256, 45, ["--temperature", "2", "--image", "28x28", "--flip", "0.5"]),
+    ("labels-flip-300k-10", "labels", "big", 4096, 256, 10, ["--image", "28x28", "--flip", "0.5"]),
+    ("l2-flip-300k-30", "l2", "big", 4096, 256, 30, ["--image", "28x28", "--flip", "0.5"]),
+    ("kd2-flip-300k-30-s2", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5", "--seed", "2"]),
+    ("kd2-flip-300k-30-s3", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5", "--seed", "3"]),
+    ("kd2-flip-lr05-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5", "--lr", "0.0005"]),
 ]
+
+
+def train_command(name, loss, data, H, k, epochs, extra, threads):
+    """The `mimic train` command line of one configuration."""
+    train = ["--inputs", f"{DATA}/{data}_x.npy", "--labels", f"{DATA}/{data}_y.npy"]
+    if loss != "labels":
+        train += ["--logits", f"{DATA}/{data}_z.npy"]
+    return [MIMIC, "train", *train, "--valid-inputs", f"{DATA}/test_x.npy", "--valid-logits", f"{DATA}/test_z.npy",
+            "--valid-labels", f"{DATA}/test_y.npy", "--hidden", str(H), "--bottleneck", str(k), "--loss", loss,
+            "--epochs", str(epochs), "--standardize", *([] if "--seed" in extra else ["--seed", "1"]),
+            "--threads", threads, *extra, "--out", os.path.join(OUT, name + ".safetensors"),
+            "--log", os.path.join(OUT, name + ".csv"), "--plot", os.path.join(OUT, f"curves_{name}.svg")]
+
+
+def command_text(cmd):
+    return " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd)
+
+
+def data_label(r):
+    """What a configuration trained on, for the table."""
+    if r["data"] == "train":
+        return "60k"
+    if r["data"] == "flip":
+        return "300k + their mirror images (stored, borrowed logits)"
+    aug = []
+    if "--flip" in r["command"]:
+        aug.append("random flips")
+    if "--shift" in r["command"]:
+        aug.append("shifts up to " + r["command"].split("--shift ")[1].split()[0])
+    return "60k + 240k transfer" + (", " + " and ".join(aug) if aug else "")
 
 
 def run(cmd, log=None):
@@ -109,8 +158,13 @@ def svg_accuracy(rows, path):
     out.append(f'<text x="{W - 24}" y="{Y(TEACHER_ACC * 100) - 4:.0f}" text-anchor="end" fill="gray">teacher 95.12%</text>')
     for r in rows:
         c = colors[r["loss"]]
-        shape = (f'<circle cx="{X(r["params"]):.1f}" cy="{Y(r["acc"] * 100):.1f}" r="5" fill="{c}"/>' if r["data"] == "train"
-                 else f'<rect x="{X(r["params"]) - 5:.1f}" y="{Y(r["acc"] * 100) - 5:.1f}" width="10" height="10" fill="{c}"/>')
+        x, y = X(r["params"]), Y(r["acc"] * 100)
+        if r["data"] == "train":
+            shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{c}"/>'
+        elif r["data"] == "flip" or "--flip" in r["command"]:
+            shape = f'<path d="M{x:.1f},{y - 6:.1f} L{x + 6:.1f},{y + 5:.1f} L{x - 6:.1f},{y + 5:.1f} Z" fill="{c}"/>'
+        else:
+            shape = f'<rect x="{x - 5:.1f}" y="{y - 5:.1f}" width="10" height="10" fill="{c}"/>'
         out.append(shape)
     out.append(f'<text x="{(W + L) / 2}" y="{Hh - 12}" text-anchor="middle">student parameters (log scale)</text>')
     out.append(f'<text x="16" y="{Hh / 2}" transform="rotate(-90 16 {Hh / 2})" text-anchor="middle">test accuracy</text>')
@@ -118,7 +172,7 @@ def svg_accuracy(rows, path):
     for name, c in colors.items():
         out.append(f'<circle cx="{L + 20}" cy="{ly}" r="5" fill="{c}"/><text x="{L + 30}" y="{ly + 4}">{name}</text>')
         ly += 16
-    out.append(f'<circle cx="{L + 20}" cy="{ly}" r="5" fill="none" stroke="black"/><text x="{L + 30}" y="{ly + 4}">circle: 60k train; square: + 240k transfer</text>')
+    out.append(f'<circle cx="{L + 20}" cy="{ly}" r="5" fill="none" stroke="black"/><text x="{L + 30}" y="{ly + 4}">circle: 60k train; square: + 240k transfer; triangle: + mirror images</text>')
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out))
@@ -140,20 +194,15 @@ def main():
              "-DMIMIC_BUILD_TESTS=OFF"])
         run(["cmake", "--build", os.path.join(ROOT, "build", "study"), "--target", "mimic_cli", "-j2"])
     results_path = os.path.join(OUT, "results.json")
+    if not os.path.exists(results_path) and os.path.exists(COMMITTED):
+        shutil.copyfile(COMMITTED, results_path)  # the runs docs/STUDY.md reports
     results = json.load(open(results_path)) if os.path.exists(results_path) else {}
     test = ["--inputs", f"{DATA}/test_x.npy", "--logits", f"{DATA}/test_z.npy", "--labels", f"{DATA}/test_y.npy"]
     for name, loss, data, H, k, epochs, extra in CONFIGS:
         if a.only is not None and name not in a.only:
             continue
-        train = ["--inputs", f"{DATA}/{data}_x.npy", "--labels", f"{DATA}/{data}_y.npy"]
-        if loss != "labels":
-            train += ["--logits", f"{DATA}/{data}_z.npy"]
+        cmd = train_command(name, loss, data, H, k, epochs, extra, a.threads)
         model = os.path.join(OUT, name + ".safetensors")
-        cmd = [MIMIC, "train", *train, "--valid-inputs", f"{DATA}/test_x.npy", "--valid-logits", f"{DATA}/test_z.npy",
-               "--valid-labels", f"{DATA}/test_y.npy", "--hidden", str(H), "--bottleneck", str(k), "--loss", loss,
-               "--epochs", str(epochs), "--standardize", *([] if "--seed" in extra else ["--seed", "1"]),
-               "--threads", a.threads, *extra,
-               "--out", model, "--log", os.path.join(OUT, name + ".csv"), "--plot", os.path.join(OUT, f"curves_{name}.svg")]
         t0 = time.time()
         run(cmd, os.path.join(OUT, name + ".log"))
         secs = time.time() - t0
@@ -161,7 +210,7 @@ def main():
                                        capture_output=True, text=True).stdout)
         results[name] = {"loss": loss, "data": data, "H": H, "k": k, "epochs": epochs, "params": params(784, k, H, 10),
                          "acc": ev["accuracy"], "agreement": ev["agreement"], "seconds": secs,
-                         "command": " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd)}
+                         "command": command_text(cmd)}
         # re-read first: several --only runs may share results.json
         merged = json.load(open(results_path)) if os.path.exists(results_path) else {}
         merged[name] = results[name]
@@ -177,7 +226,7 @@ def main():
             arch = f"784-{r['k']}b-{r['H']}-10" if r["k"] else f"784-{r['H']}-10"
             gap = f"{(r['acc'] - base) / (TEACHER_ACC - base) * 100:.0f}%" if base else "-"
             secs = "-" if r.get("seconds") is None else f"{r['seconds']:.0f} s"
-            f.write(f"| {r['name']} | {r['loss']} | {'60k' if r['data'] == 'train' else '60k + 240k transfer'} | {arch} | "
+            f.write(f"| {r['name']} | {r['loss']} | {data_label(r)} | {arch} | "
                     f"{r['epochs']} | {r['params']:,} | {r['acc'] * 100:.2f}% | {r['agreement'] * 100:.2f}% | {gap} | {secs} |\n")
         f.write("\nCommands:\n\n")
         for r in rows:

@@ -192,9 +192,11 @@ typedef struct mimic_train_options {
        invariant to these changes, e.g. one trained with random crops and flips: it turns the
        transfer set into many more inputs with (approximate) teacher targets. The draws are a
        function of (seed, step, batch row): reproducible, resumable, no memory. The input
-       standardization is fitted on the stored rows. Evaluation never augments. What it did
-       on the Fashion-MNIST study (a transfer set that already holds shifted and mirrored
-       copies): docs/STUDY.md. */
+       standardization is fitted on the stored rows. Evaluation never augments. On the
+       Fashion-MNIST study (docs/STUDY.md) flip 0.5 took distillation at T = 2 from 91.68 /
+       91.54% to 92.04 / 91.85 / 91.99% (seeds 1-3) at the same cost per epoch; shifts on top
+       of a transfer set that already holds shifted copies cost accuracy, and logit L2 (which
+       fits the borrowed logits as if exact) did not gain. */
     uint64_t image_height;   /* inputs are images of C x image_height x image_width values,
                                 channel-first (C = inputs / (height x width)), row-major:
                                 needed by flip and shift; 0 = not images (default) */
