@@ -117,7 +117,9 @@ int main(int argc, char **argv)
 {
     if (argc < 6) {
         fprintf(stderr, "usage: %s D k H C batch [seconds] [u8|f32] [inputs.npy logits.npy]\n"
-                        "environment: MIMIC_BENCH_DROPOUT=P trains with options.dropout = P\n", argv[0]);
+                        "environment: MIMIC_BENCH_DROPOUT=P trains with options.dropout = P;\n"
+                        "MIMIC_BENCH_FLIP=P (and MIMIC_BENCH_SHIFT=N) with options.flip = P (shift = N) on\n"
+                        "square images (D must be a square number)\n", argv[0]);
         return 2;
     }
     int D = atoi(argv[1]), k = atoi(argv[2]), H = atoi(argv[3]), C = atoi(argv[4]), B = atoi(argv[5]);
@@ -171,6 +173,13 @@ int main(int argc, char **argv)
     to.standardize = 1; /* every config pays the fused convert + normalize in the gather */
     const char *dropout = getenv("MIMIC_BENCH_DROPOUT");
     to.dropout = dropout ? atof(dropout) : 0.0; /* the trainer validates it */
+    const char *flip = getenv("MIMIC_BENCH_FLIP"), *shift = getenv("MIMIC_BENCH_SHIFT");
+    if (flip || shift) {
+        uint64_t side = (uint64_t)(sqrt((double)D) + 0.5);
+        to.image_height = to.image_width = side; /* the trainer checks side^2 == D */
+        to.flip = flip ? atof(flip) : 0.0;
+        to.shift = shift ? (uint64_t)atoi(shift) : 0;
+    }
     mimic_trainer *t = NULL;
     if ((rc = mimic_trainer_create(&t, s, ds, &to)))
         die(rc, "trainer");
