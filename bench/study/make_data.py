@@ -6,6 +6,8 @@ Writes into OUT (default out/data):
   test_x.npy, test_y.npy, test_z.npy (10000 rows)
   transfer_x.npy (240000 x 784 u8), transfer_y.npy (labels of the source images), transfer_z.npy
   big_x.npy / big_y.npy / big_z.npy: train + transfer (300000 rows)
+  dev_*.npy: big without the last 5000 training images and their transfer variants (275000
+    rows); holdout_*.npy: those 5000 images, for choosing settings without the test set
   flip_x.npy / flip_y.npy / flip_z.npy: big + every big image mirrored left-right (600000
     rows). The mirrored rows BORROW the logits of the image they were mirrored from: the
     teacher has no logits for them, but it was trained with random flips, and its logits move
@@ -24,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 VARIANTS = [(0, 2, False), (-2, 0, True), (-1, 1, False), (2, 2, True)]  # (dy, dx, mirror)
 EXPECTED_SUMS = {0: 3382617832, 1: 3337445575}
+HOLDOUT = 5000
 
 
 def read_idx(path):
@@ -56,7 +59,7 @@ def save(out, name, arr):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "out", "data")
     os.makedirs(out, exist_ok=True)
-    names = [f"{p}_{k}.npy" for p in ("train", "test", "transfer", "big", "flip") for k in "xyz"]
+    names = [f"{p}_{k}.npy" for p in ("train", "test", "transfer", "big", "flip", "dev", "holdout") for k in "xyz"]
     if all(os.path.exists(os.path.join(out, n)) for n in names):
         print(f"data in {out}: up to date")
         return
@@ -98,6 +101,18 @@ def main():
     save(out, "flip_x.npy", np.concatenate([big_x, big_x.reshape(-1, 28, 28)[:, :, ::-1].reshape(-1, 784)]))
     save(out, "flip_y.npy", np.tile(np.concatenate([tr_y, tf_y]), 2))
     save(out, "flip_z.npy", np.tile(np.concatenate([tr_z, tf_z]), (2, 1)))
+    # a validation split for choosing settings without the test set: the last HOLDOUT training
+    # images (as they are) for validation, the other images and their transfer variants for
+    # training ("dev", 5 x 55000 rows)
+    keep = np.ones(len(big_x), bool)
+    for v in range(1 + len(VARIANTS)):
+        keep[v * 60000 + 60000 - HOLDOUT:(v + 1) * 60000] = False
+    save(out, "dev_x.npy", big_x[keep])
+    save(out, "dev_y.npy", np.concatenate([tr_y, tf_y])[keep])
+    save(out, "dev_z.npy", np.concatenate([tr_z, tf_z])[keep])
+    save(out, "holdout_x.npy", flat_tr[-HOLDOUT:])
+    save(out, "holdout_y.npy", tr_y[-HOLDOUT:])
+    save(out, "holdout_z.npy", tr_z[-HOLDOUT:])
     print(f"data in {out}: train 60000, transfer {len(tf_x)}, test 10000 rows")
 
 

@@ -88,6 +88,13 @@ CONFIGS = [
     ("l2-flip-300k-30", "l2", "big", 4096, 256, 30, ["--image", "28x28", "--flip", "0.5"]),
     ("kd2-flip-300k-30-s2", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5", "--seed", "2"]),
     ("kd2-flip-300k-30-s3", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5", "--seed", "3"]),
+    ("kd2-flip-300k-30-s4", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5", "--seed", "4"]),
+    # the same seeds without flips, for paired differences
+    ("kd2-300k-30-s3", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--seed", "3"]),
+    ("kd2-300k-30-s4", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--seed", "4"]),
+    # choosing the flips without the test set: 5k training images held out (data "dev")
+    ("kd2-dev-30", "kd", "dev", 4096, 256, 30, ["--temperature", "2"]),
+    ("kd2-flip-dev-30", "kd", "dev", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5"]),
     ("kd2-flip-lr05-300k-30", "kd", "big", 4096, 256, 30, ["--temperature", "2", "--image", "28x28", "--flip", "0.5", "--lr", "0.0005"]),
 ]
 
@@ -97,8 +104,9 @@ def train_command(name, loss, data, H, k, epochs, extra, threads):
     train = ["--inputs", f"{DATA}/{data}_x.npy", "--labels", f"{DATA}/{data}_y.npy"]
     if loss != "labels":
         train += ["--logits", f"{DATA}/{data}_z.npy"]
-    return [MIMIC, "train", *train, "--valid-inputs", f"{DATA}/test_x.npy", "--valid-logits", f"{DATA}/test_z.npy",
-            "--valid-labels", f"{DATA}/test_y.npy", "--hidden", str(H), "--bottleneck", str(k), "--loss", loss,
+    valid = "holdout" if data == "dev" else "test"  # dev runs never look at the test set
+    return [MIMIC, "train", *train, "--valid-inputs", f"{DATA}/{valid}_x.npy", "--valid-logits", f"{DATA}/{valid}_z.npy",
+            "--valid-labels", f"{DATA}/{valid}_y.npy", "--hidden", str(H), "--bottleneck", str(k), "--loss", loss,
             "--epochs", str(epochs), "--standardize", *([] if "--seed" in extra else ["--seed", "1"]),
             "--threads", threads, *extra, "--out", os.path.join(OUT, name + ".safetensors"),
             "--log", os.path.join(OUT, name + ".csv"), "--plot", os.path.join(OUT, f"curves_{name}.svg")]
@@ -112,6 +120,8 @@ def data_label(r):
     """What a configuration trained on, for the table."""
     if r["data"] == "train":
         return "60k"
+    if r["data"] == "dev":
+        return "55k + their 220k transfer rows (5k held out)" + (", random flips" if "--flip" in r["command"] else "")
     if r["data"] == "flip":
         return "300k + their mirror images (stored, borrowed logits)"
     aug = []
@@ -208,7 +218,13 @@ def main():
         secs = time.time() - t0
         ev = json.loads(subprocess.run([MIMIC, "eval", "--model", model, *test, "--json"], check=True,
                                        capture_output=True, text=True).stdout)
-        results[name] = {"loss": loss, "data": data, "H": H, "k": k, "epochs": epochs, "params": params(784, k, H, 10),
+        holdout = None
+        if data == "dev":
+            hold = ["--inputs", f"{DATA}/holdout_x.npy", "--logits", f"{DATA}/holdout_z.npy", "--labels",
+                    f"{DATA}/holdout_y.npy"]
+            holdout = json.loads(subprocess.run([MIMIC, "eval", "--model", model, *hold, "--json"], check=True,
+                                                capture_output=True, text=True).stdout)["accuracy"]
+        results[name] = {"holdout_acc": holdout, "loss": loss, "data": data, "H": H, "k": k, "epochs": epochs, "params": params(784, k, H, 10),
                          "acc": ev["accuracy"], "agreement": ev["agreement"], "seconds": secs,
                          "command": command_text(cmd)}
         # re-read first: several --only runs may share results.json
@@ -220,18 +236,20 @@ def main():
     rows = [dict(name=n, **r) for n, r in results.items()]
     base = results.get("labels-60k", {}).get("acc")
     with open(os.path.join(OUT, "results.md"), "w") as f:
-        f.write("| configuration | loss | data | student | epochs | parameters | test acc | agreement | gap closed | time |\n")
-        f.write("|---|---|---|---|---|---|---|---|---|---|\n")
+        f.write("| configuration | loss | data | student | epochs | parameters | test acc | agreement | gap closed | "
+                "holdout acc | time |\n")
+        f.write("|---|---|---|---|---|---|---|---|---|---|---|\n")
         for r in rows:
             arch = f"784-{r['k']}b-{r['H']}-10" if r["k"] else f"784-{r['H']}-10"
             gap = f"{(r['acc'] - base) / (TEACHER_ACC - base) * 100:.0f}%" if base else "-"
             secs = "-" if r.get("seconds") is None else f"{r['seconds']:.0f} s"
             f.write(f"| {r['name']} | {r['loss']} | {data_label(r)} | {arch} | "
-                    f"{r['epochs']} | {r['params']:,} | {r['acc'] * 100:.2f}% | {r['agreement'] * 100:.2f}% | {gap} | {secs} |\n")
+                    f"{r['epochs']} | {r['params']:,} | {r['acc'] * 100:.2f}% | {r['agreement'] * 100:.2f}% | {gap} | "
+                    f"{'-' if r.get('holdout_acc') is None else format(r['holdout_acc'] * 100, '.2f') + '%'} | {secs} |\n")
         f.write("\nCommands:\n\n")
         for r in rows:
             f.write(f"- `{r['command']}`\n")
-    svg_accuracy(rows, os.path.join(OUT, "accuracy.svg"))
+    svg_accuracy([r for r in rows if r["data"] != "dev"], os.path.join(OUT, "accuracy.svg"))
     print(open(os.path.join(OUT, "results.md")).read())
 
 

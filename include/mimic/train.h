@@ -193,8 +193,8 @@ typedef struct mimic_train_options {
        transfer set into many more inputs with (approximate) teacher targets. The draws are a
        function of (seed, step, batch row): reproducible, resumable, no memory. The input
        standardization is fitted on the stored rows. Evaluation never augments. On the
-       Fashion-MNIST study (docs/STUDY.md) flip 0.5 took distillation at T = 2 from 91.68 /
-       91.54% to 92.04 / 91.85 / 91.99% (seeds 1-3) at the same cost per epoch; shifts on top
+       Fashion-MNIST study (docs/STUDY.md) flip 0.5 took distillation at T = 2 from 91.54%
+       to 91.87% (means of four seeds) at about 1% of the throughput; shifts on top
        of a transfer set that already holds shifted copies cost accuracy, and logit L2 (which
        fits the borrowed logits as if exact) did not gain. */
     uint64_t image_height;   /* inputs are images of C x image_height x image_width values,
