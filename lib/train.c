@@ -220,7 +220,8 @@ static void start_epoch(mimic_trainer *t)
 }
 
 /* Gather a batch: inputs converted and normalized in one pass straight into the aligned
- * buffer; teacher rows with the target normalization; labels. */
+ * buffer (an augmented row is first mirrored/shifted into t->aug_row, raw); teacher rows
+ * with the target normalization; labels. */
 static void gather(mimic_trainer *t, const uint64_t *ids, size_t n)
 {
     const mimic_dataset *d = t->train;

@@ -267,7 +267,9 @@ IDXT = ["train", "--inputs", os.path.join(IDX, "images.idx.gz"), "--labels", os.
         "--hidden", "5", "--loss", "labels", "--epochs", "2", "--batch", "2", "--out", p("idxflip.st"), "--quiet"]
 expect("train on IDX with --flip and --shift, shape from the file", IDXT + ["--flip", "0.5", "--shift", "2"], 0)
 expect("IDX shape reaches the library", IDXT + ["--shift", "3"], 1, ["options.shift", "smaller side (3)"])
-expect("--image overrides the IDX shape", IDXT + ["--image", "2x6", "--shift", "1"], 0)
+expect("IDX shape allows --shift 2", IDXT + ["--shift", "2"], 0)
+expect("--image overrides the IDX shape", IDXT + ["--image", "2x6", "--shift", "2"], 1,
+       ["options.shift", "smaller side (2)"])
 if os.path.exists(p("idxpred.npy")) and os.path.exists(p("idxpred.gz.npy")):
     a, b = np.load(p("idxpred.npy")), np.load(p("idxpred.gz.npy"))
     check("plain and gzipped IDX give the same student", a.shape == (6, 3) and np.array_equal(a, b), f"{a.shape}")
