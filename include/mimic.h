@@ -16,5 +16,6 @@
 #include "mimic/loss.h"
 #include "mimic/train.h"
 #include "mimic/onnx.h"
+#include "mimic/options.h"
 
 #endif /* MIMIC_H */

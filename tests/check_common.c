@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "train/train.h"
 #include "testutil.h"
 
 START_TEST(test_version)
@@ -83,21 +83,21 @@ START_TEST(test_options_copy)
 {
     v2 ours = {sizeof(v2), 1, 2};
     v1 old = {sizeof(v1), 7};
-    ck_assert_int_eq(mimic__options_copy(&ours, sizeof ours, &old, "opts"), MIMIC_OK);
+    ck_assert_int_eq(mimic__struct_copy_in(&ours, sizeof ours, &old, "opts"), MIMIC_OK);
     ck_assert_int_eq((int)ours.a, 7);
     ck_assert_int_eq((int)ours.b, 2); /* default kept for the field the caller does not know */
     ck_assert_uint_eq(ours.struct_size, sizeof(v2));
 
     v3 newer = {sizeof(v3), 5, 6, 0};
-    ck_assert_int_eq(mimic__options_copy(&ours, sizeof ours, &newer, "opts"), MIMIC_OK);
+    ck_assert_int_eq(mimic__struct_copy_in(&ours, sizeof ours, &newer, "opts"), MIMIC_OK);
     ck_assert_int_eq((int)ours.b, 6);
     newer.c = 1;
-    ck_assert_int_eq(mimic__options_copy(&ours, sizeof ours, &newer, "opts"), MIMIC_ERR_VERSION);
+    ck_assert_int_eq(mimic__struct_copy_in(&ours, sizeof ours, &newer, "opts"), MIMIC_ERR_VERSION);
     ck_assert(strstr(mimic_last_error(), "opts") != NULL);
 
     v1 bad = {0, 0};
-    ck_assert_int_eq(mimic__options_copy(&ours, sizeof ours, &bad, "opts"), MIMIC_ERR_INVALID);
-    ck_assert_int_eq(mimic__options_copy(&ours, sizeof ours, NULL, "opts"), MIMIC_ERR_INVALID);
+    ck_assert_int_eq(mimic__struct_copy_in(&ours, sizeof ours, &bad, "opts"), MIMIC_ERR_INVALID);
+    ck_assert_int_eq(mimic__struct_copy_in(&ours, sizeof ours, NULL, "opts"), MIMIC_ERR_INVALID);
 }
 END_TEST
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "train/train.h"
 #include "testutil.h"
 
 enum { THREADS = 4, ITERS = 25, D = 24, H = 40, K = 6, C = 5 };

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blas.h"
-#include "internal.h"
+#include "common/blas.h"
+#include "train/train.h"
 #include "testutil.h"
 
 enum { ROWS = 512, D = 12, C = 4, N_JOBS = 4 };

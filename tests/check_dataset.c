@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "train/train.h"
 #include "testutil.h"
 
 #define BOGUS ((mimic_dataset *)(uintptr_t)0x1)

@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "train/train.h"
 #include "testutil.h"
 
 enum { ROWS = 24, D = 5, H = 6, K = 3, C = 3 };

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "train/train.h"
 #include "testutil.h"
 
 static const char *fixture(const char *name)

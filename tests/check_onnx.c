@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "train/train.h"
 #include "testutil.h"
 
 /* ---- a mini protobuf reader ----------------------------------------------------------- */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "train/train.h"
 #include "testutil.h"
 
 static uint64_t le64(const uint8_t *p)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "train/train.h"
 #include "testutil.h"
 
 enum { D_ = 5, K_ = 3, H_ = 7, C_ = 4, ROWS_ = 6 };

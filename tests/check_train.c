@@ -7,7 +7,7 @@
 #include <xmmintrin.h>
 #endif
 
-#include "train_internal.h"
+#include "train/train.h"
 #include "train_testutil.h"
 
 START_TEST(test_defaults)
@@ -88,7 +88,8 @@ START_TEST(test_update_flushes_subnormals)
 #if defined(__x86_64__) || defined(__SSE__)
         unsigned csr = _mm_getcsr();
 #endif
-        ck_assert(mimic__optimizer_update(&o, 0.01, 1, p_in, p_out, g, 1.0f, m, v, 4));
+        float *state[2] = {m, v};
+        ck_assert(mimic__optimizer_get(opt)->update(&o, 0.01, 1, p_in, p_out, g, 1.0f, state, 4));
 #if defined(__x86_64__) || defined(__SSE__)
         ck_assert_uint_eq(_mm_getcsr(), csr);
         for (int i = 0; i < 3 && ftz_effective(); i++)

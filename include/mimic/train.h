@@ -107,6 +107,11 @@ typedef struct mimic_progress {
     double examples_per_s;   /* training throughput over the epoch so far */
     mimic_metrics validation;
     mimic_metrics train;     /* metrics on the training set if options->eval_train, else NaN */
+    /* Since 1.3 (check struct_size before reading): */
+    double validation_loss;  /* the loss's evaluation criterion on `validation`: what early
+                                stopping minimizes (L2: logit_l2, KD: kl at the temperature,
+                                LABELS: hard_ce); NaN without fresh validation metrics */
+    double best_validation_loss; /* the lowest validation_loss so far, NaN before the first */
 } mimic_progress;
 
 /* Called after every epoch (after validation and the checkpoint) and, within

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "fuzz_common.h"
-#include "internal.h"
+#include "train/train.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

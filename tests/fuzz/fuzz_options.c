@@ -6,7 +6,7 @@
  *   byte0 % 3 == 0: mimic_student_options -> mimic_student_create (+ get_options, forward)
  *   byte0 % 3 == 1: mimic_train_options   -> mimic_trainer_create on a tiny dataset
  *                   (+ a few steps, an epoch, and mimic_train when the run is short)
- *   byte0 % 3 == 2: mimic__options_copy with the library size in byte 1, exact oracle.
+ *   byte0 % 3 == 2: mimic__struct_copy_in with the library size in byte 1, exact oracle.
  *
  * What the harness must do for a caller that follows the API contract:
  *   - struct_size never exceeds the memory behind the pointer (a caller owns that many
@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "fuzz_common.h"
-#include "internal.h"
+#include "train/train.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -271,7 +271,7 @@ static void fuzz_train(const uint8_t *data, size_t size)
     free(img);
 }
 
-/* ---- mimic__options_copy: exact oracle ------------------------------------------------- */
+/* ---- mimic__struct_copy_in: exact oracle ------------------------------------------------- */
 
 static void fuzz_copy(const uint8_t *data, size_t size)
 {
@@ -286,7 +286,7 @@ static void fuzz_copy(const uint8_t *data, size_t size)
     uint8_t *dst = malloc(ours);
     FUZZ_CHECK(dst != NULL, "harness out of memory");
     memset(dst, 0xA5, ours);
-    int rc = mimic__options_copy(dst, ours, img, "fuzz options");
+    int rc = mimic__struct_copy_in(dst, ours, img, "fuzz options");
     if (theirs < sizeof(size_t)) {
         FUZZ_CHECK(rc == MIMIC_ERR_INVALID, "struct_size %zu accepted (%d)", theirs, rc);
     } else if (theirs > ours) {
@@ -305,7 +305,7 @@ static void fuzz_copy(const uint8_t *data, size_t size)
         for (size_t i = copied; i < ours; i++)
             FUZZ_CHECK(dst[i] == 0xA5, "default at byte %zu overwritten", i);
     } else {
-        fuzz_check_failure(rc, "mimic__options_copy");
+        fuzz_check_failure(rc, "mimic__struct_copy_in");
         for (size_t i = 0; i < ours; i++)
             FUZZ_CHECK(dst[i] == 0xA5, "failed copy wrote byte %zu", i);
     }

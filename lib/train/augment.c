@@ -3,7 +3,7 @@
  * input normalization. The teacher's logits and the label of the row are kept. */
 #include <string.h>
 
-#include "train_internal.h"
+#include "train/train.h"
 
 /* Salt that separates the augmentation's stream from the dropout masks of the same step. */
 #define AUGMENT_SALT 0x6d696d6963617567ull /* "mimicaug" */

@@ -5,18 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "format/format.h"
 
 static const uint8_t npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-
-/* True on little-endian hosts; a constant after optimization. */
-static bool host_is_le(void)
-{
-    const uint16_t one = 1;
-    uint8_t b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
 
 /* ---- header dict tokenizer -------------------------------------------------------------- */
 
@@ -265,6 +256,14 @@ static const struct {
     {"<f4", 'f', 4}, {"<f8", 'f', 8}, {"|u1", 'u', 1}, {"<i4", 'i', 4}, {"<i8", 'i', 8},
 };
 
+const char *mimic__npy_descr(const mimic__npy *h)
+{
+    for (size_t i = 0; i < MIMIC__ARRAY_LEN(npy_dtypes); i++)
+        if (npy_dtypes[i].kind == h->dtype && npy_dtypes[i].itemsize == h->itemsize)
+            return npy_dtypes[i].descr;
+    return "?";
+}
+
 static int check_dtype(const header *h, const char *name, mimic__npy *out)
 {
     for (size_t i = 0; i < sizeof npy_dtypes / sizeof npy_dtypes[0]; i++) {
@@ -372,7 +371,7 @@ int mimic__npy_parse(const uint8_t *buf, size_t len, const char *name, mimic__np
 /* Write n items of `size` bytes in little-endian order. */
 static int write_le(mimic__atomic_file *f, const uint8_t *p, size_t n, size_t size)
 {
-    if (size == 1 || host_is_le())
+    if (size == 1 || mimic__host_le())
         return mimic__atomic_write(f, p, n * size);
     uint8_t chunk[4096];
     while (n > 0) {

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "common/common.h"
 
 static _Thread_local uint64_t alloc_count; /* allocations since the last hook call */
 static _Thread_local uint64_t fail_at;     /* 0 = never fail */
@@ -44,6 +44,14 @@ void *mimic__aligned_alloc(size_t n)
         return NULL;
     rounded &= ~(align - 1);
     return aligned_alloc(align, rounded);
+}
+
+float *mimic__falloc(size_t a, size_t b)
+{
+    size_t n, bytes;
+    if (!mimic__mul_ok(a, b, &n) || !mimic__mul_ok(n, sizeof(float), &bytes))
+        return NULL;
+    return mimic__aligned_alloc(bytes);
 }
 
 void mimic__free(void *p)

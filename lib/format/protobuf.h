@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "format/format.h"
 
 typedef struct mimic__pb {
     mimic__atomic_file *file; /* NULL: counting mode */

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "common/common.h"
 
 int mimic__map_file(const char *path, mimic__map *out)
 {
@@ -48,6 +48,12 @@ void mimic__unmap(mimic__map *m)
         munmap((void *)m->data, m->size);
     m->data = NULL;
     m->size = 0;
+}
+
+bool mimic__file_exists(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0;
 }
 
 static void atomic_release(mimic__atomic_file *f)

@@ -1,9 +1,7 @@
-/* Versioned options structs: the first field is size_t struct_size (libbpf's *_opts). */
-#include <string.h>
+/* Versioned structs: the first field is size_t struct_size (libbpf's *_opts). */
+#include "common/common.h"
 
-#include "internal.h"
-
-int mimic__options_copy(void *dst, size_t ours, const void *src, const char *what)
+int mimic__struct_copy_in(void *dst, size_t ours, const void *src, const char *what)
 {
     size_t theirs;
     if (!src)
@@ -25,5 +23,26 @@ int mimic__options_copy(void *dst, size_t ours, const void *src, const char *wha
     }
     memcpy(dst, src, theirs);
     memcpy(dst, &ours, sizeof ours); /* our copy describes our layout */
+    return MIMIC_OK;
+}
+
+void mimic__struct_copy_out(void *dst, size_t struct_size, const void *full, size_t ours)
+{
+    if (!dst || struct_size < sizeof(size_t))
+        return;
+    memset(dst, 0, struct_size);
+    memcpy(dst, full, struct_size < ours ? struct_size : ours);
+    memcpy(dst, &struct_size, sizeof struct_size);
+}
+
+int mimic__struct_check_out(const void *out, const char *fn, const char *init)
+{
+    size_t n;
+    if (!out)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: out is NULL", fn);
+    memcpy(&n, out, sizeof n);
+    if (n < sizeof(size_t))
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "%s: out->struct_size %zu is too small (call %s first)", fn, n, init);
     return MIMIC_OK;
 }

@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "internal.h"
+#include "common/common.h"
 
 /* Fixed buffer: reporting out-of-memory must never allocate. */
 static _Thread_local char last_error[512];
@@ -14,6 +14,12 @@ int mimic__error(int status, const char *fmt, ...)
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
     return status;
+}
+
+const char *mimic__error_copy(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", last_error);
+    return buf;
 }
 
 const char *mimic_last_error(void)

@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "model/model.h"
 
 /* Probabilities below FLT_MIN in magnitude are stored as 0, not as subnormal floats. */
 static inline float ftz(double v)
@@ -62,16 +62,14 @@ static int check_args(const void *a, const char *a_name, const void *b, const ch
 static int check_temperature(double t, const char *fn)
 {
     if (!(t >= T_MIN && t <= T_MAX)) /* also rejects NaN */
-        return mimic__error(MIMIC_ERR_INVALID,
-                            "%s: temperature %g must be finite and in [%g, %g]", fn, t, T_MIN,
-                            T_MAX);
+        return mimic__error(MIMIC_ERR_INVALID, "%s: temperature %g must be finite and in [%g, %g]",
+                            fn, t, T_MIN, T_MAX);
     return MIMIC_OK;
 }
 
 /* Scan for NaN/Inf in blocks (the block test vectorizes); locate the first bad element only
  * when a block has one. */
-static int check_finite(const float *a, size_t rows, size_t cols, const char *what,
-                        const char *fn)
+static int check_finite(const float *a, size_t rows, size_t cols, const char *what, const char *fn)
 {
     size_t n = rows * cols;
     for (size_t i0 = 0; i0 < n; i0 += 1024) {
@@ -87,8 +85,8 @@ static int check_finite(const float *a, size_t rows, size_t cols, const char *wh
         for (size_t i = i0; i < i1; i++)
             if (!isfinite(a[i]))
                 return mimic__error(MIMIC_ERR_NUMERIC,
-                                    "%s: %s has a non-finite value (%g) at row %zu, column %zu",
-                                    fn, what, (double)a[i], i / cols, i % cols);
+                                    "%s: %s has a non-finite value (%g) at row %zu, column %zu", fn,
+                                    what, (double)a[i], i / cols, i % cols);
     }
     return MIMIC_OK;
 }
@@ -157,8 +155,7 @@ int mimic_loss_logit_l2(const float *student_logits, const float *teacher_logits
 
 /* One row of the softmax KL: returns T^2 KL(softmax(t/T) || softmax(s/T)); writes
  * scale * (softmax(s/T) - softmax(t/T)) into g when g is not NULL. */
-static double soft_ce_row(const float *s, const float *t, size_t C, double T, double scale,
-                          float *g)
+double mimic__kd_row(const float *s, const float *t, size_t C, double T, double scale, float *g)
 {
     const double ms = row_max(s, C), mt = row_max(t, C);
     const double inv_t = 1.0 / T;
@@ -214,7 +211,7 @@ int mimic_loss_softmax_ce(const float *student_logits, const float *teacher_logi
     double total = 0;
     for (size_t r = 0; r < rows; r++) {
         float *g = grad_out_or_NULL ? grad_out_or_NULL + r * classes : NULL;
-        total += soft_ce_row(s + r * classes, t + r * classes, classes, temperature, scale, g);
+        total += mimic__kd_row(s + r * classes, t + r * classes, classes, temperature, scale, g);
     }
     /* KL >= 0; rounding can leave a tiny negative value for a near-perfect mimic. */
     total /= (double)rows;
@@ -222,19 +219,47 @@ int mimic_loss_softmax_ce(const float *student_logits, const float *teacher_logi
     return MIMIC_OK;
 }
 
+/* One row of the hard-label cross-entropy: returns -log softmax(x)[y]; writes
+ * scale * (softmax(x) - onehot(y)) into g when g is not NULL. */
+static double ce_row(const float *x, size_t y, size_t C, double scale, float *g)
+{
+    double e_buf[SCRATCH];
+    const bool keep = C <= SCRATCH;
+    const double m = row_max(x, C);
+    double sum = 0;
+    for (size_t j = 0; j < C; j++) {
+        const double e = exp((double)x[j] - m);
+        sum += e;
+        if (keep)
+            e_buf[j] = e;
+    }
+    if (g) {
+        const double c = scale / sum;
+        for (size_t j = 0; j < C; j++) {
+            const double e = keep ? e_buf[j] : exp((double)x[j] - m);
+            g[j] = flush_grad(c * e - (j == y ? scale : 0.0));
+        }
+    }
+    return log(sum) - ((double)x[y] - m);
+}
+
+double mimic__ce_row(const float *s, size_t y, size_t C)
+{
+    return ce_row(s, y, C, 0, NULL);
+}
+
 int mimic_loss_hard_ce(const float *student_logits, const int32_t *labels, size_t rows,
                        size_t classes, double *loss_out, float *grad_out_or_NULL)
 {
     static const char fn[] = "mimic_loss_hard_ce";
     const float *s = student_logits;
-    int rc = check_args(s, "student_logits", labels, "labels", rows, classes, loss_out,
-                        "loss_out", fn);
+    int rc =
+        check_args(s, "student_logits", labels, "labels", rows, classes, loss_out, "loss_out", fn);
     if (rc == MIMIC_OK)
         for (size_t r = 0; r < rows; r++)
             if (labels[r] < 0 || (uint64_t)labels[r] >= (uint64_t)classes) {
-                rc = mimic__error(MIMIC_ERR_RANGE,
-                                  "%s: label %d at row %zu is outside [0, %zu)", fn,
-                                  (int)labels[r], r, classes);
+                rc = mimic__error(MIMIC_ERR_RANGE, "%s: label %d at row %zu is outside [0, %zu)",
+                                  fn, (int)labels[r], r, classes);
                 break;
             }
     if (rc == MIMIC_OK)
@@ -243,29 +268,9 @@ int mimic_loss_hard_ce(const float *student_logits, const int32_t *labels, size_
         return rc;
     const double inv_n = 1.0 / (double)rows;
     double total = 0;
-    double e_buf[SCRATCH];
-    const bool keep = classes <= SCRATCH;
-    for (size_t r = 0; r < rows; r++) {
-        const float *x = s + r * classes;
-        const size_t y = (size_t)labels[r];
-        const double m = row_max(x, classes);
-        double sum = 0;
-        for (size_t j = 0; j < classes; j++) {
-            const double e = exp((double)x[j] - m);
-            sum += e;
-            if (keep)
-                e_buf[j] = e;
-        }
-        total += log(sum) - ((double)x[y] - m);
-        if (grad_out_or_NULL) {
-            float *g = grad_out_or_NULL + r * classes;
-            const double c = inv_n / sum;
-            for (size_t j = 0; j < classes; j++) {
-                const double e = keep ? e_buf[j] : exp((double)x[j] - m);
-                g[j] = flush_grad(c * e - (j == y ? inv_n : 0.0));
-            }
-        }
-    }
+    for (size_t r = 0; r < rows; r++)
+        total += ce_row(s + r * classes, (size_t)labels[r], classes, inv_n,
+                        grad_out_or_NULL ? grad_out_or_NULL + r * classes : NULL);
     *loss_out = total * inv_n;
     return MIMIC_OK;
 }
@@ -310,4 +315,87 @@ int mimic_softmax(const float *logits, size_t rows, size_t classes, double tempe
             p[j] = ftz((double)p[j] * c);
     }
     return MIMIC_OK;
+}
+
+/* ---- the losses as descriptors ------------------------------------------------------------ */
+
+static int l2_batch(const mimic__loss_args *a, double *loss, float *grad)
+{
+    return mimic_loss_logit_l2(a->logits, a->targets, a->rows, a->classes, loss, grad);
+}
+
+/* Softmax KL at temperature T, mixed with the hard-label loss by hard_weight a:
+ * (1 - a) T^2 KL + a CE, and the gradients likewise. */
+static int kd_batch(const mimic__loss_args *a, double *loss, float *grad)
+{
+    int rc = mimic_loss_softmax_ce(a->logits, a->targets, a->rows, a->classes, a->temperature, loss,
+                                   grad);
+    if (rc != MIMIC_OK || !(a->hard_weight > 0))
+        return rc;
+    double hard;
+    rc = mimic_loss_hard_ce(a->logits, a->labels, a->rows, a->classes, &hard,
+                            grad ? a->scratch : NULL);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (grad) {
+        float w = (float)a->hard_weight, v = 1.0f - w;
+        for (size_t i = 0; i < a->rows * a->classes; i++)
+            grad[i] = v * grad[i] + w * a->scratch[i];
+    }
+    *loss = (1.0 - a->hard_weight) * *loss + a->hard_weight * hard;
+    return MIMIC_OK;
+}
+
+static int labels_batch(const mimic__loss_args *a, double *loss, float *grad)
+{
+    return mimic_loss_hard_ce(a->logits, a->labels, a->rows, a->classes, loss, grad);
+}
+
+static double logit_l2_of(const mimic_metrics *m)
+{
+    return m->logit_l2;
+}
+
+static double kl_of(const mimic_metrics *m)
+{
+    return m->kl;
+}
+
+static double hard_ce_of(const mimic_metrics *m)
+{
+    return m->hard_ce;
+}
+
+/* In MIMIC_LOSS_* order. Default SGD rates: the softmax losses have bounded gradients
+ * (0.05); L2's grows with the logit error (teacher logits often span 15 or more), so it
+ * needs a small one. */
+static const mimic__loss losses[] = {
+    {MIMIC_LOSS_L2, "l2", "logit L2", "1/(2N) sum ||s - t||^2",
+     MIMIC__NEEDS_LOGITS | MIMIC__TAKES_TARGET_NORM, MIMIC_TARGET_STANDARDIZE, 0.001, l2_batch,
+     "logit_l2", logit_l2_of},
+    {MIMIC_LOSS_KD, "kd", "distillation", "(1-a) T^2 KL(p_t/T || p_s/T) + a CE",
+     MIMIC__NEEDS_LOGITS | MIMIC__LABELS_IF_HARD | MIMIC__USES_TEMPERATURE, MIMIC_TARGET_NONE, 0.05,
+     kd_batch, "kl", kl_of},
+    {MIMIC_LOSS_LABELS, "labels", "cross-entropy", "-log p_s[y]", MIMIC__NEEDS_LABELS,
+     MIMIC_TARGET_NONE, 0.05, labels_batch, "hard_ce", hard_ce_of},
+};
+
+const mimic__loss *mimic__loss_get(int32_t id)
+{
+    for (size_t i = 0; i < MIMIC__ARRAY_LEN(losses); i++)
+        if (losses[i].id == id)
+            return &losses[i];
+    return NULL;
+}
+
+const mimic__loss *mimic__loss_all(size_t *n)
+{
+    *n = MIMIC__ARRAY_LEN(losses);
+    return losses;
+}
+
+bool mimic__loss_needs_labels(const mimic__loss *l, double hard_weight)
+{
+    return (l->needs & MIMIC__NEEDS_LABELS) ||
+           ((l->needs & MIMIC__LABELS_IF_HARD) && hard_weight > 0);
 }

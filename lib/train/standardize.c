@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "train_internal.h"
+#include "train/train.h"
 
 /* Welford's update per column: stable for f32 features with a large mean. */
 static void welford_row(double *mean, double *m2, size_t n, const float *row, size_t D)

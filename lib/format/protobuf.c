@@ -1,7 +1,7 @@
 /* A tiny protocol-buffers writer (see protobuf.h). */
 #include <string.h>
 
-#include "protobuf.h"
+#include "format/protobuf.h"
 
 void mimic__pb_init_count(mimic__pb *w)
 {

@@ -1,26 +1,58 @@
-/* The trainer: minibatch loop, losses, divergence guard, epoch-end processing, mimic_train. */
+/*
+ * The trainer: minibatch loop, divergence guard, epoch-end processing (validation, early
+ * stopping, checkpoint, callback), mimic_train. The loss, the optimizer and the schedule
+ * come from their descriptors (model/loss.c, optimizer.c, schedule.c); the options from
+ * their table (options.c); checkpoints see the run through a mimic__ckpt_view.
+ */
 #include <math.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
+#include <stdio.h>
 
-#include "blas.h"
-#include "train_internal.h"
+#include "common/blas.h"
+#include "train/train.h"
 
-double mimic__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+struct mimic_trainer {
+    uint32_t magic;
+    mimic_student *s;
+    const mimic_dataset *train;
+    mimic_train_options o; /* validated and resolved */
+    const mimic__loss *loss;
+    const mimic__optimizer *opt;
+    mimic__layout L;
+    int32_t act;
+    size_t rows, batch; /* batch = min(batch_size, rows) */
+    uint64_t spe;       /* steps per epoch */
+
+    /* parameters in training space (target_norm STANDARDIZE: normalized output layer),
+     * double-buffered: the optimizer writes p[cur ^ 1] from p[cur], and the buffers are
+     * swapped only when the result is finite, so p[cur] always holds the last good weights */
+    float *p[2];
+    int cur;
+    int prev_valid; /* p[cur ^ 1] holds the weights of the previous step (their loss was finite) */
+    float *grads;
+    float *opt_state[MIMIC__MAX_OPT_STATE]; /* the optimizer's state vectors */
+    float *best; /* best weights (early stopping), training space, or NULL */
+    float *x, *ws, *dlogits, *scratch, *dz, *tbuf;
+    void *aug_row; /* one raw input row (augmentation), or NULL */
+    int32_t *ybuf;
+    uint64_t *perm;
+    float *tmean, *tstd; /* target_norm STANDARDIZE: per-class stats, else NULL */
+
+    mimic__train_state st; /* where the run stands (what a checkpoint restores) */
+    int failed;            /* diverged: the trainer refuses further work */
+
+    /* timing of this session (not checkpointed) */
+    double t_start, epoch_t_start;
+    uint64_t examples_run;
+};
 
 /* ---- creation ------------------------------------------------------------------------ */
 
 static void trainer_release(mimic_trainer *t)
 {
-    float *bufs[] = {t->p[0], t->p[1], t->grads, t->m, t->v, t->best, t->x, t->ws,
-                     t->dlogits, t->dl2, t->dz, t->tbuf, t->tmean, t->tstd};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+    float *bufs[] = {t->p[0], t->p[1], t->grads, t->opt_state[0], t->opt_state[1],
+                     t->best, t->x,    t->ws,    t->dlogits,      t->scratch,
+                     t->dz,   t->tbuf, t->tmean, t->tstd};
+    for (size_t i = 0; i < MIMIC__ARRAY_LEN(bufs); i++)
         mimic__free(bufs[i]);
     mimic__free(t->ybuf);
     mimic__free(t->perm);
@@ -29,65 +61,43 @@ static void trainer_release(mimic_trainer *t)
     mimic__free(t);
 }
 
-/* An aligned float buffer of a * b elements (b = 1 for a vector); NULL on overflow/NOMEM. */
-static float *falloc(size_t a, size_t b)
-{
-    size_t n, bytes;
-    if (!mimic__mul_ok(a, b, &n) || !mimic__mul_ok(n, sizeof(float), &bytes))
-        return NULL;
-    return mimic__aligned_alloc(bytes);
-}
-
 static int alloc_buffers(mimic_trainer *t)
 {
     const mimic__layout *L = &t->L;
     const mimic_train_options *o = &t->o;
     size_t n = L->n_params, B = t->batch;
-    bool ok = (t->p[0] = falloc(n, 1)) && (t->p[1] = falloc(n, 1)) &&
-              (t->grads = falloc(n, 1)) && (t->m = falloc(n, 1)) &&
-              (t->x = falloc(B, L->D)) && (t->ws = falloc(mimic__student_ws_floats(L, B), 1)) &&
-              (t->dlogits = falloc(B, L->C));
-    if (ok && o->optimizer != MIMIC_OPTIMIZER_SGD)
-        ok = (t->v = falloc(n, 1)) != NULL;
+    bool ok = (t->p[0] = mimic__falloc(n, 1)) && (t->p[1] = mimic__falloc(n, 1)) &&
+              (t->grads = mimic__falloc(n, 1)) && (t->x = mimic__falloc(B, L->D)) &&
+              (t->ws = mimic__falloc(mimic__student_ws_floats(L, B), 1)) &&
+              (t->dlogits = mimic__falloc(B, L->C)) && (t->scratch = mimic__falloc(B, L->C));
+    for (size_t i = 0; ok && i < t->opt->n_state; i++)
+        ok = (t->opt_state[i] = mimic__falloc(n, 1)) != NULL;
     if (ok && o->patience > 0)
-        ok = (t->best = falloc(n, 1)) != NULL;
-    if (ok && o->loss == MIMIC_LOSS_KD && o->hard_weight > 0)
-        ok = (t->dl2 = falloc(B, L->C)) != NULL;
+        ok = (t->best = mimic__falloc(n, 1)) != NULL;
     if (ok && L->k > 0)
-        ok = (t->dz = falloc(B, L->k)) != NULL;
-    if (ok && o->loss != MIMIC_LOSS_LABELS)
-        ok = (t->tbuf = falloc(B, L->C)) != NULL;
-    if (ok && t->train->labels && (o->loss == MIMIC_LOSS_LABELS || t->dl2))
+        ok = (t->dz = mimic__falloc(B, L->k)) != NULL;
+    if (ok && (t->loss->needs & MIMIC__NEEDS_LOGITS))
+        ok = (t->tbuf = mimic__falloc(B, L->C)) != NULL;
+    if (ok && mimic__loss_needs_labels(t->loss, o->hard_weight))
         ok = (t->ybuf = mimic__calloc(B, sizeof(int32_t))) != NULL;
     if (ok)
         ok = (t->perm = mimic__calloc(t->rows, sizeof(uint64_t))) != NULL;
     if (ok && (o->flip > 0 || o->shift > 0))
-        ok = (t->aug_row = falloc(L->D, 1)) != NULL; /* f32 or u8 */
+        ok = (t->aug_row = mimic__falloc(L->D, 1)) != NULL; /* f32 or u8 */
     if (ok && o->target_norm == MIMIC_TARGET_STANDARDIZE)
-        ok = (t->tmean = falloc(L->C, 1)) && (t->tstd = falloc(L->C, 1));
+        ok = (t->tmean = mimic__falloc(L->C, 1)) && (t->tstd = mimic__falloc(L->C, 1));
     if (!ok)
         return mimic__error(MIMIC_ERR_NOMEM,
                             "trainer: out of memory for the workspaces (%zu parameters, batch %zu)",
                             n, B);
-    memset(t->m, 0, n * sizeof(float));
-    if (t->v)
-        memset(t->v, 0, n * sizeof(float));
+    for (size_t i = 0; i < t->opt->n_state; i++)
+        memset(t->opt_state[i], 0, n * sizeof(float));
     return MIMIC_OK;
 }
 
-/* Training-space weights from the student's. With target_norm STANDARDIZE the student's
- * output layer is taken as it is, as a layer that predicts standardized targets: a fresh
- * student then starts at the class means (bias 0 maps to `mean`) with a well-scaled output
- * layer. Mapping it back through the inverse fold would start a fresh student's normalized
- * bias at -mean/std, far from every target, which plain SGD/Adam steps need many epochs to
- * undo. (To continue training an already trained student, resume from a checkpoint, which
- * stores the training-space weights, or use target_norm NONE.) */
-static void init_from_student(mimic_trainer *t)
-{
-    memcpy(t->p[t->cur], t->s->params, t->L.n_params * sizeof(float));
-}
-
-void mimic__trainer_sync(mimic_trainer *t, const float *src)
+/* Copy the training-space weights `src` into the student, folding the target
+ * normalization into the output layer. */
+static void sync_student(mimic_trainer *t, const float *src)
 {
     const mimic__layout *L = &t->L;
     float *p = t->s->params;
@@ -106,11 +116,10 @@ void mimic__trainer_sync(mimic_trainer *t, const float *src)
 /* Fit the input normalization on the training set and store it in the student. */
 static int fit_input_norm(mimic_trainer *t)
 {
-    float *mean = falloc(t->L.D, 1), *scale = falloc(t->L.D, 1);
-    int rc = (!mean || !scale)
-                 ? mimic__error(MIMIC_ERR_NOMEM, "standardize: out of memory for %zu features",
-                                t->L.D)
-                 : mimic__input_stats(t->train, t->o.std_floor, mean, scale);
+    float *mean = mimic__falloc(t->L.D, 1), *scale = mimic__falloc(t->L.D, 1);
+    int rc = (!mean || !scale) ? mimic__error(MIMIC_ERR_NOMEM,
+                                              "standardize: out of memory for %zu features", t->L.D)
+                               : mimic__input_stats(t->train, t->o.std_floor, mean, scale);
     if (rc == MIMIC_OK)
         rc = mimic_student_set_input_norm(t->s, mean, scale);
     mimic__free(mean);
@@ -131,7 +140,7 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
         return rc;
     mimic_train_options opts;
     mimic_train_options_init(&opts, sizeof opts);
-    rc = mimic__options_copy(&opts, sizeof opts, o, "train options");
+    rc = mimic__struct_copy_in(&opts, sizeof opts, o, "train options");
     if (rc == MIMIC_OK)
         rc = mimic__train_options_validate(&opts, s, train);
     if (rc != MIMIC_OK)
@@ -144,16 +153,18 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
     t->s = s;
     t->train = train;
     t->o = opts;
+    t->loss = mimic__loss_get(opts.loss);
+    t->opt = mimic__optimizer_get(opts.optimizer);
     t->L = s->L;
     t->act = s->opts.activation;
     t->rows = train->rows;
     t->batch = opts.batch_size < t->rows ? (size_t)opts.batch_size : t->rows;
     t->spe = (t->rows + t->batch - 1) / t->batch;
-    t->best_loss = NAN;
-    t->last_epoch_loss = NAN;
-    t->last_lr = NAN;
-    mimic__rng_seed(&t->rng, opts.seed);
-    t->rng_epoch = t->rng;
+    t->st.best_loss = NAN;
+    t->st.last_epoch_loss = NAN;
+    t->st.last_lr = NAN;
+    mimic__rng_seed(&t->st.rng, opts.seed);
+    t->st.rng_epoch = t->st.rng;
 
     rc = alloc_buffers(t);
     if (rc == MIMIC_OK && t->tstd)
@@ -164,7 +175,14 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
         trainer_release(t);
         return rc;
     }
-    init_from_student(t);
+    /* With target_norm STANDARDIZE the student's output layer is taken as it is, as a layer
+     * that predicts standardized targets: a fresh student then starts at the class means (bias
+     * 0 maps to `mean`) with a well-scaled output layer. Mapping it back through the inverse
+     * fold would start a fresh student's normalized bias at -mean/std, far from every target,
+     * which plain SGD/Adam steps need many epochs to undo. (To continue training an already
+     * trained student, resume from a checkpoint, which stores the training-space weights, or
+     * use target_norm NONE.) */
+    memcpy(t->p[t->cur], s->params, t->L.n_params * sizeof(float));
     t->t_start = t->epoch_t_start = mimic__now();
     t->magic = MIMIC__MAGIC_TRAINER;
     *out = t;
@@ -178,44 +196,52 @@ void mimic_trainer_free(mimic_trainer *t)
     trainer_release(t);
 }
 
+static int trainer_valid(const mimic_trainer *t, const char *what)
+{
+    return mimic__handle_check(t, t ? t->magic : 0, MIMIC__MAGIC_TRAINER, what, "trainer");
+}
+
 static int trainer_check(const mimic_trainer *t, const char *what)
 {
-    if (!t || t->magic != MIMIC__MAGIC_TRAINER)
-        return mimic__error(MIMIC_ERR_MISUSE, "%s: %s trainer handle", what,
-                            t ? "invalid or freed" : "NULL");
-    if (t->failed)
+    int rc = trainer_valid(t, what);
+    if (rc == MIMIC_OK && t->failed)
         return mimic__error(MIMIC_ERR_MISUSE,
                             "%s: the trainer diverged earlier; create a new one (the student "
                             "holds the last finite weights)",
                             what);
-    return MIMIC_OK;
+    return rc;
 }
 
 /* ---- one step ---------------------------------------------------------------------------- */
 
+void mimic__shuffle(mimic__rng *r, uint64_t *perm, size_t rows)
+{
+    for (size_t i = 0; i < rows; i++)
+        perm[i] = i;
+    for (size_t i = rows - 1; i > 0; i--) {
+        size_t j = (size_t)mimic__rng_below(r, (uint64_t)i + 1);
+        uint64_t tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+}
+
 /* Fisher-Yates over the identity, so an epoch's order depends only on the RNG state at its
  * start (a checkpoint restores it from that state). */
-void mimic__trainer_shuffle(mimic_trainer *t)
+static void shuffle_epoch(mimic_trainer *t)
 {
-    t->rng_epoch = t->rng;
-    for (size_t i = 0; i < t->rows; i++)
-        t->perm[i] = i;
-    for (size_t i = t->rows - 1; i > 0; i--) {
-        size_t j = (size_t)mimic__rng_below(&t->rng, (uint64_t)i + 1);
-        uint64_t tmp = t->perm[i];
-        t->perm[i] = t->perm[j];
-        t->perm[j] = tmp;
-    }
-    t->started = 1;
+    t->st.rng_epoch = t->st.rng;
+    mimic__shuffle(&t->st.rng, t->perm, t->rows);
+    t->st.started = 1;
 }
 
 static void start_epoch(mimic_trainer *t)
 {
-    mimic__trainer_shuffle(t);
-    t->pos = 0;
-    t->epoch_loss_sum = 0;
-    t->epoch_rows = 0;
-    t->end_pending = 0;
+    shuffle_epoch(t);
+    t->st.pos = 0;
+    t->st.epoch_loss_sum = 0;
+    t->st.epoch_rows = 0;
+    t->st.end_pending = 0;
     t->epoch_t_start = mimic__now();
 }
 
@@ -227,10 +253,10 @@ static void gather(mimic_trainer *t, const uint64_t *ids, size_t n)
     const mimic_dataset *d = t->train;
     const mimic_student *s = t->s;
     size_t D = t->L.D, C = t->L.C;
-    size_t row_bytes = D * (d->input_dtype == MIMIC_DTYPE_U8 ? 1 : sizeof(float));
+    size_t row_bytes = mimic__dataset_row_bytes(d);
     const char *in = d->inputs;
     mimic__augment aug;
-    int augment = mimic__augment_init(&aug, &t->o, D, t->steps_done);
+    int augment = mimic__augment_init(&aug, &t->o, D, t->st.steps_done);
     for (size_t i = 0; i < n; i++) {
         const void *row = in + ids[i] * row_bytes;
         int flip = 0, dy = 0, dx = 0;
@@ -267,29 +293,6 @@ static void gather(mimic_trainer *t, const uint64_t *ids, size_t n)
             t->ybuf[i] = d->labels[ids[i]];
 }
 
-/* Loss of the batch and dL/dlogits into t->dlogits. */
-static int batch_loss(mimic_trainer *t, const float *logits, size_t n, double *loss)
-{
-    size_t C = t->L.C;
-    const mimic_train_options *o = &t->o;
-    if (o->loss == MIMIC_LOSS_L2)
-        return mimic_loss_logit_l2(logits, t->tbuf, n, C, loss, t->dlogits);
-    if (o->loss == MIMIC_LOSS_LABELS)
-        return mimic_loss_hard_ce(logits, t->ybuf, n, C, loss, t->dlogits);
-    int rc = mimic_loss_softmax_ce(logits, t->tbuf, n, C, o->temperature, loss, t->dlogits);
-    if (rc != MIMIC_OK || !t->dl2)
-        return rc;
-    double hard;
-    rc = mimic_loss_hard_ce(logits, t->ybuf, n, C, &hard, t->dl2);
-    if (rc != MIMIC_OK)
-        return rc;
-    float a = (float)o->hard_weight, b = 1.0f - a;
-    for (size_t i = 0; i < n * C; i++)
-        t->dlogits[i] = b * t->dlogits[i] + a * t->dl2[i];
-    *loss = (1.0 - o->hard_weight) * *loss + o->hard_weight * hard;
-    return MIMIC_OK;
-}
-
 /* Divergence. A non-finite loss condemns the weights that produced it (p[cur]), so the student
  * gets the previous step's weights, whose loss was finite (p[cur ^ 1], kept by the optimizer's
  * double buffer at no cost); when the loss was fine but the gradient norm or an updated weight
@@ -298,10 +301,10 @@ static int diverge(mimic_trainer *t, const char *what, double value, int loss_ba
 {
     t->failed = 1;
     int back = loss_bad && t->prev_valid;
-    mimic__trainer_sync(t, t->p[back ? t->cur ^ 1 : t->cur]);
-    unsigned long long e = (unsigned long long)t->epochs_done + 1;
-    unsigned long long k = (unsigned long long)t->pos + 1;
-    unsigned long long g = (unsigned long long)t->steps_done + 1;
+    sync_student(t, t->p[back ? t->cur ^ 1 : t->cur]);
+    unsigned long long e = (unsigned long long)t->st.epochs_done + 1;
+    unsigned long long k = (unsigned long long)t->st.pos + 1;
+    unsigned long long g = (unsigned long long)t->st.steps_done + 1;
     unsigned long long good = g - 1 - (unsigned long long)back;
     return mimic__error(MIMIC_ERR_NUMERIC,
                         "training diverged at epoch %llu, step %llu (global step %llu; %s is %g); "
@@ -313,10 +316,11 @@ static int diverge(mimic_trainer *t, const char *what, double value, int loss_ba
 /* One optimizer step; the student is not touched (callers sync when they hand it out). */
 static int train_step(mimic_trainer *t, double *loss_out)
 {
-    if (!t->started)
+    mimic__train_state *st = &t->st;
+    if (!st->started)
         start_epoch(t);
     const mimic__layout *L = &t->L;
-    size_t first = (size_t)t->pos * t->batch;
+    size_t first = (size_t)st->pos * t->batch;
     size_t n = t->rows - first < t->batch ? t->rows - first : t->batch;
     gather(t, t->perm + first, n);
 
@@ -324,12 +328,14 @@ static int train_step(mimic_trainer *t, double *loss_out)
     mimic__dropout drop, *dr = NULL;
     if (t->o.dropout > 0) {
         /* a fresh mask per step, from (seed, global step): resumable without extra state */
-        mimic__dropout_init(&drop, t->o.dropout, mimic__hash64(t->o.seed, t->steps_done));
+        mimic__dropout_init(&drop, t->o.dropout, mimic__hash64(t->o.seed, st->steps_done));
         dr = &drop;
     }
     mimic__student_forward_ws(L, t->act, t->p[t->cur], t->x, n, dr, t->ws, &z, &h, &logits);
     double loss = NAN;
-    int rc = batch_loss(t, logits, n, &loss);
+    const mimic__loss_args args = {logits, t->tbuf,          t->ybuf,          n,
+                                   L->C,   t->o.temperature, t->o.hard_weight, t->scratch};
+    int rc = t->loss->batch(&args, &loss, t->dlogits);
     if (rc == MIMIC_ERR_NUMERIC || (rc == MIMIC_OK && !isfinite(loss)))
         return diverge(t, "the loss", rc == MIMIC_OK ? loss : INFINITY, 1);
     if (rc != MIMIC_OK)
@@ -339,11 +345,11 @@ static int train_step(mimic_trainer *t, double *loss_out)
     if (t->o.grad_reduce) {
         int r = t->o.grad_reduce(t->grads, L->n_params, t->o.grad_reduce_user_data);
         if (r != 0) {
-            mimic__trainer_sync(t, t->p[t->cur]);
+            sync_student(t, t->p[t->cur]);
             return mimic__error(MIMIC_ERR_CANCELLED,
                                 "options.grad_reduce returned %d at global step %llu; the "
                                 "student holds the weights from before that step",
-                                r, (unsigned long long)t->steps_done + 1);
+                                r, (unsigned long long)st->steps_done + 1);
         }
     }
     float gscale = 1.0f;
@@ -354,24 +360,24 @@ static int train_step(mimic_trainer *t, double *loss_out)
         if (norm > t->o.clip_norm)
             gscale = (float)(t->o.clip_norm / (norm + 1e-6)); /* PyTorch's clip_grad_norm_ */
     }
-    double lr = mimic__lr_at(&t->o, t->steps_done, t->spe);
-    if (!mimic__optimizer_update(&t->o, lr, t->steps_done + 1, t->p[t->cur], t->p[t->cur ^ 1],
-                                 t->grads, gscale, t->m, t->v, L->n_params))
+    double lr = mimic__lr_at(&t->o, st->steps_done, t->spe);
+    if (!t->opt->update(&t->o, lr, st->steps_done + 1, t->p[t->cur], t->p[t->cur ^ 1], t->grads,
+                        gscale, t->opt_state, L->n_params))
         return diverge(t, "a weight after the update", INFINITY, 0);
     t->cur ^= 1;
     t->prev_valid = 1;
-    t->steps_done++;
-    t->pos++;
-    t->epoch_loss_sum += loss * (double)n;
-    t->epoch_rows += n;
+    st->steps_done++;
+    st->pos++;
+    st->epoch_loss_sum += loss * (double)n;
+    st->epoch_rows += n;
     t->examples_run += n;
-    t->last_lr = lr;
-    if (t->pos == t->spe) {
-        t->epochs_done++;
-        t->started = 0;
-        t->pos = 0;
-        t->end_pending = 1;
-        t->last_epoch_loss = t->epoch_loss_sum / (double)t->epoch_rows;
+    st->last_lr = lr;
+    if (st->pos == t->spe) {
+        st->epochs_done++;
+        st->started = 0;
+        st->pos = 0;
+        st->end_pending = 1;
+        st->last_epoch_loss = st->epoch_loss_sum / (double)st->epoch_rows;
     }
     if (loss_out)
         *loss_out = loss;
@@ -380,10 +386,10 @@ static int train_step(mimic_trainer *t, double *loss_out)
 
 static int check_done(const mimic_trainer *t, const char *what)
 {
-    if (t->finished || t->epochs_done >= t->o.epochs)
+    if (t->st.finished || t->st.epochs_done >= t->o.epochs)
         return mimic__error(MIMIC_ERR_MISUSE, "%s: training is finished (%llu epochs done%s)", what,
-                            (unsigned long long)t->epochs_done,
-                            t->stopped_early ? ", stopped early" : "");
+                            (unsigned long long)t->st.epochs_done,
+                            t->st.stopped_early ? ", stopped early" : "");
     return MIMIC_OK;
 }
 
@@ -396,41 +402,103 @@ int mimic_trainer_step(mimic_trainer *t, double *loss_out)
         return rc;
     rc = train_step(t, loss_out);
     if (rc == MIMIC_OK)
-        mimic__trainer_sync(t, t->p[t->cur]);
+        sync_student(t, t->p[t->cur]);
     return rc;
+}
+
+/* ---- checkpoints -------------------------------------------------------------------------- */
+
+static mimic__ckpt_view ckpt_view(const mimic_trainer *t)
+{
+    mimic__ckpt_view v = {&t->o,          &t->L,        t->act,       t->train, t->spe,
+                          t->opt,         t->p[t->cur], t->opt_state, t->best,  t->s->in_mean,
+                          t->s->in_scale, t->tmean,     t->tstd,      &t->st};
+    return v;
+}
+
+int mimic_trainer_save_checkpoint(const mimic_trainer *t, const char *path)
+{
+    int rc = trainer_valid(t, "mimic_trainer_save_checkpoint");
+    if (rc != MIMIC_OK)
+        return rc;
+    if (t->failed)
+        return mimic__error(MIMIC_ERR_MISUSE, "mimic_trainer_save_checkpoint: the trainer "
+                                              "diverged; its optimizer state is not usable");
+    if (!path || !*path)
+        return mimic__error(MIMIC_ERR_INVALID, "checkpoint path is NULL or empty");
+    mimic__ckpt_view v = ckpt_view(t);
+    return mimic__checkpoint_write(path, &v);
+}
+
+int mimic_trainer_load_checkpoint(mimic_trainer *t, const char *path)
+{
+    int rc = trainer_valid(t, "mimic_trainer_load_checkpoint");
+    if (rc != MIMIC_OK)
+        return rc;
+    if (t->failed)
+        return mimic__error(MIMIC_ERR_MISUSE, "mimic_trainer_load_checkpoint: the trainer "
+                                              "diverged; create a new one");
+    if (!path || !*path)
+        return mimic__error(MIMIC_ERR_INVALID, "checkpoint path is NULL or empty");
+    mimic__ckpt_view v = ckpt_view(t);
+    mimic__ckpt c;
+    rc = mimic__checkpoint_read(path, &v, &c);
+    if (rc != MIMIC_OK)
+        return rc;
+    /* commit: the one fallible part first */
+    rc = mimic_student_set_input_norm(t->s, c.in_mean, c.in_scale);
+    if (rc != MIMIC_OK) {
+        mimic__checkpoint_close(&c);
+        return rc;
+    }
+    size_t n = t->L.n_params;
+    memcpy(t->p[t->cur], c.params, n * sizeof(float));
+    t->prev_valid = 0; /* the other buffer is not this state's predecessor */
+    for (size_t i = 0; i < t->opt->n_state; i++)
+        memcpy(t->opt_state[i], c.opt_state[i], n * sizeof(float));
+    if (c.best)
+        memcpy(t->best, c.best, n * sizeof(float));
+    t->st = c.st;
+    t->st.has_best = c.best != NULL;
+    mimic__checkpoint_close(&c);
+    if (t->st.started) {
+        /* redraw the epoch's order from the RNG state at its start */
+        t->st.rng = t->st.rng_epoch;
+        shuffle_epoch(t);
+    }
+    t->epoch_t_start = mimic__now();
+    /* a finished run can be extended when the schedule allows more epochs */
+    mimic__train_state *st = &t->st;
+    st->finished = st->stopped_early || (st->epochs_done >= t->o.epochs && !st->end_pending);
+    if (st->finished && st->has_best)
+        st->holds_epoch = st->best_epoch;
+    sync_student(t, st->finished && st->has_best ? t->best : t->p[t->cur]);
+    return MIMIC_OK;
 }
 
 /* ---- epoch end --------------------------------------------------------------------------- */
 
-static double criterion(const mimic_trainer *t, const mimic_metrics *m)
-{
-    switch (t->o.loss) {
-    case MIMIC_LOSS_KD:
-        return m->kl;
-    case MIMIC_LOSS_LABELS:
-        return m->hard_ce;
-    default:
-        return m->logit_l2;
-    }
-}
-
 static void fill_progress(const mimic_trainer *t, mimic_progress *p, int epoch_end)
 {
+    const mimic__train_state *st = &t->st;
     double now = mimic__now();
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
-    p->epoch = epoch_end ? t->epochs_done : t->epochs_done + 1;
-    p->step = t->steps_done;
+    p->epoch = epoch_end ? st->epochs_done : st->epochs_done + 1;
+    p->step = st->steps_done;
     p->steps_per_epoch = t->spe;
     p->epoch_end = epoch_end;
-    p->train_loss = epoch_end ? t->last_epoch_loss
-                              : (t->epoch_rows ? t->epoch_loss_sum / (double)t->epoch_rows : NAN);
-    p->learning_rate = t->last_lr;
+    p->train_loss = epoch_end
+                        ? st->last_epoch_loss
+                        : (st->epoch_rows ? st->epoch_loss_sum / (double)st->epoch_rows : NAN);
+    p->learning_rate = st->last_lr;
     p->elapsed_s = now - t->t_start;
-    p->examples_per_s = now > t->epoch_t_start ? (double)t->epoch_rows / (now - t->epoch_t_start)
-                                                : NAN;
+    p->examples_per_s =
+        now > t->epoch_t_start ? (double)st->epoch_rows / (now - t->epoch_t_start) : NAN;
     mimic_metrics_init(&p->validation, sizeof p->validation);
     mimic_metrics_init(&p->train, sizeof p->train);
+    p->validation_loss = NAN;
+    p->best_validation_loss = st->best_loss;
 }
 
 static int call_progress(mimic_trainer *t, const mimic_progress *p)
@@ -446,21 +514,13 @@ static int call_progress(mimic_trainer *t, const mimic_progress *p)
                         r, (unsigned long long)p->epoch, (unsigned long long)p->step);
 }
 
-static void copy_progress(mimic_progress *dst, const mimic_progress *src)
-{
-    if (!dst || dst->struct_size < sizeof(size_t))
-        return;
-    size_t theirs = dst->struct_size;
-    memcpy(dst, src, theirs < sizeof *src ? theirs : sizeof *src);
-    dst->struct_size = theirs;
-}
-
 /* Validation, early stopping, checkpoint and callback after an epoch. */
 static int end_epoch(mimic_trainer *t, mimic_progress *out)
 {
-    t->end_pending = 0;
-    mimic__trainer_sync(t, t->p[t->cur]);
-    t->holds_epoch = t->epochs_done;
+    mimic__train_state *st = &t->st;
+    st->end_pending = 0;
+    sync_student(t, t->p[t->cur]);
+    st->holds_epoch = st->epochs_done;
     mimic_progress p;
     fill_progress(t, &p, 1);
     int center = t->o.target_norm == MIMIC_TARGET_CENTER;
@@ -468,36 +528,39 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
         mimic__evaluate_ws(t->s, t->o.validation, t->o.temperature, center, t->batch, t->x, t->ws,
                            &p.validation);
         p.has_validation = 1;
-        double c = criterion(t, &p.validation);
-        if (isfinite(c) && (isnan(t->best_loss) || c < t->best_loss)) {
-            t->best_loss = c;
-            t->best_epoch = t->epochs_done;
-            t->bad_epochs = 0;
+        double c = t->loss->criterion_of(&p.validation);
+        p.validation_loss = c;
+        if (isfinite(c) && (isnan(st->best_loss) || c < st->best_loss)) {
+            st->best_loss = c;
+            st->best_epoch = st->epochs_done;
+            st->bad_epochs = 0;
             if (t->best) {
                 memcpy(t->best, t->p[t->cur], t->L.n_params * sizeof(float));
-                t->has_best = 1;
+                st->has_best = 1;
             }
         } else {
-            t->bad_epochs++;
+            st->bad_epochs++;
         }
-        if (t->o.patience > 0 && t->bad_epochs >= t->o.patience)
-            t->stopped_early = 1;
+        if (t->o.patience > 0 && st->bad_epochs >= t->o.patience)
+            st->stopped_early = 1;
+        p.best_validation_loss = st->best_loss;
     }
     if (t->o.eval_train)
         mimic__evaluate_ws(t->s, t->train, t->o.temperature, center, t->batch, t->x, t->ws,
                            &p.train);
-    if (t->epochs_done >= t->o.epochs || t->stopped_early)
-        t->finished = 1;
+    if (st->epochs_done >= t->o.epochs || st->stopped_early)
+        st->finished = 1;
     int rc = MIMIC_OK;
-    if (t->o.checkpoint_path && (t->epochs_done % t->o.checkpoint_every == 0 || t->finished))
+    if (t->o.checkpoint_path && (st->epochs_done % t->o.checkpoint_every == 0 || st->finished))
         rc = mimic_trainer_save_checkpoint(t, t->o.checkpoint_path);
     if (rc == MIMIC_OK)
         rc = call_progress(t, &p);
-    if (rc == MIMIC_OK && t->finished && t->has_best) {
-        mimic__trainer_sync(t, t->best);
-        t->holds_epoch = t->best_epoch;
+    if (rc == MIMIC_OK && st->finished && st->has_best) {
+        sync_student(t, t->best);
+        st->holds_epoch = st->best_epoch;
     }
-    copy_progress(out, &p);
+    if (out && out->struct_size >= sizeof(size_t))
+        mimic__struct_copy_out(out, out->struct_size, &p, sizeof p);
     return rc;
 }
 
@@ -506,57 +569,49 @@ int mimic_trainer_epoch(mimic_trainer *t, mimic_progress *progress_or_NULL)
     int rc = trainer_check(t, "mimic_trainer_epoch");
     if (rc != MIMIC_OK)
         return rc;
-    if (!t->end_pending) {
+    if (!t->st.end_pending) {
         if ((rc = check_done(t, "mimic_trainer_epoch")) != MIMIC_OK)
             return rc;
         uint64_t every = t->o.progress_every_steps;
         do {
             if ((rc = train_step(t, NULL)) != MIMIC_OK)
                 return rc;
-            if (every > 0 && t->o.progress && !t->end_pending && t->steps_done % every == 0) {
+            if (every > 0 && t->o.progress && !t->st.end_pending && t->st.steps_done % every == 0) {
                 mimic_progress p;
-                mimic__trainer_sync(t, t->p[t->cur]);
+                sync_student(t, t->p[t->cur]);
                 fill_progress(t, &p, 0);
                 if ((rc = call_progress(t, &p)) != MIMIC_OK)
                     return rc;
             }
-        } while (!t->end_pending);
+        } while (!t->st.end_pending);
     }
     return end_epoch(t, progress_or_NULL);
 }
 
 int mimic_trainer_get_report(const mimic_trainer *t, mimic_train_report *out)
 {
-    if (!t || t->magic != MIMIC__MAGIC_TRAINER)
-        return mimic__error(MIMIC_ERR_MISUSE, "mimic_trainer_get_report: %s trainer handle",
-                            t ? "invalid or freed" : "NULL");
-    if (!out || out->struct_size < sizeof(size_t))
-        return mimic__error(MIMIC_ERR_INVALID, "mimic_trainer_get_report: out is NULL or its "
-                                               "struct_size is not set");
+    static const char fn[] = "mimic_trainer_get_report";
+    int rc = trainer_valid(t, fn);
+    if (rc == MIMIC_OK)
+        rc = mimic__struct_check_out(out, fn, "mimic_train_report_init");
+    if (rc != MIMIC_OK)
+        return rc;
     mimic_train_report r;
     mimic_train_report_init(&r, sizeof r);
     double el = mimic__now() - t->t_start;
-    r.epochs_run = t->epochs_done;
-    r.steps = t->steps_done;
-    r.best_epoch = t->holds_epoch;
-    r.stopped_early = t->stopped_early;
-    r.final_train_loss = t->last_epoch_loss;
-    r.best_validation_loss = t->best_loss;
+    r.epochs_run = t->st.epochs_done;
+    r.steps = t->st.steps_done;
+    r.best_epoch = t->st.holds_epoch;
+    r.stopped_early = t->st.stopped_early;
+    r.final_train_loss = t->st.last_epoch_loss;
+    r.best_validation_loss = t->st.best_loss;
     r.elapsed_s = el;
     r.examples_per_s = el > 0 ? (double)t->examples_run / el : NAN;
-    size_t theirs = out->struct_size;
-    memcpy(out, &r, theirs < sizeof r ? theirs : sizeof r);
-    out->struct_size = theirs;
+    mimic__struct_copy_out(out, out->struct_size, &r, sizeof r);
     return MIMIC_OK;
 }
 
 /* ---- the one-call path ------------------------------------------------------------------- */
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 int mimic_train(mimic_student *s, const mimic_dataset *train, const mimic_train_options *o,
                 mimic_train_report *report_or_NULL)
@@ -569,15 +624,15 @@ int mimic_train(mimic_student *s, const mimic_dataset *train, const mimic_train_
     }
     mimic_train_options opts;
     mimic_train_options_init(&opts, sizeof opts);
-    int rc = mimic__options_copy(&opts, sizeof opts, o, "train options");
+    int rc = mimic__struct_copy_in(&opts, sizeof opts, o, "train options");
     if (rc != MIMIC_OK)
         return rc;
     int prev = mimic__blas_threads_begin(opts.threads);
     mimic_trainer *t = NULL;
     rc = mimic_trainer_create(&t, s, train, o);
-    if (rc == MIMIC_OK && opts.resume && file_exists(opts.checkpoint_path))
+    if (rc == MIMIC_OK && opts.resume && mimic__file_exists(opts.checkpoint_path))
         rc = mimic_trainer_load_checkpoint(t, opts.checkpoint_path);
-    while (rc == MIMIC_OK && !t->finished)
+    while (rc == MIMIC_OK && !t->st.finished)
         rc = mimic_trainer_epoch(t, NULL);
     if (t) {
         if (report_or_NULL)

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "model/model.h"
 
 /* Everything a dataset owns: up to three file mappings and three copied arrays. Freed when
  * the last view releases it. */
@@ -50,15 +50,12 @@ static bool valid(const mimic_dataset *d)
 
 int mimic__dataset_check(const mimic_dataset *d, const char *arg)
 {
-    if (!d)
-        return mimic__error(MIMIC_ERR_MISUSE, "%s: dataset handle is NULL", arg);
-    if (d->magic == MIMIC__MAGIC_DEAD)
-        return mimic__error(MIMIC_ERR_MISUSE, "%s: dataset handle was already freed", arg);
-    if (d->magic != MIMIC__MAGIC_DATASET)
-        return mimic__error(MIMIC_ERR_MISUSE,
-                            "%s: not a dataset handle (bad magic 0x%08x; freed or wrong type)",
-                            arg, (unsigned)d->magic);
-    return MIMIC_OK;
+    return mimic__handle_check(d, d ? d->magic : 0, MIMIC__MAGIC_DATASET, arg, "dataset");
+}
+
+size_t mimic__dataset_row_bytes(const mimic_dataset *d)
+{
+    return d->n_inputs * (d->input_dtype == MIMIC_DTYPE_U8 ? 1 : sizeof(float));
 }
 
 /* ---- validation of logits and labels ---------------------------------------------------- */
@@ -208,33 +205,6 @@ int mimic_dataset_wrap(mimic_dataset **out, const void *inputs, int32_t input_dt
 
 /* ---- load_npy ----------------------------------------------------------------------------- */
 
-static bool host_is_le(void)
-{
-    const uint16_t one = 1;
-    uint8_t b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static const char *descr_of(const mimic__npy *h)
-{
-    switch (h->dtype) {
-    case 'f': return h->itemsize == 4 ? "<f4" : "<f8";
-    case 'u': return "|u1";
-    default: return h->itemsize == 4 ? "<i4" : "<i8";
-    }
-}
-
 /* One .npy file being loaded; its mapping lives in the storage slot until released. */
 typedef struct npy_in {
     const char *path;
@@ -258,10 +228,10 @@ static int open_npy(npy_in *f, const char *path, mimic__map *slot, const char *r
         return mimic__error(MIMIC_ERR_UNSUPPORTED,
                             "%s: unsupported rank: %s must be a %d-D array, got %d-D", path, role,
                             want_ndim, f->h.ndim);
-    if (!strstr(dtypes_ok, descr_of(&f->h)))
+    if (!strstr(dtypes_ok, mimic__npy_descr(&f->h)))
         return mimic__error(MIMIC_ERR_UNSUPPORTED,
                             "%s: unsupported dtype '%s' for %s (expected %s)", path,
-                            descr_of(&f->h), role, dtypes_msg);
+                            mimic__npy_descr(&f->h), role, dtypes_msg);
     if (f->h.shape[0] == 0)
         return mimic__error(MIMIC_ERR_SHAPE, "%s: %s array has 0 rows", path, role);
     if (f->h.shape[1] == 0)
@@ -281,7 +251,7 @@ static int same_rows(const npy_in *f, const npy_in *ref)
  * the host is little-endian; otherwise a converted aligned copy (and the file is unmapped). */
 static int float_view(npy_in *f, void **owned, const float **view)
 {
-    if (f->h.itemsize == 4 && host_is_le() && (uintptr_t)f->data % _Alignof(float) == 0) {
+    if (f->h.itemsize == 4 && mimic__host_le() && (uintptr_t)f->data % _Alignof(float) == 0) {
         *view = (const float *)(const void *)f->data;
         return MIMIC_OK;
     }
@@ -291,10 +261,10 @@ static int float_view(npy_in *f, void **owned, const float **view)
                             f->path, f->h.count);
     for (size_t i = 0; i < f->h.count; i++) {
         if (f->h.itemsize == 4) {
-            uint32_t u = le32(f->data + 4 * i);
+            uint32_t u = mimic__le32(f->data + 4 * i);
             memcpy(&dst[i], &u, sizeof u);
         } else {
-            uint64_t u = le64(f->data + 8 * i);
+            uint64_t u = mimic__le64(f->data + 8 * i);
             double v;
             memcpy(&v, &u, sizeof v);
             dst[i] = (float)v;
@@ -320,12 +290,12 @@ static int label_copy(npy_in *f, size_t classes, void **owned, const int32_t **v
         if (f->h.itemsize == 1) {
             v = f->data[r];
         } else if (f->h.itemsize == 4) {
-            uint32_t u = le32(f->data + 4 * r);
+            uint32_t u = mimic__le32(f->data + 4 * r);
             int32_t s;
             memcpy(&s, &u, sizeof s);
             v = s;
         } else {
-            uint64_t u = le64(f->data + 8 * r);
+            uint64_t u = mimic__le64(f->data + 8 * r);
             int64_t s;
             memcpy(&s, &u, sizeof s);
             v = s;
@@ -423,8 +393,7 @@ int mimic_dataset_slice(mimic_dataset **out, const mimic_dataset *d, size_t firs
         return mimic__error(MIMIC_ERR_RANGE,
                             "%s: rows [%zu, %zu + %zu) are outside the dataset's %zu rows", fn,
                             first_row, first_row, n_rows, d->rows);
-    size_t in_elem = d->input_dtype == MIMIC_DTYPE_F32 ? sizeof(float) : 1;
-    const void *x = (const uint8_t *)d->inputs + first_row * d->n_inputs * in_elem;
+    const void *x = (const uint8_t *)d->inputs + first_row * mimic__dataset_row_bytes(d);
     const float *z = d->logits ? d->logits + first_row * d->n_classes : NULL;
     const int32_t *y = d->labels ? d->labels + first_row : NULL;
     rc = new_handle(out, fn, d->input_dtype, n_rows, d->n_inputs, d->n_classes, x, z, y,

@@ -1,6 +1,6 @@
 /* BLAS thread control: only when the caller asks for it, and always restored afterwards. */
-#include "blas.h"
-#include "internal.h"
+#include "common/blas.h"
+#include "common/common.h"
 
 int mimic__blas_threads_begin(int threads)
 {

@@ -1,7 +1,7 @@
 /* xoshiro256** seeded through splitmix64: small, fast, and state lives in the handle. */
 #include <math.h>
 
-#include "internal.h"
+#include "common/common.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {

@@ -15,23 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "format/format.h"
 
 #define MAX_HEADER ((size_t)100 << 20) /* as the reference implementation */
 #define MAX_RANK 2
-
-static bool host_is_little_endian(void)
-{
-    const uint16_t one = 1;
-    uint8_t b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
-static uint32_t swap32(uint32_t v)
-{
-    return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
-}
 
 /* ---- writer ------------------------------------------------------------------------------ */
 
@@ -56,12 +43,8 @@ static void put_c(sbuf *b, const char *s)
 static void put_u64(sbuf *b, uint64_t v)
 {
     char tmp[24];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(b, tmp + i, sizeof tmp - i);
+    mimic__u64_to_str(v, tmp);
+    put_c(b, tmp);
 }
 
 static void put_json_string(sbuf *b, const char *s)
@@ -158,14 +141,14 @@ static int check_write_args(const char *path, const mimic__st_tensor *t, size_t 
 
 static int write_floats(mimic__atomic_file *f, const float *x, size_t n)
 {
-    if (host_is_little_endian())
+    if (mimic__host_le())
         return mimic__atomic_write(f, x, n * sizeof(float));
     uint32_t tmp[1024];
     for (size_t i = 0; i < n;) {
         size_t m = n - i < 1024 ? n - i : 1024;
         memcpy(tmp, x + i, m * sizeof(float));
         for (size_t j = 0; j < m; j++)
-            tmp[j] = swap32(tmp[j]);
+            tmp[j] = mimic__bswap32(tmp[j]);
         int rc = mimic__atomic_write(f, tmp, m * sizeof(float));
         if (rc != MIMIC_OK)
             return rc;
@@ -764,7 +747,7 @@ static int check_tiling(const char *name, range *r, size_t n, const mimic__st_te
 
 static void copy_tensor_data(mimic__st_tensor *t, const range *r, size_t n, const uint8_t *data)
 {
-    const bool le = host_is_little_endian();
+    const bool le = mimic__host_le();
     for (size_t i = 0; i < n; i++) {
         mimic__st_tensor *ti = &t[r[i].index];
         size_t bytes = (size_t)(r[i].end - r[i].begin);
@@ -773,7 +756,7 @@ static void copy_tensor_data(mimic__st_tensor *t, const range *r, size_t n, cons
         if (!le) {
             uint32_t *u = (uint32_t *)dst;
             for (size_t j = 0; j < bytes / 4; j++)
-                u[j] = swap32(u[j]);
+                u[j] = mimic__bswap32(u[j]);
         }
     }
 }

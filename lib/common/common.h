@@ -1,0 +1,294 @@
+/*
+ * libmimic internals, layer 1 of 4: common (lib/common/).
+ *
+ * What every other layer uses and nothing here knows about files formats, models or
+ * training: the error slot, the allocation wrapper, checked arithmetic, the SIMD clone
+ * attributes, versioned-struct copying, file mapping and atomic writes, random numbers and
+ * hashes, byte order, small helpers. Includes only the public headers and libc.
+ *
+ * Layers (docs/ARCHITECTURE.md): common <- format <- model <- train. A layer includes its
+ * own header and the headers of the layers below it, never one above. Nothing declared in
+ * these headers is exported from the shared object (hidden visibility); tests reach them
+ * through the static library.
+ * Naming: mimic__<name> for cross-file internals; everything else is static.
+ */
+#ifndef MIMIC_LIB_COMMON_H
+#define MIMIC_LIB_COMMON_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mimic.h"
+
+#if defined(__GNUC__)
+#define MIMIC__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MIMIC__PRINTF(f, a)
+#endif
+
+#define MIMIC__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- errors (status.c) ---------------------------------------------------------------- */
+
+/* Set the thread's last-error message (printf-style) and return `status`. Never allocates.
+ * Usage: return mimic__error(MIMIC_ERR_SHAPE, "%s: %zu rows, but %s has %zu", ...); */
+int mimic__error(int status, const char *fmt, ...) MIMIC__PRINTF(2, 3);
+
+/* The thread's current message, for prefixing it ("%s: bad architecture: %s"): copies it
+ * into buf (cap bytes), so the next mimic__error can overwrite the slot. Returns buf. */
+const char *mimic__error_copy(char *buf, size_t cap);
+
+/* ---- allocation (alloc.c): every allocation of the library goes through these ---------- */
+
+void *mimic__malloc(size_t n);             /* NULL on failure or n == 0 -> minimal block */
+void *mimic__calloc(size_t count, size_t size); /* overflow-checked */
+void *mimic__aligned_alloc(size_t n);      /* 64-byte aligned; free with mimic__free */
+void mimic__free(void *p);
+char *mimic__strdup(const char *s);
+/* An aligned float buffer of a * b elements, NULL on overflow or failure. */
+float *mimic__falloc(size_t a, size_t b);
+
+/* Test hook: make the n-th allocation from now on (1-based) on this thread fail, and every
+ * one after it until reset; n = 0 disables injection. Returns the number of allocations
+ * made on this thread since the last call, so a test can loop n = 1, 2, ... until the call
+ * under test makes fewer allocations than n. */
+uint64_t mimic__alloc_fail_at(uint64_t n);
+
+/* ---- hot elementwise loops ----------------------------------------------------------------
+ * MIMIC__HOT on a function with plain elementwise loops: one clone per instruction set
+ * (AVX-512, AVX2, baseline), picked at load time from the CPU (not from BLAS's CPU detection),
+ * and GCC's loop vectorizer on at -O2. Results are bitwise the same in every clone: the
+ * loops have no reductions, and FMA contraction is off (GCC: -std=c11 implies
+ * -ffp-contract=off; clang: the FP_CONTRACT pragma in the files that use this). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define MIMIC__HOT                                                                         \
+    __attribute__((target_clones("avx512f", "avx2", "default"),                           \
+                   optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#endif
+#elif defined(__x86_64__) && defined(__clang__) && defined(__has_attribute)
+/* Not under TSan: the ifunc resolvers run before its runtime starts and crash at load. */
+#if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__) && \
+    !__has_feature(thread_sanitizer)
+#define MIMIC__HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#define MIMIC__HOT_CLANG_CLONES 1
+#endif
+#endif
+#if !defined(MIMIC__HOT) && defined(__GNUC__) && !defined(__clang__)
+#define MIMIC__HOT __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#endif
+#ifndef MIMIC__HOT
+#define MIMIC__HOT
+#endif
+/* MIMIC__HOT_NOINLINE: the same, never inlined into its caller (which changes MXCSR around
+ * the call). Clang rejects noinline beside target_clones; its clones are reached through an
+ * ifunc and so are never inlined anyway. */
+#if defined(MIMIC__HOT_CLANG_CLONES) || !defined(__GNUC__)
+#define MIMIC__HOT_NOINLINE MIMIC__HOT
+#else
+#define MIMIC__HOT_NOINLINE MIMIC__HOT __attribute__((noinline))
+#endif
+
+/* ---- checked arithmetic ------------------------------------------------------------- */
+
+static inline bool mimic__mul_ok(size_t a, size_t b, size_t *r)
+{
+    return !__builtin_mul_overflow(a, b, r);
+}
+static inline bool mimic__add_ok(size_t a, size_t b, size_t *r)
+{
+    return !__builtin_add_overflow(a, b, r);
+}
+
+/* ---- versioned structs (versioned.c): first field size_t struct_size (libbpf's *_opts) -- */
+
+/* Copy a caller's versioned struct into `dst` of the library's size `ours`, which the
+ * caller has pre-filled with defaults. A smaller caller struct keeps our defaults for the
+ * tail; a larger one is accepted only when its unknown tail is all zero (else
+ * MIMIC_ERR_VERSION). `what` names the struct in messages. */
+int mimic__struct_copy_in(void *dst, size_t ours, const void *src, const char *what);
+
+/* Write the library's `full` struct (ours bytes, struct_size field ignored) into a caller
+ * struct of `struct_size` bytes: only that many bytes are touched, a tail the library does
+ * not know is zeroed, and the caller's struct_size is kept. The _init functions and every
+ * call that fills a caller's struct (get_options, evaluate, get_report) use it. */
+void mimic__struct_copy_out(void *dst, size_t struct_size, const void *full, size_t ours);
+
+/* Checks a caller's output struct: MIMIC_OK, or MIMIC_ERR_INVALID naming `fn` and `init`
+ * (the _init function to call) when it is NULL or its struct_size is unset. */
+int mimic__struct_check_out(const void *out, const char *fn, const char *init);
+
+/* ---- option tables (optable.c) ---------------------------------------------------------
+ * Each options struct is described by one table of mimic__opt rows (student options in
+ * model/student.c, train options in train/options.c); defaults, validation of each field's
+ * type and bounds, text parsing, introspection (include/mimic/options.h) and the
+ * checkpoint identity all come from it. */
+
+enum {
+    MIMIC__OPT_MIN_EXCL = 1u,   /* bounds: value > min (else >= min) */
+    MIMIC__OPT_MAX_EXCL = 2u,   /* bounds: value < max (else <= max) */
+    MIMIC__OPT_SHAPES_RUN = 4u  /* flags: part of a checkpoint's identity */
+};
+
+/* Bounds of a row, one of these per row (designated initializers may not repeat a field). */
+#define MIMIC__ANY .min = -HUGE_VAL, .max = HUGE_VAL
+#define MIMIC__GE(a) .min = (a), .max = HUGE_VAL
+#define MIMIC__GT(a) .min = (a), .max = HUGE_VAL, .bounds = MIMIC__OPT_MIN_EXCL
+#define MIMIC__IN(a, b) .min = (a), .max = (b)
+#define MIMIC__IN_HALF(a, b) .min = (a), .max = (b), .bounds = MIMIC__OPT_MAX_EXCL
+
+typedef struct mimic__opt {
+    const char *name;        /* the field */
+    int32_t type;            /* MIMIC_OPTION_* */
+    size_t offset, size;
+    double def;              /* default of numbers, bools and enums */
+    double min, max;         /* bounds (numbers), -HUGE_VAL / HUGE_VAL when open */
+    uint32_t bounds;         /* MIMIC__OPT_MIN_EXCL | MIMIC__OPT_MAX_EXCL */
+    uint32_t flags;          /* MIMIC__OPT_SHAPES_RUN */
+    int32_t since;           /* MIMIC_VERSION_NUMBER that added it; 0 = 1.0.0 */
+    const char *group;       /* heading in --help ("optimization") */
+    const char *flag;        /* CLI flag, or NULL */
+    const char *metavar;
+    const char *help;
+    const char *default_text;
+    const char *note;        /* added to range messages, e.g. "0 = the default" */
+    /* ENUM: the k-th choice's name (its value in *v), NULL past the last; the C prefix of
+     * the values for messages ("MIMIC_LOSS_") */
+    const char *(*choice)(size_t k, int32_t *v);
+    const char *enum_prefix;
+    /* checkpoint identity (SHAPES_RUN): the key (NULL = "opt." + name), the text of the
+     * value (NULL = the field's value), and what a key that an older checkpoint lacks
+     * means (NULL = the key is required) */
+    const char *ident_key;
+    void (*ident)(const void *opts, char *buf, size_t cap);
+    const char *absent;
+    /* why the option has no effect with the other options, or NULL when it has one */
+    const char *(*unused)(const void *opts, char *buf, size_t cap);
+} mimic__opt;
+
+typedef struct mimic__optable {
+    const char *what;        /* message prefix: "options", "student_options" */
+    const mimic__opt *rows;
+    size_t n;
+} mimic__optable;
+
+/* Fill `dst` (the library's full struct) with the table's defaults; other bytes zero. */
+void mimic__opt_defaults(const mimic__optable *t, void *dst, size_t size);
+/* Check one field's value against its type and bounds; the message names it. */
+int mimic__opt_check(const mimic__optable *t, const mimic__opt *o, const void *opts);
+/* Check every field. */
+int mimic__opt_validate(const mimic__optable *t, const void *opts);
+/* The row called `name` (field name or CLI flag), or NULL with MIMIC_ERR_INVALID set. */
+const mimic__opt *mimic__opt_find(const mimic__optable *t, const char *name);
+/* Set a field from text, checked; opts unchanged on failure. */
+int mimic__opt_set(const mimic__optable *t, void *opts, const char *name, const char *text);
+/* The public description of row i. */
+int mimic__opt_info(const mimic__optable *t, size_t i, void *out);
+int mimic__opt_choice(const mimic__optable *t, size_t i, size_t k, const char **name,
+                      int32_t *value);
+/* The name of value v of an ENUM row ("?" when unknown). */
+const char *mimic__opt_choice_name(const mimic__opt *o, int32_t v);
+/* The field's value as a double (numbers, bools, enums). */
+double mimic__opt_number(const mimic__opt *o, const void *opts);
+/* The checkpoint identity text of a SHAPES_RUN row: integers in decimal, doubles as %.17g
+ * (exact through strtod). */
+void mimic__opt_ident(const mimic__opt *o, const void *opts, char *buf, size_t cap);
+
+/* ---- handles ------------------------------------------------------------------------- */
+
+#define MIMIC__MAGIC_DATASET 0x4d444154u /* "MDAT" */
+#define MIMIC__MAGIC_STUDENT 0x4d535455u /* "MSTU" */
+#define MIMIC__MAGIC_TRAINER 0x4d545241u /* "MTRA" */
+#define MIMIC__MAGIC_DEAD 0xdeadbeefu
+
+/* A handle's magic word against `want`: MIMIC_OK, or MIMIC_ERR_MISUSE naming `arg` and
+ * `kind` ("dataset") for NULL, freed and wrong-typed handles. */
+int mimic__handle_check(const void *h, uint32_t magic, uint32_t want, const char *arg,
+                        const char *kind);
+
+/* ---- files (fileio.c) --------------------------------------------------------------- */
+
+/* A read-only mapping of a whole file (or, for empty files, no mapping). */
+typedef struct mimic__map {
+    const uint8_t *data;
+    size_t size;
+} mimic__map;
+
+int mimic__map_file(const char *path, mimic__map *out); /* MIMIC_ERR_IO with message */
+void mimic__unmap(mimic__map *m);
+bool mimic__file_exists(const char *path);
+
+/* Atomic file writing: open a temp file beside `path`, write, then commit (fsync, rename,
+ * fsync the directory) or abort (unlink). An existing file at `path` is untouched until the
+ * commit's rename. */
+typedef struct mimic__atomic_file {
+    int fd;
+    char *path;
+    char *tmp_path;
+} mimic__atomic_file;
+
+int mimic__atomic_open(mimic__atomic_file *f, const char *path);
+int mimic__atomic_write(mimic__atomic_file *f, const void *data, size_t n);
+int mimic__atomic_commit(mimic__atomic_file *f); /* frees f's strings in every case */
+void mimic__atomic_abort(mimic__atomic_file *f);
+
+/* ---- byte order ------------------------------------------------------------------------ */
+
+/* True on little-endian hosts; a constant after optimization. */
+static inline bool mimic__host_le(void)
+{
+    const uint16_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+static inline uint32_t mimic__le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t mimic__le64(const uint8_t *p)
+{
+    return (uint64_t)mimic__le32(p) | (uint64_t)mimic__le32(p + 4) << 32;
+}
+static inline uint32_t mimic__be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+static inline uint32_t mimic__bswap32(uint32_t v)
+{
+    return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+}
+
+/* ---- random numbers (rng.c): counter-free, state in the handle ------------------------- */
+
+typedef struct mimic__rng {
+    uint64_t s[4]; /* xoshiro256** */
+} mimic__rng;
+
+void mimic__rng_seed(mimic__rng *r, uint64_t seed); /* splitmix64 expansion */
+uint64_t mimic__rng_next(mimic__rng *r);
+double mimic__rng_uniform(mimic__rng *r);             /* [0, 1) */
+double mimic__rng_normal(mimic__rng *r);              /* standard normal */
+uint64_t mimic__rng_below(mimic__rng *r, uint64_t n); /* uniform in [0, n), unbiased */
+uint64_t mimic__hash64(uint64_t a, uint64_t b);       /* stateless: 64 mixed bits of (a, b) */
+
+/* ---- small helpers (util.c) ------------------------------------------------------------ */
+
+/* Index of the largest of x[0..n) (n >= 1), the lowest on ties. */
+size_t mimic__argmax(const float *x, size_t n);
+
+/* Wall-clock seconds (monotonic). */
+double mimic__now(void);
+
+/* Decimal text of v into out (at least 21 bytes). */
+void mimic__u64_to_str(uint64_t v, char out[24]);
+
+/* Strict unsigned decimal: digits only, no sign or space, no overflow. */
+bool mimic__parse_u64(const char *s, uint64_t *out);
+/* Strict double: the whole string is one number (strtod's syntax), finite or not. */
+bool mimic__parse_double(const char *s, double *out);
+
+#endif /* MIMIC_LIB_COMMON_H */

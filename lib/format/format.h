@@ -1,0 +1,125 @@
+/*
+ * libmimic internals, layer 2 of 4: file formats (lib/format/).
+ *
+ * One parser or writer per format, each over a memory buffer + length, each fuzzed
+ * (tests/fuzz/): NumPy .npy, .safetensors (with its strict JSON header reader), IDX (the
+ * MNIST family), and the ONNX / protocol-buffers writer. Nothing here knows what a dataset,
+ * a student or a trainer is: the model layer turns these into handles. Includes only
+ * common/common.h.
+ */
+#ifndef MIMIC_LIB_FORMAT_H
+#define MIMIC_LIB_FORMAT_H
+
+#include "common/common.h"
+
+/* ---- .npy (npy.c) --------------------------------------------------------------------- */
+
+/* A parsed .npy header over a memory buffer (the parser never reads past len). */
+typedef struct mimic__npy {
+    char dtype;          /* 'f' float, 'u' unsigned, 'i' signed */
+    uint8_t itemsize;    /* 1, 4 or 8 */
+    int ndim;            /* 1 or 2 (0-D and >2-D are rejected) */
+    size_t shape[2];     /* shape[1] = 1 for 1-D */
+    size_t count;        /* shape[0] * shape[1] */
+    size_t data_offset;  /* first data byte */
+    size_t data_bytes;   /* count * itemsize, checked against len */
+} mimic__npy;
+
+/* Parse and validate the header of a .npy image of `len` bytes: magic, version (1.0, 2.0,
+ * 3.0), header length, the header dict (descr, fortran_order, shape), little-endian,
+ * supported dtypes (<f4 <f8 |u1 <i4 <i8), rank 1 or 2, overflow-safe size, data present.
+ * `name` prefixes every message. MIMIC_ERR_FORMAT / MIMIC_ERR_UNSUPPORTED on failure. */
+int mimic__npy_parse(const uint8_t *buf, size_t len, const char *name, mimic__npy *out);
+
+/* The descr text of a parsed header ("<f4", "|u1", ...). */
+const char *mimic__npy_descr(const mimic__npy *h);
+
+/* ---- .safetensors (safetensors.c): shared by student save/load and checkpoints ---------- */
+
+/* One F32 tensor: rows x cols (cols = 0 means 1-D of `rows` elements). When read from a
+ * file, `data` is a mimic__malloc'ed aligned copy owned by the mimic__st_file. */
+typedef struct mimic__st_tensor {
+    const char *name;
+    size_t rows, cols;
+    const float *data;
+} mimic__st_tensor;
+
+typedef struct mimic__st_meta {
+    const char *key;
+    const char *value;
+} mimic__st_meta;
+
+/* Write tensors + string metadata as .safetensors, atomically (mimic__atomic_*). */
+int mimic__safetensors_write(const char *path, const mimic__st_tensor *tensors, size_t n_tensors,
+                             const mimic__st_meta *meta, size_t n_meta);
+
+/* A parsed file: everything owned by it, released by mimic__st_close. */
+typedef struct mimic__st_file {
+    mimic__st_tensor *tensors;
+    size_t n_tensors;
+    mimic__st_meta *meta;
+    size_t n_meta;
+} mimic__st_file;
+
+/* Parse untrusted bytes (JSON header + data): bad JSON, offsets out of range or overlapping,
+ * dtype other than F32, rank > 2, duplicate names: MIMIC_ERR_FORMAT naming `name`. */
+int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, mimic__st_file *out);
+int mimic__safetensors_read(const char *path, mimic__st_file *out);
+const mimic__st_tensor *mimic__st_find(const mimic__st_file *f, const char *name);
+const char *mimic__st_meta_get(const mimic__st_file *f, const char *key);
+void mimic__st_close(mimic__st_file *f);
+
+/* ---- ONNX (onnx.c, over the protobuf writer in protobuf.c) -------------------------------- */
+
+/* A float32 ONNX graph to write: initializers, nodes, one input and one output of shape
+ * [batch, width] (batch symbolic), metadata. The caller (model/student_onnx.c) builds it;
+ * the writer knows only onnx.proto. Strings and tensor data are borrowed. */
+typedef struct mimic__onnx_tensor {
+    const char *name;
+    int64_t dims[2];
+    int ndim;
+    const float *data;
+    size_t count;
+    size_t transpose_cols; /* > 0: data is (dims[1] x dims[0]) and is written transposed */
+} mimic__onnx_tensor;
+
+typedef struct mimic__onnx_node {
+    const char *op;
+    const char *name;
+    const char *in[3];
+    int n_in;
+    const char *out;
+    int trans_b; /* emit the attribute transB = 1 */
+} mimic__onnx_node;
+
+typedef struct mimic__onnx_value {
+    const char *name;
+    int64_t width; /* [batch, width] */
+} mimic__onnx_value;
+
+typedef struct mimic__onnx_entry {
+    const char *key;
+    char value[32];
+} mimic__onnx_entry;
+
+#define MIMIC__ONNX_MAX_TENSORS 16
+#define MIMIC__ONNX_MAX_NODES 24
+#define MIMIC__ONNX_MAX_META 8
+
+typedef struct mimic__onnx_model {
+    const char *graph_name;
+    mimic__onnx_tensor tensors[MIMIC__ONNX_MAX_TENSORS];
+    size_t n_tensors;
+    mimic__onnx_node nodes[MIMIC__ONNX_MAX_NODES];
+    size_t n_nodes;
+    mimic__onnx_value input, output;
+    mimic__onnx_entry meta[MIMIC__ONNX_MAX_META];
+    size_t n_meta;
+    char doc[160];
+} mimic__onnx_model;
+
+/* Write `m` as a ModelProto (IR version 7, opset 13, producer "libmimic") at `path`,
+ * atomically. MIMIC_ERR_UNSUPPORTED past protobuf's 2 GiB limit (checked before writing). */
+int mimic__onnx_write(const char *path, const mimic__onnx_model *m);
+
+#endif /* MIMIC_LIB_FORMAT_H */

@@ -1,0 +1,555 @@
+/*
+ * The student's kernels: forward and backward passes over the flat parameter array, the
+ * batch-1 matrix-vector kernel, fused bias/activation/dropout passes, input normalization,
+ * and the public forward/predict.
+ *
+ * The matrix work is cblas_sgemm on row-major data with transposed operands where needed
+ * (never a transpose copy), or the internal matvec for a few rows; bias + activation is one
+ * pass. Elementwise kernels carry MIMIC__HOT (one clone per instruction set).
+ */
+#include <math.h>
+#include <stdio.h>
+
+#include "common/blas.h"
+#include "model/model.h"
+
+/* Rows per chunk of the public forward pass: bounds its workspace. */
+#define FORWARD_CHUNK 512
+/* Workspaces up to STACK_FLOATS live on the stack; for calls of up to MATVEC_MAX_ROWS rows
+ * (latency-bound) up to STACK_FLOATS_SMALL (32 KiB): batch 1 without a malloc for students up
+ * to D + k + H = 8192 floats (784-256b-4096 needs 5136 with input normalization). */
+#define STACK_FLOATS 2048
+#define STACK_FLOATS_SMALL 8192
+/* Up to this many rows, the forward pass uses the internal matrix-vector kernel (one row at
+ * a time) instead of BLAS: at batch 1 the work streams the weights once, and the speed of
+ * BLAS's sgemv depends on its CPU detection (OpenBLAS 0.3.21 runs SSE3 kernels on CPUs it
+ * does not know). */
+#define MATVEC_MAX_ROWS 4
+/* Independent accumulators per row in the kernel: one 16-float vector with AVX-512, two
+ * with AVX2, four with SSE; a fixed summation order, so every clone gives the same bits. */
+#define MV_LANES 16
+/* Output layers with at most this many classes use the internal kernels below instead of
+ * sgemm: OpenBLAS runs products with one dimension of 10 at 5-40 GFLOP/s (threading and
+ * packing overhead), where a plain vectorized loop over the (L2-resident) C x H weights is
+ * several times faster. The summation order differs from sgemm's (float reassociation). */
+#define SMALL_C 16
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+size_t mimic__student_ws_floats(const mimic__layout *L, size_t rows)
+{
+    size_t per_row = L->k + L->H + L->C, n; /* cannot overflow: checked by layout_init */
+    if (!mimic__mul_ok(rows, per_row, &n))
+        return SIZE_MAX;
+    return n;
+}
+
+/* ---- forward / backward ----------------------------------------------------------------- */
+
+/* c (m x n) = a (m x kk) . b^T, b stored n x kk (nn.Linear's out x in). */
+static void gemm_nt(size_t m, size_t n, size_t kk, const float *a, size_t lda, const float *b,
+                    size_t ldb, float *c, size_t ldc)
+{
+    if (m == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)kk, 1.0f, b, (int)ldb, a, 1, 0.0f,
+                    c, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)kk, 1.0f, a,
+                    (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
+}
+
+/* c (m x n) = a (m x kk) . b (kk x n). */
+static void gemm_nn(size_t m, size_t n, size_t kk, const float *a, size_t lda, const float *b,
+                    size_t ldb, float *c, size_t ldc)
+{
+    if (m == 1)
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)kk, (int)n, 1.0f, b, (int)ldb, a, 1, 0.0f, c,
+                    1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)kk, 1.0f, a,
+                    (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
+}
+
+/* c (m x n) = a^T . b with a stored kk x m and b stored kk x n (weight gradients). */
+static void gemm_tn(size_t m, size_t n, size_t kk, const float *a, size_t lda, const float *b,
+                    size_t ldb, float *c, size_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)kk, 1.0f, a,
+                (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
+}
+
+MIMIC__HOT static void bias_act(float *restrict h, size_t rows, size_t n,
+                                const float *restrict b, int32_t act)
+{
+    switch (act) {
+    case MIMIC_ACT_RELU:
+        for (size_t r = 0; r < rows; r++, h += n)
+            for (size_t j = 0; j < n; j++) {
+                float v = h[j] + b[j];
+                h[j] = v > 0.0f ? v : 0.0f;
+            }
+        break;
+    case MIMIC_ACT_SIGMOID:
+        for (size_t r = 0; r < rows; r++, h += n)
+            for (size_t j = 0; j < n; j++)
+                h[j] = 1.0f / (1.0f + expf(-(h[j] + b[j])));
+        break;
+    default: /* MIMIC_ACT_TANH */
+        for (size_t r = 0; r < rows; r++, h += n)
+            for (size_t j = 0; j < n; j++)
+                h[j] = tanhf(h[j] + b[j]);
+        break;
+    }
+}
+
+MIMIC__HOT static void bias_add(float *restrict y, size_t rows, size_t n,
+                                const float *restrict b)
+{
+    for (size_t r = 0; r < rows; r++, y += n)
+        for (size_t j = 0; j < n; j++)
+            y[j] += b[j];
+}
+
+/* h = dh * f'(pre), with f' taken from the post-activation h. */
+MIMIC__HOT static void act_grad(float *restrict h, const float *restrict dh, size_t n,
+                                int32_t act)
+{
+    switch (act) {
+    case MIMIC_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            h[i] = h[i] > 0.0f ? dh[i] : 0.0f;
+        break;
+    case MIMIC_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            h[i] = dh[i] * h[i] * (1.0f - h[i]);
+        break;
+    default:
+        for (size_t i = 0; i < n; i++)
+            h[i] = dh[i] * (1.0f - h[i] * h[i]);
+        break;
+    }
+}
+
+/* Dropout of one run of activations whose first element has batch index `base`: kept ones
+ * scaled, dropped ones zeroed. */
+MIMIC__HOT static void dropout_apply(float *restrict h, size_t n, uint32_t base,
+                                     mimic__dropout dr)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = mimic__dropout_bits(base + (uint32_t)i, dr.k0, dr.k1);
+        h[i] = bits >= dr.threshold ? h[i] * dr.scale : 0.0f;
+    }
+}
+
+/* act_grad behind dropout: h holds the dropped, rescaled activations y * scale (or 0), dh
+ * the gradient with respect to them. dpre = dh * scale * f'(y) for kept units, 0 for dropped
+ * ones; f' is evaluated at y = h * keep (ReLU needs only the sign: h > 0 exactly when the
+ * unit was kept and active, so it skips the mask). */
+MIMIC__HOT static void act_grad_dropout(float *restrict h, const float *restrict dh, size_t n,
+                                        int32_t act, uint32_t base, mimic__dropout dr)
+{
+    if (act == MIMIC_ACT_RELU) {
+        for (size_t i = 0; i < n; i++)
+            h[i] = h[i] > 0.0f ? dh[i] * dr.scale : 0.0f;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = mimic__dropout_bits(base + (uint32_t)i, dr.k0, dr.k1);
+        float y = h[i] * dr.keep;
+        float d = act == MIMIC_ACT_SIGMOID ? y * (1.0f - y) : 1.0f - y * y;
+        h[i] = bits >= dr.threshold ? dh[i] * dr.scale * d : 0.0f;
+    }
+}
+
+void mimic__dropout_init(mimic__dropout *d, double p, uint64_t key)
+{
+    double t = p * 4294967296.0;
+    d->k0 = (uint32_t)key;
+    d->k1 = (uint32_t)(key >> 32);
+    d->threshold = t >= 4294967295.0 ? UINT32_MAX : (uint32_t)(t + 0.5);
+    d->keep = (float)(1.0 - p);
+    d->scale = (float)(1.0 / (1.0 - p));
+}
+
+MIMIC__HOT static void column_sums(const float *restrict a, size_t rows, size_t n,
+                                   float *restrict out)
+{
+    memcpy(out, a, n * sizeof(float));
+    for (size_t r = 1; r < rows; r++) {
+        const float *row = a + r * n;
+        for (size_t j = 0; j < n; j++)
+            out[j] += row[j];
+    }
+}
+
+/* MV_LANES floats as one value: GCC/clang vector extensions, lowered to one zmm, two ymm or
+ * four xmm registers by each clone, with the same lane-wise arithmetic. */
+typedef float mv_vec __attribute__((vector_size(MV_LANES * sizeof(float))));
+
+/* Loads MV_LANES floats from an unaligned address (a macro: a function returning a vector
+ * type would have a different ABI in each clone). */
+#define MV_LOAD(dst, p) memcpy(&(dst), (p), sizeof(mv_vec))
+
+/* Sum of the lanes in a fixed order. */
+static inline float mv_sum(const mv_vec *a)
+{
+    float s = 0.0f;
+    for (int l = 0; l < MV_LANES; l++)
+        s += (*a)[l];
+    return s;
+}
+
+/* y (n) = W (n x kk, rows ldw apart) . x (kk), four rows of W per pass so each load of x
+ * serves four rows, MV_LANES independent accumulators per row. */
+MIMIC__HOT static void matvec(const float *restrict W, size_t n, size_t kk, size_t ldw,
+                              const float *restrict x, float *restrict y)
+{
+    const size_t kv = kk - kk % MV_LANES;
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *w0 = W + j * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        mv_vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (size_t i = 0; i < kv; i += MV_LANES) {
+            mv_vec xv, v0, v1, v2, v3;
+            MV_LOAD(xv, x + i);
+            MV_LOAD(v0, w0 + i);
+            MV_LOAD(v1, w1 + i);
+            MV_LOAD(v2, w2 + i);
+            MV_LOAD(v3, w3 + i);
+            a0 += v0 * xv;
+            a1 += v1 * xv;
+            a2 += v2 * xv;
+            a3 += v3 * xv;
+        }
+        float s0 = mv_sum(&a0), s1 = mv_sum(&a1), s2 = mv_sum(&a2), s3 = mv_sum(&a3);
+        for (size_t i = kv; i < kk; i++) {
+            s0 += w0[i] * x[i];
+            s1 += w1[i] * x[i];
+            s2 += w2[i] * x[i];
+            s3 += w3[i] * x[i];
+        }
+        y[j] = s0;
+        y[j + 1] = s1;
+        y[j + 2] = s2;
+        y[j + 3] = s3;
+    }
+    for (; j < n; j++) {
+        const float *w = W + j * ldw;
+        mv_vec a = {0};
+        for (size_t i = 0; i < kv; i += MV_LANES) {
+            mv_vec xv, v;
+            MV_LOAD(xv, x + i);
+            MV_LOAD(v, w + i);
+            a += v * xv;
+        }
+        float s = mv_sum(&a);
+        for (size_t i = kv; i < kk; i++)
+            s += w[i] * x[i];
+        y[j] = s;
+    }
+}
+
+/* small_tn and small_nn work on SMALL_TILE columns of H at a time, so the C x SMALL_TILE
+ * block of c or W they reuse for every row stays in L1 (C <= SMALL_C: at most 16 KB) instead
+ * of streaming the whole C x H matrix from L2 once per row, and they add four terms per load
+ * and store of the accumulator. Each element's sum still runs over the rows (small_tn) or
+ * the classes (small_nn) one term at a time, in order ((((c + t0) + t1) + t2) + t3, no
+ * contraction): neither change alters a result bit. */
+#define SMALL_TILE 256
+
+/* c (C x H) = d^T h: d rows x C (dL/dlogits), h rows x H. Each c element sums over the rows
+ * in order. */
+MIMIC__HOT static void small_tn(size_t C, size_t H, size_t rows, const float *restrict d,
+                                const float *restrict h, float *restrict c)
+{
+    memset(c, 0, C * H * sizeof(float));
+    for (size_t j0 = 0; j0 < H; j0 += SMALL_TILE) {
+        const size_t nj = H - j0 < SMALL_TILE ? H - j0 : SMALL_TILE;
+        size_t r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            const float *h0 = h + r * H + j0, *h1 = h0 + H, *h2 = h1 + H, *h3 = h2 + H;
+            for (size_t k = 0; k < C; k++) {
+                const float a0 = d[r * C + k], a1 = d[(r + 1) * C + k];
+                const float a2 = d[(r + 2) * C + k], a3 = d[(r + 3) * C + k];
+                float *ck = c + k * H + j0;
+                for (size_t j = 0; j < nj; j++)
+                    ck[j] = (((ck[j] + a0 * h0[j]) + a1 * h1[j]) + a2 * h2[j]) + a3 * h3[j];
+            }
+        }
+        for (; r < rows; r++) {
+            const float *hr = h + r * H + j0;
+            for (size_t k = 0; k < C; k++) {
+                const float a = d[r * C + k];
+                float *ck = c + k * H + j0;
+                for (size_t j = 0; j < nj; j++)
+                    ck[j] += a * hr[j];
+            }
+        }
+    }
+}
+
+/* h (m x H) = act_grad(h, d (m x C) . W (C x H)): the gradient at the pre-activations, with
+ * f' taken from the post-activation h, as act_grad; the product sums over the C classes in
+ * order, into a one-tile buffer (so dh never goes through memory). */
+MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *restrict d,
+                                    const float *restrict W, float *restrict h, int32_t act,
+                                    const mimic__dropout *dr)
+{
+    float o[SMALL_TILE];
+    for (size_t j0 = 0; j0 < H; j0 += SMALL_TILE) {
+        const size_t nj = H - j0 < SMALL_TILE ? H - j0 : SMALL_TILE;
+        for (size_t r = 0; r < m; r++) {
+            const float a0 = d[r * C];
+            for (size_t j = 0; j < nj; j++)
+                o[j] = a0 * W[j0 + j];
+            size_t k = 1;
+            for (; k + 4 <= C; k += 4) {
+                const float a1 = d[r * C + k], a2 = d[r * C + k + 1];
+                const float a3 = d[r * C + k + 2], a4 = d[r * C + k + 3];
+                const float *w1 = W + k * H + j0, *w2 = w1 + H, *w3 = w2 + H, *w4 = w3 + H;
+                for (size_t j = 0; j < nj; j++)
+                    o[j] = (((o[j] + a1 * w1[j]) + a2 * w2[j]) + a3 * w3[j]) + a4 * w4[j];
+            }
+            for (; k < C; k++) {
+                const float a = d[r * C + k];
+                const float *w = W + k * H + j0;
+                for (size_t j = 0; j < nj; j++)
+                    o[j] += a * w[j];
+            }
+            if (dr)
+                act_grad_dropout(h + r * H + j0, o, nj, act, (uint32_t)(r * H + j0), *dr);
+            else
+                act_grad(h + r * H + j0, o, nj, act);
+        }
+    }
+}
+
+/* The forward pass for a few rows, one row at a time through matvec, bias and activation
+ * fused into the pass over each layer's (cache-resident) output. */
+static void forward_small(const mimic__layout *L, int32_t act, const float *P, const float *x,
+                          size_t rows, const mimic__dropout *dr, float *z, float *h,
+                          float *logits)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *in = x + r * L->D;
+        if (L->k) {
+            matvec(P + L->off_bottleneck, L->k, L->D, L->D, in, z + r * L->k);
+            in = z + r * L->k;
+        }
+        float *hr = h + r * L->H, *lr = logits + r * L->C;
+        matvec(P + L->off_hidden_w, L->H, L->kin, L->kin, in, hr);
+        bias_act(hr, 1, L->H, P + L->off_hidden_b, act);
+        if (dr)
+            dropout_apply(hr, L->H, (uint32_t)(r * L->H), *dr);
+        matvec(P + L->off_output_w, L->C, L->H, L->H, hr, lr);
+        bias_add(lr, 1, L->C, P + L->off_output_b);
+    }
+}
+
+static void forward_core(const mimic__layout *L, int32_t act, const float *P, const float *x,
+                         size_t rows, const mimic__dropout *dr, float *z, float *h,
+                         float *logits)
+{
+    if (rows <= MATVEC_MAX_ROWS) {
+        forward_small(L, act, P, x, rows, dr, z, h, logits);
+        return;
+    }
+    const float *in = x;
+    if (L->k) {
+        gemm_nt(rows, L->k, L->D, x, L->D, P + L->off_bottleneck, L->D, z, L->k);
+        in = z;
+    }
+    gemm_nt(rows, L->H, L->kin, in, L->kin, P + L->off_hidden_w, L->kin, h, L->H);
+    if (L->C <= SMALL_C) {
+        /* row by row, so matvec reads the activations from L1 right after bias_act */
+        for (size_t r = 0; r < rows; r++) {
+            bias_act(h + r * L->H, 1, L->H, P + L->off_hidden_b, act);
+            if (dr)
+                dropout_apply(h + r * L->H, L->H, (uint32_t)(r * L->H), *dr);
+            matvec(P + L->off_output_w, L->C, L->H, L->H, h + r * L->H, logits + r * L->C);
+        }
+    } else {
+        bias_act(h, rows, L->H, P + L->off_hidden_b, act);
+        if (dr)
+            dropout_apply(h, rows * L->H, 0, *dr);
+        gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
+    }
+    bias_add(logits, rows, L->C, P + L->off_output_b);
+}
+
+void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const float *params,
+                               const float *x, size_t rows, const mimic__dropout *dropout,
+                               float *ws, float **z_out, float **h_out, float **logits_out)
+{
+    float *z = L->k ? ws : NULL;
+    float *h = ws + rows * L->k;
+    float *logits = h + rows * L->H;
+    if (rows > 0)
+        forward_core(L, activation, params, x, rows, dropout, z, h, logits);
+    if (z_out)
+        *z_out = z;
+    *h_out = h;
+    *logits_out = logits;
+}
+
+void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, const float *params,
+                                const float *x, size_t rows, const mimic__dropout *dropout,
+                                const float *z, float *h, const float *dlogits, float *dz,
+                                float *grads)
+{
+    const size_t H = L->H, C = L->C, kin = L->kin;
+    if (rows == 0) {
+        memset(grads, 0, L->n_params * sizeof(float));
+        return;
+    }
+    /* Output layer: dW_out = dlogits^T h, db_out = column sums of dlogits. */
+    if (C <= SMALL_C)
+        small_tn(C, H, rows, dlogits, h, grads + L->off_output_w);
+    else
+        gemm_tn(C, H, rows, dlogits, C, h, H, grads + L->off_output_w, H);
+    column_sums(dlogits, rows, C, grads + L->off_output_b);
+    /* dpre = (dlogits W_out) * f'(pre), into h: one fused pass for small C; otherwise the
+     * gradient slots of V and W_hid (at least H * kin floats, written only below) serve as
+     * scratch for dh, a chunk of rows at a time. */
+    const size_t chunk = L->off_hidden_b / H; /* >= kin >= 1 */
+    if (C <= SMALL_C)
+        small_nn_act(rows, H, C, dlogits, params + L->off_output_w, h, activation, dropout);
+    else
+        for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+            size_t m = rows - r0 < chunk ? rows - r0 : chunk;
+            gemm_nn(m, H, C, dlogits + r0 * C, C, params + L->off_output_w, H, grads, H);
+            if (dropout)
+                act_grad_dropout(h + r0 * H, grads, m * H, activation, (uint32_t)(r0 * H),
+                                 *dropout);
+            else
+                act_grad(h + r0 * H, grads, m * H, activation);
+        }
+    /* Hidden layer: dW_hid = dpre^T in, db_hid = column sums of dpre. */
+    const float *in = L->k ? z : x;
+    gemm_tn(H, kin, rows, h, H, in, kin, grads + L->off_hidden_w, kin);
+    column_sums(h, rows, H, grads + L->off_hidden_b);
+    if (L->k) {
+        /* dz = dpre W_hid; dV = dz^T x. */
+        gemm_nn(rows, L->k, H, h, H, params + L->off_hidden_w, L->k, dz, L->k);
+        gemm_tn(L->k, L->D, rows, dz, L->k, x, L->D, grads + L->off_bottleneck, L->D);
+    }
+}
+
+/* The body of mimic__normalize_rows, cloned per instruction set (static: clang's clones
+ * need every declaration of a cloned function to carry the attribute). */
+MIMIC__HOT static void normalize_kernel(const float *restrict mean, const float *restrict scale,
+                                        size_t D, const void *src, int32_t src_dtype,
+                                        size_t rows, float *restrict dst)
+{
+    if (src_dtype == MIMIC_DTYPE_U8) {
+        const uint8_t *u = src;
+        if (mean) {
+            for (size_t r = 0; r < rows; r++, u += D, dst += D)
+                for (size_t j = 0; j < D; j++)
+                    dst[j] = ((float)u[j] - mean[j]) * scale[j];
+        } else {
+            for (size_t i = 0; i < rows * D; i++)
+                dst[i] = (float)u[i];
+        }
+        return;
+    }
+    const float *f = src;
+    if (mean) {
+        for (size_t r = 0; r < rows; r++, f += D, dst += D)
+            for (size_t j = 0; j < D; j++)
+                dst[j] = (f[j] - mean[j]) * scale[j];
+    } else if (dst != f) {
+        memcpy(dst, f, rows * D * sizeof(float));
+    }
+}
+
+void mimic__normalize_rows(const float *mean, const float *scale, size_t D, const void *src,
+                           int32_t src_dtype, size_t rows, float *dst)
+{
+    normalize_kernel(mean, scale, D, src, src_dtype, rows, dst);
+}
+
+/* ---- public forward / predict ----------------------------------------------------------- */
+
+static int check_forward_args(const mimic_student *s, const void *inputs, size_t rows,
+                              const void *out, const char *fn)
+{
+    int rc = mimic__student_check(s, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (!inputs)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: inputs is NULL", fn);
+    if (!out)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: output buffer is NULL", fn);
+    if (rows == 0)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: rows is 0", fn);
+    size_t n;
+    if (!mimic__mul_ok(rows, s->L.D, &n) || !mimic__mul_ok(rows, s->L.C, &n))
+        return mimic__error(MIMIC_ERR_INVALID, "%s: %zu rows overflow the buffer size", fn, rows);
+    return MIMIC_OK;
+}
+
+/* Runs the forward pass chunk by chunk with one workspace: logits go to logits_out, or, when
+ * classes_out is set, into the workspace and then through argmax. */
+static int forward_rows(const mimic_student *s, const float *inputs, size_t rows,
+                        float *logits_out, int32_t *classes_out, const char *fn)
+{
+    const mimic__layout *L = &s->L;
+    const size_t chunk = rows < FORWARD_CHUNK ? rows : FORWARD_CHUNK;
+    const bool norm = s->in_mean != NULL;
+    /* Per row: normalized x (if normalizing), z (if k), h, logits (if predicting). */
+    size_t per_row = (norm ? L->D : 0) + L->k + L->H + (classes_out ? L->C : 0);
+    size_t total;
+    if (!mimic__mul_ok(per_row, chunk, &total) || total > SIZE_MAX / sizeof(float))
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: workspace size overflows", fn);
+    _Alignas(64) float stack_ws[STACK_FLOATS_SMALL];
+    float *ws = stack_ws;
+    if (total > STACK_FLOATS && (rows > MATVEC_MAX_ROWS || total > STACK_FLOATS_SMALL)) {
+        ws = mimic__aligned_alloc(total * sizeof(float));
+        if (!ws)
+            return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory for a %zu-float workspace",
+                                fn, total);
+    }
+    float *xn = ws;
+    float *z = xn + (norm ? chunk * L->D : 0);
+    float *h = z + chunk * L->k;
+    float *lg = h + chunk * L->H;
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        const size_t m = rows - r0 < chunk ? rows - r0 : chunk;
+        const float *x = inputs + r0 * L->D;
+        if (norm) {
+            mimic__normalize_rows(s->in_mean, s->in_scale, L->D, x, MIMIC_DTYPE_F32, m, xn);
+            x = xn;
+        }
+        float *out = classes_out ? lg : logits_out + r0 * L->C;
+        forward_core(L, s->opts.activation, s->params, x, m, NULL, L->k ? z : NULL, h, out);
+        if (classes_out)
+            for (size_t r = 0; r < m; r++)
+                classes_out[r0 + r] = (int32_t)mimic__argmax(out + r * L->C, L->C);
+    }
+    if (ws != stack_ws)
+        mimic__free(ws);
+    return MIMIC_OK;
+}
+
+int mimic_student_forward(const mimic_student *s, const float *inputs, size_t rows,
+                          float *logits_out)
+{
+    static const char fn[] = "mimic_student_forward";
+    int rc = check_forward_args(s, inputs, rows, logits_out, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    return forward_rows(s, inputs, rows, logits_out, NULL, fn);
+}
+
+int mimic_student_predict(const mimic_student *s, const float *inputs, size_t rows,
+                          int32_t *classes_out)
+{
+    static const char fn[] = "mimic_student_predict";
+    int rc = check_forward_args(s, inputs, rows, classes_out, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    return forward_rows(s, inputs, rows, NULL, classes_out, fn);
+}

@@ -1,0 +1,204 @@
+/* The optimizers as single fused loops over the flat parameter array. */
+#include <math.h>
+#include <string.h>
+
+#include "train/train.h"
+
+#if defined(__x86_64__) || defined(__SSE__)
+#include <xmmintrin.h>
+/* The update loops run with MXCSR's flush-to-zero and denormals-are-zero bits set on the
+ * calling thread, restored afterwards. Momentum and Adam's moments of parameters whose
+ * gradient is (nearly) zero, e.g. the weights of a dead ReLU unit, decay geometrically into
+ * float's subnormal range, and every arithmetic operation on a subnormal costs a microcode
+ * assist. Flushing changes values below FLT_MIN (1.2e-38) only. The loops are separate,
+ * non-inlined functions, so no arithmetic moves across the MXCSR writes. */
+static unsigned flush_denormals_begin(void)
+{
+    unsigned old = _mm_getcsr();
+    _mm_setcsr(old | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    return old;
+}
+static void flush_denormals_end(unsigned old)
+{
+    _mm_setcsr(old);
+}
+#else
+static unsigned flush_denormals_begin(void)
+{
+    return 0;
+}
+static void flush_denormals_end(unsigned old)
+{
+    (void)old;
+}
+#endif
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+double mimic__grad_norm(const float *g, size_t n)
+{
+    /* Four partial sums: shorter dependency chains, still a fixed order (deterministic). */
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        a0 += (double)g[i] * g[i];
+        a1 += (double)g[i + 1] * g[i + 1];
+        a2 += (double)g[i + 2] * g[i + 2];
+        a3 += (double)g[i + 3] * g[i + 3];
+    }
+    for (; i < n; i++)
+        a0 += (double)g[i] * g[i];
+    return sqrt((a0 + a1) + (a2 + a3));
+}
+
+/* Non-finite test on the bit pattern (all-ones exponent), an integer OR reduction the
+ * compiler vectorizes. */
+static inline uint32_t nonfinite_bit(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
+
+/* PyTorch SGD: g' = g + wd p; v = mu v + g'; p -= lr v (Nesterov: p -= lr (g' + mu v)). */
+MIMIC__HOT_NOINLINE static uint32_t sgd(const float *restrict p_in, float *restrict p_out,
+                                        const float *restrict g, float *restrict m, size_t n,
+                                        float lr, float gscale, float wd, float mu, int nesterov)
+{
+    uint32_t bad = 0;
+    if (nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] * gscale + wd * p_in[i];
+            float vi = mu * m[i] + gi;
+            m[i] = vi;
+            float pi = p_in[i] - lr * (gi + mu * vi);
+            p_out[i] = pi;
+            bad |= nonfinite_bit(pi);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] * gscale + wd * p_in[i];
+            float vi = mu * m[i] + gi;
+            m[i] = vi;
+            float pi = p_in[i] - lr * vi;
+            p_out[i] = pi;
+            bad |= nonfinite_bit(pi);
+        }
+    }
+    return bad;
+}
+
+/* Adam (wd added to the gradient) and AdamW (decoupled: p *= 1 - lr wd first), with bias
+ * correction folded into the step size as in PyTorch:
+ *   p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps). */
+MIMIC__HOT_NOINLINE static uint32_t adam(const float *restrict p_in, float *restrict p_out,
+                                         const float *restrict g, float *restrict m,
+                                         float *restrict v, size_t n, float gscale, float wd_grad,
+                                         float decay, float b1, float b2, float step,
+                                         float inv_sqrt_bc2, float eps)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        float pi = p_in[i];
+        float gi = g[i] * gscale + wd_grad * pi;
+        float mi = b1 * m[i] + (1.0f - b1) * gi;
+        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        pi = pi * decay - step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+        p_out[i] = pi;
+        bad |= nonfinite_bit(pi);
+    }
+    return bad;
+}
+
+static bool sgd_update(const mimic_train_options *o, double lr, uint64_t t1, const float *p_in,
+                       float *p_out, const float *g, float gscale, float *const *state, size_t n)
+{
+    (void)t1;
+    unsigned csr = flush_denormals_begin();
+    uint32_t bad = sgd(p_in, p_out, g, state[0], n, (float)lr, gscale, (float)o->weight_decay,
+                       (float)o->momentum, o->nesterov);
+    flush_denormals_end(csr);
+    return bad == 0;
+}
+
+static bool adam_any(const mimic_train_options *o, double lr, uint64_t t1, const float *p_in,
+                     float *p_out, const float *g, float gscale, float *const *state, size_t n,
+                     int decoupled)
+{
+    unsigned csr = flush_denormals_begin();
+    double bc1 = 1.0 - pow(o->adam_beta1, (double)t1);
+    double bc2 = 1.0 - pow(o->adam_beta2, (double)t1);
+    uint32_t bad = adam(
+        p_in, p_out, g, state[0], state[1], n, gscale, decoupled ? 0.0f : (float)o->weight_decay,
+        decoupled ? (float)(1.0 - lr * o->weight_decay) : 1.0f, (float)o->adam_beta1,
+        (float)o->adam_beta2, (float)(lr / bc1), (float)(1.0 / sqrt(bc2)), (float)o->adam_eps);
+    flush_denormals_end(csr);
+    return bad == 0;
+}
+
+static bool adam_update(const mimic_train_options *o, double lr, uint64_t t1, const float *p_in,
+                        float *p_out, const float *g, float gscale, float *const *state, size_t n)
+{
+    return adam_any(o, lr, t1, p_in, p_out, g, gscale, state, n, 0);
+}
+
+static bool adamw_update(const mimic_train_options *o, double lr, uint64_t t1, const float *p_in,
+                         float *p_out, const float *g, float gscale, float *const *state, size_t n)
+{
+    return adam_any(o, lr, t1, p_in, p_out, g, gscale, state, n, 1);
+}
+
+/* Adding an optimizer: a row here (its update kernel above), its MIMIC_OPTIMIZER_* value in
+ * train.h, a test. lr 0: the step scales with the gradient, so the default rate depends on
+ * the loss (mimic__loss.sgd_lr); Adam's step is scale-free. */
+static const mimic__optimizer optimizers[] = {
+    {MIMIC_OPTIMIZER_SGD, "sgd", 0, 1, {"optimizer.m", NULL}, "momentum nesterov", sgd_update},
+    {MIMIC_OPTIMIZER_ADAM,
+     "adam",
+     0.001,
+     2,
+     {"optimizer.m", "optimizer.v"},
+     "adam_beta1 adam_beta2 adam_eps",
+     adam_update},
+    {MIMIC_OPTIMIZER_ADAMW,
+     "adamw",
+     0.001,
+     2,
+     {"optimizer.m", "optimizer.v"},
+     "adam_beta1 adam_beta2 adam_eps",
+     adamw_update},
+};
+
+const mimic__optimizer *mimic__optimizer_get(int32_t id)
+{
+    for (size_t i = 0; i < MIMIC__ARRAY_LEN(optimizers); i++)
+        if (optimizers[i].id == id)
+            return &optimizers[i];
+    return NULL;
+}
+
+const char *mimic__optimizer_choice(size_t k, int32_t *value)
+{
+    if (k >= MIMIC__ARRAY_LEN(optimizers))
+        return NULL;
+    *value = optimizers[k].id;
+    return optimizers[k].name;
+}
+
+bool mimic__name_in(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (w == n && strncmp(p, name, n) == 0)
+            return true;
+        p += w;
+    }
+    return false;
+}
