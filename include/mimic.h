@@ -10,10 +10,13 @@
 #define MIMIC_H
 
 #include "mimic/common.h"
+#include "mimic/array.h"
+#include "mimic/file.h"
 #include "mimic/dataset.h"
 #include "mimic/npy.h"
 #include "mimic/student.h"
 #include "mimic/loss.h"
+#include "mimic/evaluate.h"
 #include "mimic/train.h"
 #include "mimic/onnx.h"
 #include "mimic/options.h"

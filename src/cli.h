@@ -2,8 +2,14 @@
  * The `mimic` command-line tool: shared declarations.
  *
  * Exit statuses: 0 success, 1 runtime error (a file or library error: the message names the
- * file and the problem), 2 usage error (unknown flag, missing required flag, bad value),
- * 130 training cancelled by Ctrl-C (SIGINT; --out is then left untouched).
+ * file and the problem), 2 usage error (unknown or repeated flag, missing required flag, bad
+ * value, a flag the other options make meaningless), 130 training cancelled by Ctrl-C
+ * (SIGINT; --out is then left untouched).
+ *
+ * The flags of `mimic train` that set a training or student option come from the library's
+ * option tables (include/mimic/options.h): their names, types, bounds, defaults and help are
+ * the library's, and the library parses and checks their values. The tool adds only what is
+ * its own (files, --image, --quiet).
  */
 #ifndef MIMIC_CLI_H
 #define MIMIC_CLI_H
@@ -21,33 +27,34 @@
 /* ---- option tables (args.c) ------------------------------------------------------------ */
 
 typedef enum cli_opt_kind {
-    OPT_FLAG,     /* int, set to 1 */
-    OPT_STR,      /* const char * */
-    OPT_U64,      /* uint64_t >= 0 */
-    OPT_POS_U64,  /* uint64_t > 0 */
-    OPT_DOUBLE,   /* any finite double */
+    OPT_FLAG,       /* int, set to 1 */
+    OPT_STR,        /* const char * */
+    OPT_POS_U64,    /* uint64_t > 0 */
     OPT_POS_DOUBLE, /* finite double > 0 */
-    OPT_NONNEG_DOUBLE, /* finite double >= 0 */
-    OPT_UNIT_DOUBLE, /* finite double in [0, 1] */
-    OPT_CHOICE,   /* int32_t from choices/values */
-    OPT_I32_POS   /* int32_t > 0 */
+    OPT_TRAIN,      /* a mimic_train_options field: dest is the struct, index its table row */
+    OPT_STUDENT     /* a mimic_student_options field: likewise */
 } cli_opt_kind;
 
 typedef struct cli_opt {
-    const char *name;            /* "--epochs" */
+    const char *name; /* "--epochs" */
     cli_opt_kind kind;
     void *dest;
-    const char *const *choices;  /* OPT_CHOICE: names, NULL-terminated */
-    const int32_t *values;       /* OPT_CHOICE: the value of each name */
-    const char *metavar;         /* "E" */
-    const char *def;             /* default as shown in --help ("required", "none", "10") */
+    const char *metavar; /* "E" */
+    const char *def;     /* default as shown in --help ("required", "none", "10"), or NULL */
     const char *help;
-    int seen;                    /* set by the parser */
+    size_t index; /* OPT_TRAIN / OPT_STUDENT: the library's table row */
+    int seen;     /* set by the parser */
 } cli_opt;
 
+/* The library's options that have a CLI flag, appended to opts (capacity cap) with `dest`
+ * the struct they set; returns how many were added. */
+size_t cli_train_opts(cli_opt *opts, size_t cap, mimic_train_options *dest);
+size_t cli_student_opts(cli_opt *opts, size_t cap, mimic_student_options *dest);
+
 /* Parse argv[0..argc) (the words after the subcommand) against `opts`. Handles --help /
- * -h (prints help, returns 0 with *help_shown = 1). Returns CLI_EXIT_OK or CLI_EXIT_USAGE
- * (message printed). `usage` is the one-line synopsis, `about` a paragraph under it. */
+ * -h (prints help, returns 0 with *help_shown = 1). A flag given twice is a usage error.
+ * Returns CLI_EXIT_OK or CLI_EXIT_USAGE (message printed). `usage` is the one-line synopsis,
+ * `about` a paragraph under it. */
 int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, size_t n_opts,
               const char *usage, const char *about, int *help_shown);
 void cli_print_help(const char *cmd, const cli_opt *opts, size_t n_opts, const char *usage,
@@ -58,16 +65,41 @@ int cli_seen(const cli_opt *opts, size_t n_opts, const char *name);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Runtime error: prints "mimic CMD: message" and returns CLI_EXIT_RUNTIME. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Library error: "mimic CMD: what: <mimic_last_error()>" (or the status text). */
+/* Library error: "mimic CMD: what: <mimic_last_error()>" (or the status text), with the
+ * library's option names ("options.learning_rate") written as the tool's flags ("--lr"). */
 int cli_lib_error(const char *cmd, const char *what, int status);
+/* A library message with its option names written as flags, into buf. */
+const char *cli_translate(const char *msg, char *buf, size_t cap);
 /* Require a flag: CLI_EXIT_USAGE with "missing required option --x" if not seen. */
 int cli_require(const char *cmd, const cli_opt *opts, size_t n_opts, const char *name);
+
+/* The name of value v of an enum option of the library ("relu" for the student option
+ * "activation"), "?" when unknown. */
+const char *cli_choice_name(int student, const char *field, int32_t v);
 
 /* Strict number parsing: the whole string must be consumed; no sign for unsigned; range. */
 int cli_parse_u64(const char *s, uint64_t *out);
 int cli_parse_double(const char *s, double *out);
 
-/* ---- datasets from files (data.c) -------------------------------------------------------- */
+/* ---- arrays and datasets from files (data.c, gz.c) ----------------------------------------- */
+
+/* Load a .npy or IDX file, gzipped or not (by content), as a library array. A gzipped file's
+ * decompressed bytes are returned in *owned (malloc'ed; the array and every dataset made
+ * from it borrow them: free after those), else *owned is NULL. Returns 0, or
+ * CLI_EXIT_RUNTIME after printing the error. */
+int cli_array_load(const char *cmd, const char *path, mimic_array **out, void **owned);
+
+/* A gzip-compressed .npy or IDX file, decompressed exactly to the size its header declares
+ * (the library reads the header), as an array borrowing the bytes in *owned. Returns
+ * MIMIC_OK, a MIMIC_* status with the library's message set (err empty), or a negative
+ * status with the problem in err. */
+int cli_gunzip_array(const char *path, mimic_array **out, void **owned, char *err, size_t errlen);
+
+/* Decompress gzip bytes buf[0, len) of the .npy or IDX file `name` into a malloc'ed buffer of
+ * exactly the size its header declares (*size). Returns MIMIC_OK, a MIMIC_* status with the
+ * library's message set (err empty), or a negative status with the problem in err. */
+int cli_gunzip(const uint8_t *buf, size_t len, const char *name, uint8_t **out, size_t *size,
+               char *err, size_t errlen);
 
 typedef struct cli_data cli_data;
 

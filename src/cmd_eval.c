@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arrays.h"
 #include "cli.h"
 
 int cli_load_model(const char *cmd, const char *path, mimic_student **out)
@@ -20,94 +19,64 @@ int cli_load_model(const char *cmd, const char *path, mimic_student **out)
     return CLI_EXIT_OK;
 }
 
-static size_t argmax(const float *row, size_t n)
+/* A 2-D float array of logits (predictions or teacher logits) as float32. */
+static int load_logits(const char *cmd, const char *path, mimic_array **a, void **owned,
+                       float **out)
 {
-    size_t best = 0;
-    for (size_t j = 1; j < n; j++)
-        if (row[j] > row[best])
-            best = j;
-    return best;
+    int rc = cli_array_load(cmd, path, a, owned);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    size_t rows = mimic_array_rows(*a), cols = mimic_array_cols(*a);
+    if (mimic_array_ndim(*a) != 2 || cols < 2)
+        return cli_error(cmd, "%s: logits must be rows x classes (2-D, at least 2 columns)", path);
+    if (rows > SIZE_MAX / sizeof(float) / cols || !(*out = malloc(rows * cols * sizeof(float))))
+        return cli_error(cmd, "%s: out of memory for %zu x %zu logits", path, rows, cols);
+    mimic_array_to_f32(*a, 0, rows, *out);
+    return CLI_EXIT_OK;
 }
 
 /* Metrics of precomputed logits P (e.g. the teacher's own, or `mimic predict` output)
- * against labels and/or teacher logits, through the library's loss routines. */
-static int eval_predictions(const char *cmd, const char *ppath, const char *zpath, const char *ypath, double T,
-                            mimic_metrics *m)
+ * against labels and/or teacher logits: the library's evaluation. */
+static int eval_predictions(const char *cmd, const char *ppath, const char *zpath,
+                            const char *ypath, double T, mimic_metrics *m)
 {
-    char err[512];
-    cli_array pa, za, ya;
-    memset(&za, 0, sizeof za);
-    memset(&ya, 0, sizeof ya);
-    const float *P, *Z = NULL;
+    mimic_array *pa = NULL, *za = NULL, *ya = NULL;
+    void *po = NULL, *zo = NULL, *yo = NULL;
+    float *P = NULL, *Z = NULL;
     int32_t *Y = NULL;
-    int rc = CLI_EXIT_RUNTIME;
-    if (cli_array_load(ppath, &pa, err, sizeof err) != 0)
-        return cli_error(cmd, "%s", err);
-    if (pa.ndim != 2 || pa.cols < 2) {
-        rc = cli_error(cmd, "%s: predictions must be rows x classes logits (2-D, at least 2 columns)", ppath);
-        goto done;
+    int rc = load_logits(cmd, ppath, &pa, &po, &P);
+    size_t N = mimic_array_rows(pa), C = mimic_array_cols(pa);
+    if (rc == CLI_EXIT_OK && zpath) {
+        rc = load_logits(cmd, zpath, &za, &zo, &Z);
+        if (rc == CLI_EXIT_OK && (mimic_array_rows(za) != N || mimic_array_cols(za) != C))
+            rc = cli_error(cmd, "%s: %zu x %zu, but %s is %zu x %zu", zpath, mimic_array_rows(za),
+                           mimic_array_cols(za), ppath, N, C);
     }
-    if (cli_array_as_f32(&pa, ppath, &P, err, sizeof err) != 0) {
-        rc = cli_error(cmd, "%s", err);
-        goto done;
+    if (rc == CLI_EXIT_OK && ypath) {
+        rc = cli_array_load(cmd, ypath, &ya, &yo);
+        if (rc == CLI_EXIT_OK && mimic_array_rows(ya) != N)
+            rc = cli_error(cmd, "%s: %zu labels, but %s has %zu rows", ypath, mimic_array_rows(ya),
+                           ppath, N);
+        if (rc == CLI_EXIT_OK && !(Y = malloc(N * sizeof *Y)))
+            rc = cli_error(cmd, "out of memory");
+        int st;
+        if (rc == CLI_EXIT_OK && (st = mimic_array_to_labels(ya, C, Y)) != MIMIC_OK)
+            rc = cli_lib_error(cmd, NULL, st);
     }
-    size_t N = pa.rows, C = pa.cols;
-    if (zpath) {
-        if (cli_array_load(zpath, &za, err, sizeof err) != 0 || cli_array_as_f32(&za, zpath, &Z, err, sizeof err) != 0) {
-            rc = cli_error(cmd, "%s", err);
-            goto done;
-        }
-        if (za.rows != N || za.cols != C || za.ndim != 2) {
-            rc = cli_error(cmd, "%s: %zu x %zu, but %s is %zu x %zu", zpath, za.rows, za.cols, ppath, N, C);
-            goto done;
-        }
-    }
-    if (ypath) {
-        if (cli_array_load(ypath, &ya, err, sizeof err) != 0) {
-            rc = cli_error(cmd, "%s", err);
-            goto done;
-        }
-        if (ya.rows != N) {
-            rc = cli_error(cmd, "%s: %zu labels, but %s has %zu rows", ypath, ya.rows, ppath, N);
-            goto done;
-        }
-        if (cli_array_labels(&ya, ypath, C, &Y, err, sizeof err) != 0) {
-            rc = cli_error(cmd, "%s", err);
-            goto done;
-        }
-    }
-    m->rows = N;
-    int st;
-    if (Y) {
-        if ((st = mimic_loss_hard_ce(P, Y, N, C, &m->hard_ce, NULL)) != MIMIC_OK) {
+    if (rc == CLI_EXIT_OK) {
+        int st = mimic_evaluate_logits(P, Z, Y, N, C, T, m);
+        if (st != MIMIC_OK)
             rc = cli_lib_error(cmd, ppath, st);
-            goto done;
-        }
-        size_t hit = 0;
-        for (size_t i = 0; i < N; i++)
-            hit += argmax(P + i * C, C) == (size_t)Y[i];
-        m->accuracy = (double)hit / (double)N;
     }
-    if (Z) {
-        double kl_scaled;
-        if ((st = mimic_loss_logit_l2(P, Z, N, C, &m->logit_l2, NULL)) != MIMIC_OK ||
-            (st = mimic_loss_softmax_ce(P, Z, N, C, T, &kl_scaled, NULL)) != MIMIC_OK) {
-            rc = cli_lib_error(cmd, ppath, st);
-            goto done;
-        }
-        m->logit_rmse = sqrt(2 * m->logit_l2 / (double)C);
-        m->kl = kl_scaled / (T * T); /* the loss is T^2 KL; the metric is KL */
-        size_t same = 0;
-        for (size_t i = 0; i < N; i++)
-            same += argmax(P + i * C, C) == argmax(Z + i * C, C);
-        m->agreement = (double)same / (double)N;
-    }
-    rc = CLI_EXIT_OK;
-done:
+    free(P);
+    free(Z);
     free(Y);
-    cli_array_free(&pa);
-    cli_array_free(&za);
-    cli_array_free(&ya);
+    mimic_array_free(pa);
+    mimic_array_free(za);
+    mimic_array_free(ya);
+    free(po);
+    free(zo);
+    free(yo);
     return rc;
 }
 
@@ -136,25 +105,32 @@ int cmd_eval(int argc, char **argv)
     double T = 1.0;
     int json = 0;
     cli_opt opts[] = {
-        {"--model", OPT_STR, &model, NULL, NULL, "FILE", "required unless --predictions",
-         "student to evaluate (.safetensors)", 0},
-        {"--predictions", OPT_STR, &preds, NULL, NULL, "FILE", "none",
-         "evaluate precomputed logits (rows x classes .npy, e.g. the teacher's own or mimic predict's "
-         "output) instead of a model", 0},
-        {"--inputs", OPT_STR, &inputs, NULL, NULL, "FILE", "required with --model", "inputs (.npy or IDX)", 0},
-        {"--logits", OPT_STR, &logits, NULL, NULL, "FILE", "none", "teacher logits (for agreement, L2, KL)", 0},
-        {"--labels", OPT_STR, &labels, NULL, NULL, "FILE", "none", "labels (for accuracy, hard CE)", 0},
-        {"--temperature", OPT_POS_DOUBLE, &T, NULL, NULL, "T", "1", "temperature of the KL metric", 0},
-        {"--json", OPT_FLAG, &json, NULL, NULL, NULL, "off",
-         "print JSON: rows, accuracy, agreement, logit_l2, logit_rmse, kl, hard_ce (null if not computable)", 0},
+        {"--model", OPT_STR, &model, "FILE", "required unless --predictions",
+         "student to evaluate (.safetensors)", 0, 0},
+        {"--predictions", OPT_STR, &preds, "FILE", "none",
+         "evaluate precomputed logits (rows x classes .npy, e.g. the teacher's own or mimic "
+         "predict's output) instead of a model",
+         0, 0},
+        {"--inputs", OPT_STR, &inputs, "FILE", "required with --model", "inputs (.npy or IDX)", 0,
+         0},
+        {"--logits", OPT_STR, &logits, "FILE", "none", "teacher logits (for agreement, L2, KL)", 0,
+         0},
+        {"--labels", OPT_STR, &labels, "FILE", "none", "labels (for accuracy, hard CE)", 0, 0},
+        {"--temperature", OPT_POS_DOUBLE, &T, "T", "1", "temperature of the KL metric", 0, 0},
+        {"--json", OPT_FLAG, &json, NULL, "off",
+         "print JSON: rows, accuracy, agreement, logit_l2, logit_rmse, kl, hard_ce (null if not "
+         "computable)",
+         0, 0},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
     int help = 0;
-    int rc = cli_parse(cmd, argc, argv, opts, n_opts,
-                       "(--model M --inputs X | --predictions P) [--logits Z] [--labels Y] [--temperature T] [--json]",
-                       "Evaluate a student (or precomputed logits) against teacher logits and/or labels.\n"
-                       "Accuracy and hard CE need --labels; agreement, logit L2/RMSE and KL need --logits.",
-                       &help);
+    int rc = cli_parse(
+        cmd, argc, argv, opts, n_opts,
+        "(--model M --inputs X | --predictions P) [--logits Z] [--labels Y] [--temperature T] "
+        "[--json]",
+        "Evaluate a student (or precomputed logits) against teacher logits and/or labels.\n"
+        "Accuracy and hard CE need --labels; agreement, logit L2/RMSE and KL need --logits.",
+        &help);
     if (rc != CLI_EXIT_OK || help)
         return rc;
     if (!!model == !!preds)
@@ -223,47 +199,26 @@ int cmd_eval(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-/* Convert rows [r0, r0 + n) of a 2-D array to float32 into dst (n x cols). */
-static void rows_to_f32(const cli_array *a, size_t r0, size_t n, float *dst)
-{
-    size_t cols = a->cols, off = r0 * cols, cnt = n * cols;
-    for (size_t i = 0; i < cnt; i++) {
-        switch (a->elem) {
-        case CLI_U8: dst[i] = ((const uint8_t *)a->data)[off + i]; break;
-        case CLI_I32: dst[i] = (float)((const int32_t *)a->data)[off + i]; break;
-        case CLI_F32: dst[i] = ((const float *)a->data)[off + i]; break;
-        case CLI_I64: {
-            int64_t v;
-            memcpy(&v, (const unsigned char *)a->data + (off + i) * 8, sizeof v);
-            dst[i] = (float)v;
-            break;
-        }
-        default: {
-            double v;
-            memcpy(&v, (const unsigned char *)a->data + (off + i) * 8, sizeof v);
-            dst[i] = (float)v;
-        }
-        }
-    }
-}
-
 int cmd_predict(int argc, char **argv)
 {
     const char *cmd = "predict";
     const char *model = NULL, *inputs = NULL, *out = NULL, *classes = NULL;
     uint64_t chunk = 4096;
     cli_opt opts[] = {
-        {"--model", OPT_STR, &model, NULL, NULL, "FILE", "required", "student (.safetensors)", 0},
-        {"--inputs", OPT_STR, &inputs, NULL, NULL, "FILE", "required", "inputs (.npy or IDX)", 0},
-        {"--out", OPT_STR, &out, NULL, NULL, "FILE", "required", "logits, rows x classes float32 .npy", 0},
-        {"--classes", OPT_STR, &classes, NULL, NULL, "FILE", "none", "predicted classes, int32 .npy", 0},
-        {"--chunk", OPT_POS_U64, &chunk, NULL, NULL, "N", "4096", "rows per forward pass (bounds memory)", 0},
+        {"--model", OPT_STR, &model, "FILE", "required", "student (.safetensors)", 0, 0},
+        {"--inputs", OPT_STR, &inputs, "FILE", "required", "inputs (.npy or IDX)", 0, 0},
+        {"--out", OPT_STR, &out, "FILE", "required", "logits, rows x classes float32 .npy", 0, 0},
+        {"--classes", OPT_STR, &classes, "FILE", "none", "predicted classes, int32 .npy", 0, 0},
+        {"--chunk", OPT_POS_U64, &chunk, "N", "4096", "rows per forward pass (bounds memory)", 0,
+         0},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
     int help = 0;
-    int rc = cli_parse(cmd, argc, argv, opts, n_opts, "--model M --inputs X --out logits.npy [--classes classes.npy]",
-                       "Write the student's logits (and optionally its predicted classes) for every input row.",
-                       &help);
+    int rc = cli_parse(
+        cmd, argc, argv, opts, n_opts,
+        "--model M --inputs X --out logits.npy [--classes classes.npy]",
+        "Write the student's logits (and optionally its predicted classes) for every input row.",
+        &help);
     if (rc != CLI_EXIT_OK || help)
         return rc;
     const char *required[] = {"--model", "--inputs", "--out"};
@@ -277,19 +232,19 @@ int cmd_predict(int argc, char **argv)
     mimic_student_options so;
     mimic_student_options_init(&so, sizeof so);
     mimic_student_get_options(s, &so);
-    char err[512];
-    cli_array x;
+    mimic_array *x = NULL;
+    void *owned = NULL;
     float *logits = NULL, *buf = NULL;
     int32_t *cls = NULL;
-    if (cli_array_load(inputs, &x, err, sizeof err) != 0) {
+    if ((rc = cli_array_load(cmd, inputs, &x, &owned)) != CLI_EXIT_OK) {
         mimic_student_free(s);
-        return cli_error(cmd, "%s", err);
+        return rc;
     }
-    size_t N = x.rows, D = so.n_inputs, C = so.n_classes;
+    size_t N = mimic_array_rows(x), D = so.n_inputs, C = so.n_classes;
     size_t ch = chunk < N ? (size_t)chunk : N;
-    if (x.ndim != 2 || x.cols != D) {
-        rc = cli_error(cmd, "%s: %zu features per row, but %s expects %zu", inputs, x.ndim == 2 ? x.cols : 0, model,
-                       D);
+    if (mimic_array_ndim(x) != 2 || mimic_array_cols(x) != D) {
+        rc = cli_error(cmd, "%s: %zu features per row, but %s expects %zu", inputs,
+                       mimic_array_ndim(x) == 2 ? mimic_array_cols(x) : 0, model, D);
         goto done;
     }
     if (N > SIZE_MAX / sizeof(float) / C || ch > SIZE_MAX / sizeof(float) / D) {
@@ -297,29 +252,27 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     logits = malloc(N * C * sizeof *logits);
-    buf = x.elem == CLI_F32 ? NULL : malloc(ch * D * sizeof *buf);
+    buf = malloc(ch * D * sizeof *buf);
     cls = classes ? malloc(N * sizeof *cls) : NULL;
-    if (!logits || (x.elem != CLI_F32 && !buf) || (classes && !cls)) {
+    if (!logits || !buf || (classes && !cls)) {
         rc = cli_error(cmd, "out of memory for %zu rows", N);
         goto done;
     }
     for (size_t r = 0; r < N; r += ch) {
         size_t n = N - r < ch ? N - r : ch;
-        const float *xin;
-        if (x.elem == CLI_F32) {
-            xin = (const float *)x.data + r * D;
-        } else {
-            rows_to_f32(&x, r, n, buf);
-            xin = buf;
-        }
-        int st = mimic_student_forward(s, xin, n, logits + r * C);
+        mimic_array_to_f32(x, r, n, buf);
+        int st = mimic_student_forward(s, buf, n, logits + r * C);
         if (st != MIMIC_OK) {
             rc = cli_lib_error(cmd, "forward pass failed", st);
             goto done;
         }
-        if (cls)
-            for (size_t i = 0; i < n; i++)
-                cls[r + i] = (int32_t)argmax(logits + (r + i) * C, C);
+    }
+    for (size_t r = 0; cls && r < N; r++) { /* the top class of each row, lowest on ties */
+        const float *row = logits + r * C;
+        size_t best = 0;
+        for (size_t j = 1; j < C; j++)
+            best = row[j] > row[best] ? j : best;
+        cls[r] = (int32_t)best;
     }
     int st = mimic_npy_save(out, logits, MIMIC_DTYPE_F32, N, C);
     if (st == MIMIC_OK && cls)
@@ -329,7 +282,8 @@ done:
     free(logits);
     free(buf);
     free(cls);
-    cli_array_free(&x);
+    mimic_array_free(x);
+    free(owned);
     mimic_student_free(s);
     return rc;
 }

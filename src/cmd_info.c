@@ -7,225 +7,22 @@
 
 #include "cli.h"
 
-#define ST_MAX_HEADER (100u << 20) /* safetensors' own limit on the JSON header */
-
-/* ---- the "__metadata__" strings of a safetensors header (read-only, for display) ------- */
-
-typedef struct json_cur {
-    const char *p, *end;
-} json_cur;
-
-static void ws(json_cur *c)
+/* The metadata strings of a .safetensors file, one per line. */
+static void print_metadata(const mimic_metadata *m)
 {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
-        c->p++;
+    size_t n = mimic_metadata_count(m);
+    if (n == 0)
+        return;
+    printf("metadata:\n");
+    for (size_t i = 0; i < n; i++)
+        printf("  %-22s %s\n", mimic_metadata_key(m, i), mimic_metadata_value(m, i));
 }
 
-/* Parse a JSON string into out (NUL-terminated, escapes decoded; \u escapes above 0x7f are
- * written as UTF-8). Returns 0 or -1. */
-static int json_string(json_cur *c, char *out, size_t cap)
+static int info_student(const char *cmd, const char *path)
 {
-    size_t n = 0;
-    if (c->p >= c->end || *c->p != '"')
-        return -1;
-    c->p++;
-    while (c->p < c->end && *c->p != '"') {
-        unsigned ch = (unsigned char)*c->p++;
-        if (ch == '\\') {
-            if (c->p >= c->end)
-                return -1;
-            char e = *c->p++;
-            switch (e) {
-            case 'n': ch = '\n'; break;
-            case 't': ch = '\t'; break;
-            case 'r': ch = '\r'; break;
-            case 'b': ch = '\b'; break;
-            case 'f': ch = '\f'; break;
-            case 'u': {
-                if (c->end - c->p < 4)
-                    return -1;
-                unsigned v = 0;
-                for (int i = 0; i < 4; i++) {
-                    char h = *c->p++;
-                    v <<= 4;
-                    if (h >= '0' && h <= '9') v |= (unsigned)(h - '0');
-                    else if (h >= 'a' && h <= 'f') v |= (unsigned)(h - 'a' + 10);
-                    else if (h >= 'A' && h <= 'F') v |= (unsigned)(h - 'A' + 10);
-                    else return -1;
-                }
-                ch = v < 0x80 ? v : '?';
-                break;
-            }
-            default: ch = (unsigned char)e;
-            }
-        }
-        if (n + 1 < cap)
-            out[n++] = (char)ch;
-    }
-    if (c->p >= c->end)
-        return -1;
-    c->p++;
-    out[n] = '\0';
-    return 0;
-}
-
-/* Skip any JSON value (depth-limited). */
-static int json_skip(json_cur *c, int depth)
-{
-    ws(c);
-    if (c->p >= c->end || depth > 64)
-        return -1;
-    char ch = *c->p;
-    if (ch == '"') {
-        char tmp[2];
-        return json_string(c, tmp, sizeof tmp);
-    }
-    if (ch == '{' || ch == '[') {
-        char close = ch == '{' ? '}' : ']';
-        c->p++;
-        ws(c);
-        if (c->p < c->end && *c->p == close) {
-            c->p++;
-            return 0;
-        }
-        for (;;) {
-            if (ch == '{') {
-                char tmp[2];
-                ws(c);
-                if (json_string(c, tmp, sizeof tmp) != 0)
-                    return -1;
-                ws(c);
-                if (c->p >= c->end || *c->p++ != ':')
-                    return -1;
-            }
-            if (json_skip(c, depth + 1) != 0)
-                return -1;
-            ws(c);
-            if (c->p >= c->end)
-                return -1;
-            if (*c->p == ',') {
-                c->p++;
-                continue;
-            }
-            if (*c->p == close) {
-                c->p++;
-                return 0;
-            }
-            return -1;
-        }
-    }
-    while (c->p < c->end && *c->p != ',' && *c->p != '}' && *c->p != ']' && *c->p != ' ' && *c->p != '\n')
-        c->p++;
-    return 0;
-}
-
-/* Print the string entries of the top-level "__metadata__" object, one per line. */
-static int print_metadata(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    unsigned char lenb[8];
-    char *h = NULL;
-    int rc = -1;
-    if (fread(lenb, 1, 8, f) != 8)
-        goto done;
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = n << 8 | lenb[i];
-    if (n == 0 || n > ST_MAX_HEADER)
-        goto done;
-    h = malloc((size_t)n);
-    if (!h || fread(h, 1, (size_t)n, f) != n)
-        goto done;
-    json_cur c = {h, h + n};
-    ws(&c);
-    if (c.p >= c.end || *c.p++ != '{')
-        goto done;
-    for (;;) {
-        char key[64];
-        ws(&c);
-        if (json_string(&c, key, sizeof key) != 0)
-            goto done;
-        ws(&c);
-        if (c.p >= c.end || *c.p++ != ':')
-            goto done;
-        ws(&c);
-        if (strcmp(key, "__metadata__") == 0 && c.p < c.end && *c.p == '{') {
-            c.p++;
-            ws(&c);
-            if (c.p < c.end && *c.p == '}') {
-                rc = 0;
-                goto done;
-            }
-            printf("metadata:\n");
-            for (;;) {
-                char k[128], v[1024];
-                ws(&c);
-                if (json_string(&c, k, sizeof k) != 0)
-                    goto done;
-                ws(&c);
-                if (c.p >= c.end || *c.p++ != ':')
-                    goto done;
-                ws(&c);
-                if (c.p < c.end && *c.p == '"') {
-                    if (json_string(&c, v, sizeof v) != 0)
-                        goto done;
-                    printf("  %-20s %s\n", k, v);
-                } else if (json_skip(&c, 0) != 0) {
-                    goto done;
-                }
-                ws(&c);
-                if (c.p < c.end && *c.p == ',') {
-                    c.p++;
-                    continue;
-                }
-                rc = 0;
-                goto done;
-            }
-        }
-        if (json_skip(&c, 0) != 0)
-            goto done;
-        ws(&c);
-        if (c.p >= c.end || *c.p != ',') {
-            rc = 0; /* no metadata */
-            goto done;
-        }
-        c.p++;
-    }
-done:
-    free(h);
-    fclose(f);
-    return rc;
-}
-
-static const char *activation_name(int32_t a)
-{
-    switch (a) {
-    case MIMIC_ACT_RELU: return "relu";
-    case MIMIC_ACT_SIGMOID: return "sigmoid";
-    case MIMIC_ACT_TANH: return "tanh";
-    default: return "unknown";
-    }
-}
-
-int cmd_info(int argc, char **argv)
-{
-    const char *cmd = "info";
-    const char *model = NULL;
-    cli_opt opts[] = {
-        {"--model", OPT_STR, &model, NULL, NULL, "FILE", "required", "student (.safetensors)", 0},
-    };
-    int help = 0;
-    int rc = cli_parse(cmd, argc, argv, opts, 1, "--model M",
-                       "Show a student's architecture, parameter count, activation, input normalization and the "
-                       "metadata stored in the file.", &help);
-    if (rc != CLI_EXIT_OK || help)
-        return rc;
-    if ((rc = cli_require(cmd, opts, 1, "--model")) != CLI_EXIT_OK)
-        return rc;
     mimic_student *s = NULL;
-    if ((rc = cli_load_model(cmd, model, &s)) != CLI_EXIT_OK)
+    int rc = cli_load_model(cmd, path, &s);
+    if (rc != CLI_EXIT_OK)
         return rc;
     mimic_student_options so;
     mimic_student_options_init(&so, sizeof so);
@@ -233,24 +30,154 @@ int cmd_info(int argc, char **argv)
     const float *mean;
     size_t r, c;
     int has_norm = mimic_student_tensor(s, "input.mean", &mean, &r, &c) == MIMIC_OK;
-    printf("model:        %s\n", model);
+    const char *act = cli_choice_name(1, "activation", so.activation);
+    printf("model:        %s\n", path);
     if (so.n_bottleneck)
-        printf("architecture: %zu inputs -> %zu bottleneck (linear) -> %zu hidden (%s) -> %zu logits\n",
-               so.n_inputs, so.n_bottleneck, so.n_hidden, activation_name(so.activation), so.n_classes);
+        printf("architecture: %zu inputs -> %zu bottleneck (linear) -> %zu hidden (%s) -> %zu "
+               "logits\n",
+               so.n_inputs, so.n_bottleneck, so.n_hidden, act, so.n_classes);
     else
-        printf("architecture: %zu inputs -> %zu hidden (%s) -> %zu logits\n", so.n_inputs, so.n_hidden,
-               activation_name(so.activation), so.n_classes);
-    printf("inputs:       %zu\nbottleneck:   %zu%s\nhidden:       %zu\nclasses:      %zu\n", so.n_inputs,
-           so.n_bottleneck, so.n_bottleneck ? "" : " (none)", so.n_hidden, so.n_classes);
-    printf("activation:   %s\n", activation_name(so.activation));
+        printf("architecture: %zu inputs -> %zu hidden (%s) -> %zu logits\n", so.n_inputs,
+               so.n_hidden, act, so.n_classes);
+    printf("inputs:       %zu\nbottleneck:   %zu%s\nhidden:       %zu\nclasses:      %zu\n",
+           so.n_inputs, so.n_bottleneck, so.n_bottleneck ? "" : " (none)", so.n_hidden,
+           so.n_classes);
+    printf("activation:   %s\n", act);
     printf("parameters:   %zu\n", mimic_student_num_params(s));
-    printf("input norm:   %s\n", has_norm ? "yes (input.mean, input.scale stored in the model)" : "no");
+    printf("input norm:   %s\n",
+           has_norm ? "yes (input.mean, input.scale stored in the model)" : "no");
     mimic_student_free(s);
-    if (print_metadata(model) != 0)
-        printf("metadata:     (unreadable)\n");
-    if (fflush(stdout) != 0)
-        return cli_error(cmd, "cannot write to standard output");
+    mimic_metadata *m = NULL;
+    if (mimic_metadata_read(&m, path) == MIMIC_OK)
+        print_metadata(m);
+    mimic_metadata_free(m);
     return CLI_EXIT_OK;
+}
+
+/* A trainer checkpoint: where the run stands, its architecture and data, the options that
+ * shape it (with their CLI flags), and its tensors. */
+static int info_checkpoint(const char *cmd, const char *path)
+{
+    mimic_metadata *m = NULL;
+    int st = mimic_metadata_read(&m, path);
+    if (st != MIMIC_OK)
+        return cli_lib_error(cmd, NULL, st);
+#define GET(k) (mimic_metadata_get(m, k) ? mimic_metadata_get(m, k) : "?")
+    printf("checkpoint:   %s (libmimic %s, format %s)\n", path, GET("library_version"),
+           GET("format_version"));
+    printf("position:     %s epochs done, global step %s, step %s into the epoch%s%s\n",
+           GET("epoch"), GET("step"), GET("epoch_position"),
+           strcmp(GET("finished"), "1") == 0 ? ", finished" : "",
+           strcmp(GET("stopped_early"), "1") == 0 ? " (stopped early)" : "");
+    printf("last epoch:   train loss %s, learning rate %s\n", GET("last_epoch_loss"),
+           GET("last_lr"));
+    if (strcmp(GET("best_loss"), "nan") != 0)
+        printf("validation:   best %s at epoch %s\n", GET("best_loss"), GET("best_epoch"));
+    const char *k = GET("student.bottleneck");
+    printf("architecture: %s inputs -> %s%s%s hidden -> %s logits (activation %s)\n",
+           GET("student.inputs"), strcmp(k, "0") ? k : "", strcmp(k, "0") ? " bottleneck -> " : "",
+           GET("student.hidden"), GET("student.classes"), GET("student.activation"));
+    printf("data:         %s rows, input dtype %s, fingerprint %s\n", GET("data.rows"),
+           GET("data.input_dtype"), GET("data.fingerprint"));
+    printf("options that shape the run (a resume must use the same):\n");
+    for (size_t i = 0; i < mimic_metadata_count(m); i++) {
+        const char *key = mimic_metadata_key(m, i);
+        if (strncmp(key, "opt.", 4) != 0)
+            continue;
+        char field[64], text[160];
+        snprintf(field, sizeof field, "options.%s", key + 4);
+        printf("  %-22s %s\n", cli_translate(field, text, sizeof text), mimic_metadata_value(m, i));
+    }
+#undef GET
+    printf("tensors:\n");
+    for (size_t i = 0; i < mimic_metadata_tensor_count(m); i++) {
+        const char *name;
+        size_t rows, cols;
+        mimic_metadata_tensor(m, i, &name, &rows, &cols);
+        printf("  %-22s %zu values\n", name, cols ? rows * cols : rows);
+    }
+    mimic_metadata_free(m);
+    return CLI_EXIT_OK;
+}
+
+static int info_array(const char *cmd, const char *path, int32_t kind)
+{
+    mimic_array *a = NULL;
+    void *owned = NULL;
+    int rc = cli_array_load(cmd, path, &a, &owned);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    static const char *const dtypes[] = {"?", "float32", "uint8", "int32", "float64", "int64"};
+    int32_t dt = mimic_array_dtype(a);
+    size_t h, w;
+    mimic_array_image_shape(a, &h, &w);
+    printf("array:        %s (%s%s)\n", path, mimic_file_kind_name(kind),
+           owned ? ", gzip-compressed" : "");
+    printf("dtype:        %s\n", dt > 0 && dt < 6 ? dtypes[dt] : "?");
+    if (mimic_array_ndim(a) == 1)
+        printf("shape:        %zu\n", mimic_array_rows(a));
+    else if (h)
+        printf("shape:        %zu x %zu (images of %zu x %zu)\n", mimic_array_rows(a),
+               mimic_array_cols(a), h, w);
+    else
+        printf("shape:        %zu x %zu\n", mimic_array_rows(a), mimic_array_cols(a));
+    printf("note:         an array, not a student: use it with --inputs, --logits or --labels\n");
+    mimic_array_free(a);
+    free(owned);
+    return CLI_EXIT_OK;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    const char *cmd = "info";
+    const char *model = NULL, *file = NULL;
+    cli_opt opts[] = {
+        {"--model", OPT_STR, &model, "FILE", NULL, "a student (.safetensors)", 0, 0},
+        {"--file", OPT_STR, &file, "FILE", NULL,
+         "any file libmimic reads: a student, a trainer checkpoint, a .npy or IDX array (.gz too)",
+         0, 0},
+    };
+    int help = 0;
+    int rc = cli_parse(cmd, argc, argv, opts, 2, "--model M | --file F",
+                       "Describe a file: a student's architecture, parameter count, activation, "
+                       "input normalization and\nmetadata; a checkpoint's position, options and "
+                       "architecture; an array's dtype and shape.",
+                       &help);
+    if (rc != CLI_EXIT_OK || help)
+        return rc;
+    if (!!model == !!file)
+        return cli_usage_error(cmd, "give exactly one of --model and --file");
+    const char *path = model ? model : file;
+    int32_t kind = MIMIC_FILE_UNKNOWN;
+    int st = mimic_file_identify(path, &kind);
+    if (st != MIMIC_OK)
+        return cli_lib_error(cmd, NULL, st);
+    if (kind == MIMIC_FILE_GZIP) {
+        /* the compressed file's contents decide */
+        mimic_array *a = NULL;
+        void *owned = NULL;
+        char err[512];
+        st = cli_gunzip_array(path, &a, &owned, err, sizeof err);
+        mimic_array_free(a);
+        free(owned);
+        kind = st == MIMIC_OK ? MIMIC_FILE_IDX : kind;
+    }
+    switch (kind) {
+    case MIMIC_FILE_CHECKPOINT: rc = info_checkpoint(cmd, path); break;
+    case MIMIC_FILE_NPY:
+    case MIMIC_FILE_IDX:
+    case MIMIC_FILE_GZIP: rc = info_array(cmd, path, kind); break;
+    case MIMIC_FILE_STUDENT:
+    case MIMIC_FILE_SAFETENSORS: rc = info_student(cmd, path); break;
+    default:
+        return cli_error(cmd,
+                         "%s: this is %s; mimic info describes students, trainer checkpoints and "
+                         ".npy or IDX arrays",
+                         path, mimic_file_kind_name(kind));
+    }
+    if (rc == CLI_EXIT_OK && fflush(stdout) != 0)
+        return cli_error(cmd, "cannot write to standard output");
+    return rc;
 }
 
 int cmd_export(int argc, char **argv)
@@ -258,13 +185,15 @@ int cmd_export(int argc, char **argv)
     const char *cmd = "export";
     const char *model = NULL, *onnx = NULL;
     cli_opt opts[] = {
-        {"--model", OPT_STR, &model, NULL, NULL, "FILE", "required", "student (.safetensors)", 0},
-        {"--onnx", OPT_STR, &onnx, NULL, NULL, "FILE", "required", "ONNX file to write (opset 13)", 0},
+        {"--model", OPT_STR, &model, "FILE", "required", "student (.safetensors)", 0, 0},
+        {"--onnx", OPT_STR, &onnx, "FILE", "required", "ONNX file to write (opset 13)", 0, 0},
     };
     int help = 0;
-    int rc = cli_parse(cmd, argc, argv, opts, 2, "--model M --onnx out.onnx",
-                       "Export a student as a self-contained ONNX model: input \"input\" [batch, D] (raw inputs; "
-                       "the stored\nnormalization is part of the graph), output \"logits\" [batch, C].", &help);
+    int rc = cli_parse(
+        cmd, argc, argv, opts, 2, "--model M --onnx out.onnx",
+        "Export a student as a self-contained ONNX model: input \"input\" [batch, D] (raw inputs; "
+        "the stored\nnormalization is part of the graph), output \"logits\" [batch, C].",
+        &help);
     if (rc != CLI_EXIT_OK || help)
         return rc;
     if ((rc = cli_require(cmd, opts, 2, "--model")) != CLI_EXIT_OK ||

@@ -9,8 +9,10 @@ static const struct {
     int (*fn)(int, char **);
     const char *what;
 } commands[] = {
-    {"train", cmd_train, "train a student on teacher logits (l2), by distillation (kd) or on labels"},
-    {"eval", cmd_eval, "evaluate a student (or precomputed logits) against teacher logits and labels"},
+    {"train", cmd_train,
+     "train a student on teacher logits (l2), by distillation (kd) or on labels"},
+    {"eval", cmd_eval,
+     "evaluate a student (or precomputed logits) against teacher logits and labels"},
     {"predict", cmd_predict, "write a student's logits (and classes) for inputs to .npy"},
     {"info", cmd_info, "show a student's architecture, parameter count and metadata"},
     {"export", cmd_export, "export a student to ONNX"},
@@ -18,9 +20,11 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: mimic <command> [options]\n       mimic --version | --help\n\n"
-               "Mimic learning: train a shallow, wide student to regress on a deep teacher's logits.\n\n"
-               "Commands:\n");
+    fprintf(
+        f,
+        "Usage: mimic <command> [options]\n       mimic --version | --help\n\n"
+        "Mimic learning: train a shallow, wide student to regress on a deep teacher's logits.\n\n"
+        "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].what);
     fprintf(f, "\nInputs are NumPy .npy files or IDX files (MNIST family, gzipped or not).\n"
@@ -49,6 +53,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(c, commands[i].name) == 0)
             return commands[i].fn(argc - 2, argv + 2);
-    fprintf(stderr, "mimic: unknown command '%s'\nTry 'mimic --help' for the list of commands.\n", c);
+    fprintf(stderr, "mimic: unknown command '%s'\nTry 'mimic --help' for the list of commands.\n",
+            c);
     return CLI_EXIT_USAGE;
 }

@@ -39,25 +39,21 @@ int cli_sigint_seen(void)
     return sigint_flag != 0;
 }
 
-double cli_valid_loss(const cli_progress *p, const mimic_metrics *m)
+/* The loss's evaluation criterion on the validation set, as the library reports it. */
+static double valid_loss(const mimic_progress *pr)
 {
-    switch (p->loss) {
-    case MIMIC_LOSS_L2: return m->logit_l2;
-    case MIMIC_LOSS_LABELS: return m->hard_ce;
-    default: {
-        double soft = p->temperature * p->temperature * m->kl;
-        if (p->hard_weight > 0)
-            return (1 - p->hard_weight) * soft + p->hard_weight * m->hard_ce;
-        return soft;
-    }
-    }
+    if (!pr->has_validation ||
+        pr->struct_size < offsetof(mimic_progress, validation_loss) + sizeof pr->validation_loss)
+        return NAN;
+    return pr->validation_loss;
 }
 
 void cli_progress_log_header(cli_progress *p)
 {
     if (p->log)
-        fprintf(p->log, "epoch,step,lr,train_loss,valid_logit_l2,valid_kl,valid_hard_ce,valid_accuracy,"
-                        "valid_agreement,elapsed_s,examples_per_s\n");
+        fprintf(p->log,
+                "epoch,step,lr,train_loss,valid_logit_l2,valid_kl,valid_hard_ce,valid_accuracy,"
+                "valid_agreement,elapsed_s,examples_per_s,valid_loss\n");
 }
 
 /* A CSV number, empty for NaN (pandas and spreadsheets read empty as missing). */
@@ -104,8 +100,8 @@ static void draw_bar(cli_progress *p, const mimic_progress *pr)
         bar[i] = i < full ? '#' : '.';
     bar[20] = '\0';
     fprintf(stderr, "\r\033[Kepoch %llu/%llu [%s] %3.0f%%  %.0f ex/s  ETA %s  loss %.4g",
-            (unsigned long long)pr->epoch, (unsigned long long)p->epochs, bar, frac * 100, pr->examples_per_s,
-            eta_s, pr->train_loss);
+            (unsigned long long)pr->epoch, (unsigned long long)p->epochs, bar, frac * 100,
+            pr->examples_per_s, eta_s, pr->train_loss);
     fflush(stderr);
     p->bar_drawn = 1;
 }
@@ -117,9 +113,9 @@ static void epoch_line(cli_progress *p, const mimic_progress *pr)
             (unsigned long long)p->epochs, pr->train_loss);
     if (pr->has_validation) {
         const mimic_metrics *v = &pr->validation;
-        double vl = cli_valid_loss(p, v);
+        double vl = valid_loss(pr);
         if (isfinite(vl))
-            fprintf(stderr, "  valid loss %.5g", vl);
+            fprintf(stderr, "  valid %s %.5g", p->criterion, vl);
         if (isfinite(v->accuracy))
             fprintf(stderr, "  valid acc %.2f%%", 100 * v->accuracy);
         if (isfinite(v->agreement))
@@ -127,7 +123,8 @@ static void epoch_line(cli_progress *p, const mimic_progress *pr)
     }
     if (isfinite(pr->train.accuracy))
         fprintf(stderr, "  train acc %.2f%%", 100 * pr->train.accuracy);
-    fprintf(stderr, "  lr %.3g  %.1f s  %.0f ex/s\n", pr->learning_rate, pr->elapsed_s, pr->examples_per_s);
+    fprintf(stderr, "  lr %.3g  %.1f s  %.0f ex/s\n", pr->learning_rate, pr->elapsed_s,
+            pr->examples_per_s);
     fflush(stderr);
 }
 
@@ -144,7 +141,7 @@ static void record(cli_progress *p, const mimic_progress *pr)
     svg_epoch *e = &p->rec[p->n_rec++];
     e->epoch = (double)pr->epoch;
     e->train_loss = pr->train_loss;
-    e->valid_loss = pr->has_validation ? cli_valid_loss(p, &pr->validation) : NAN;
+    e->valid_loss = valid_loss(pr);
     e->valid_accuracy = pr->has_validation ? pr->validation.accuracy : NAN;
     e->valid_agreement = pr->has_validation ? pr->validation.agreement : NAN;
     e->train_accuracy = pr->train.accuracy;
@@ -158,7 +155,8 @@ int cli_progress_cb(const mimic_progress *pr, void *user_data)
         if (p->log) {
             const mimic_metrics *v = &pr->validation;
             int hv = pr->has_validation;
-            fprintf(p->log, "%llu,%llu,", (unsigned long long)pr->epoch, (unsigned long long)pr->step);
+            fprintf(p->log, "%llu,%llu,", (unsigned long long)pr->epoch,
+                    (unsigned long long)pr->step);
             csv_num(p->log, pr->learning_rate, 0);
             csv_num(p->log, pr->train_loss, 0);
             csv_num(p->log, hv ? v->logit_l2 : NAN, 0);
@@ -167,7 +165,8 @@ int cli_progress_cb(const mimic_progress *pr, void *user_data)
             csv_num(p->log, hv ? v->accuracy : NAN, 0);
             csv_num(p->log, hv ? v->agreement : NAN, 0);
             csv_num(p->log, pr->elapsed_s, 0);
-            csv_num(p->log, pr->examples_per_s, 1);
+            csv_num(p->log, pr->examples_per_s, 0);
+            csv_num(p->log, valid_loss(pr), 1);
             if (fflush(p->log) != 0 || ferror(p->log))
                 p->io_error = 1;
         }

@@ -13,17 +13,16 @@
 typedef struct cli_progress {
     /* set by the caller */
     int quiet;
-    int tty;              /* stderr is a terminal: draw a bar */
-    uint64_t epochs;      /* planned epochs */
+    int tty;         /* stderr is a terminal: draw a bar */
+    uint64_t epochs; /* planned epochs */
     uint64_t batch;
-    int32_t loss;         /* MIMIC_LOSS_* (for the validation loss matching the training loss) */
-    double temperature, hard_weight;
-    FILE *log;            /* --log CSV or NULL */
+    const char *criterion; /* what the validation loss is (mimic_train_criterion: "kl") */
+    FILE *log;             /* --log CSV or NULL */
     /* filled while training */
     svg_epoch *rec;
     size_t n_rec, cap_rec;
     int bar_drawn;
-    int io_error;         /* writing the CSV failed */
+    int io_error; /* writing the CSV failed */
 } cli_progress;
 
 /* Install the SIGINT handler (a flag; a second Ctrl-C kills as usual) / restore. */
@@ -39,9 +38,6 @@ int cli_progress_cb(const mimic_progress *pr, void *user_data);
 
 /* Clear a partly drawn bar (before printing anything else). */
 void cli_progress_end(cli_progress *p);
-
-/* The validation loss comparable to the training loss, from metrics (NaN if unknown). */
-double cli_valid_loss(const cli_progress *p, const mimic_metrics *m);
 
 void cli_progress_free(cli_progress *p);
 

@@ -12,7 +12,7 @@
 #define FIG_W 1000
 #define FIG_H 440
 #define PANEL_W 500
-#define PLOT_X 70  /* plot area inside a panel */
+#define PLOT_X 70 /* plot area inside a panel */
 #define PLOT_Y 60
 #define PLOT_W 400
 #define PLOT_H 300
@@ -75,8 +75,8 @@ static axis make_axis(double lo, double hi, int target, int integer_steps)
     return a;
 }
 
-static void panel(FILE *f, int ox, const char *title, const char *ylabel, const svg_epoch *e, size_t n,
-                  const series *ss, size_t ns, int clamp_0_100)
+static void panel(FILE *f, int ox, const char *title, const char *ylabel, const svg_epoch *e,
+                  size_t n, const series *ss, size_t ns, int clamp_0_100)
 {
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     size_t present = 0;
@@ -86,10 +86,14 @@ static void panel(FILE *f, int ox, const char *title, const char *ylabel, const 
             if (!isfinite(v))
                 continue;
             present++;
-            if (e[i].epoch < xmin) xmin = e[i].epoch;
-            if (e[i].epoch > xmax) xmax = e[i].epoch;
-            if (v < ymin) ymin = v;
-            if (v > ymax) ymax = v;
+            if (e[i].epoch < xmin)
+                xmin = e[i].epoch;
+            if (e[i].epoch > xmax)
+                xmax = e[i].epoch;
+            if (v < ymin)
+                ymin = v;
+            if (v > ymax)
+                ymax = v;
         }
     }
     if (!present) {
@@ -105,45 +109,56 @@ static void panel(FILE *f, int ox, const char *title, const char *ylabel, const 
         ymin = 0; /* losses: show the floor when it is close */
     axis ay = make_axis(ymin, ymax, 6, 0);
     if (clamp_0_100) {
-        if (ay.hi > 100) ay.hi = 100;
-        if (ay.lo < 0) ay.lo = 0;
+        if (ay.hi > 100)
+            ay.hi = 100;
+        if (ay.lo < 0)
+            ay.lo = 0;
     }
     int px = ox + PLOT_X, py = PLOT_Y;
-#define SX(x) (px + ((x) - ax.lo) / (ax.hi - ax.lo) * PLOT_W)
-#define SY(y) (py + PLOT_H - ((y) - ay.lo) / (ay.hi - ay.lo) * PLOT_H)
+#define SX(x) (px + ((x)-ax.lo) / (ax.hi - ax.lo) * PLOT_W)
+#define SY(y) (py + PLOT_H - ((y)-ay.lo) / (ay.hi - ay.lo) * PLOT_H)
 
     fprintf(f, "<g class=\"panel\">\n");
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">%s</text>\n",
+    fprintf(f,
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"15\" "
+            "font-weight=\"bold\">%s</text>\n",
             px + PLOT_W / 2, py - 22, title);
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fcfcfc\" stroke=\"none\"/>\n", px, py,
-            PLOT_W, PLOT_H);
+    fprintf(
+        f,
+        "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fcfcfc\" stroke=\"none\"/>\n",
+        px, py, PLOT_W, PLOT_H);
     /* grid and ticks */
     char buf[32];
     for (double t = ax.lo; t <= ax.hi + ax.step * 1e-6; t += ax.step) {
         double x = SX(t);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e4e4e4\"/>\n", x, py, x, py + PLOT_H);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#333\"/>\n", x, py + PLOT_H, x,
-                py + PLOT_H + 5);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e4e4e4\"/>\n", x,
+                py, x, py + PLOT_H);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#333\"/>\n", x,
+                py + PLOT_H, x, py + PLOT_H + 5);
         fmt_tick(buf, sizeof buf, t, ax.step);
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\">%s</text>\n", x,
-                py + PLOT_H + 18, buf);
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\">%s</text>\n",
+                x, py + PLOT_H + 18, buf);
     }
     for (double t = ay.lo; t <= ay.hi + ay.step * 1e-6; t += ay.step) {
         double y = SY(t);
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", px, y, px + PLOT_W, y);
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#333\"/>\n", px - 5, y, px, y);
+        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", px,
+                y, px + PLOT_W, y);
+        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#333\"/>\n", px - 5,
+                y, px, y);
         fmt_tick(buf, sizeof buf, t, ay.step);
-        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" font-size=\"11\">%s</text>\n", px - 8, y + 4,
-                buf);
+        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" font-size=\"11\">%s</text>\n",
+                px - 8, y + 4, buf);
     }
     /* axes */
-    fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n", px,
-            py + PLOT_H, px + PLOT_W, py + PLOT_H);
-    fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n", px, py, px,
-            py + PLOT_H);
+    fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n",
+            px, py + PLOT_H, px + PLOT_W, py + PLOT_H);
+    fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n",
+            px, py, px, py + PLOT_H);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\">epoch</text>\n",
             px + PLOT_W / 2, py + PLOT_H + 40);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" transform=\"rotate(-90 %d %d)\">%s</text>\n",
+    fprintf(f,
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" "
+            "transform=\"rotate(-90 %d %d)\">%s</text>\n",
             ox + 18, py + PLOT_H / 2, ox + 18, py + PLOT_H / 2, ylabel);
     /* series; the legend goes top right for losses (they fall) and bottom right for
      * accuracies (they rise), where the curves usually are not */
@@ -155,7 +170,8 @@ static void panel(FILE *f, int ox, const char *title, const char *ylabel, const 
                 break;
             }
     int legend_row = 0;
-    int legend_y0 = clamp_0_100 ? py + PLOT_H - 10 - 18 * (n_present > 0 ? n_present - 1 : 0) : py + 14;
+    int legend_y0 =
+        clamp_0_100 ? py + PLOT_H - 10 - 18 * (n_present > 0 ? n_present - 1 : 0) : py + 14;
     for (size_t s = 0; s < ns; s++) {
         size_t cnt = 0;
         for (size_t i = 0; i < n; i++)
@@ -164,8 +180,9 @@ static void panel(FILE *f, int ox, const char *title, const char *ylabel, const 
             continue;
         const char *dash = ss[s].dash ? ss[s].dash : "none";
         /* a path broken at missing points */
-        fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"%s\" d=\"", ss[s].color,
-                dash);
+        fprintf(f,
+                "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"%s\" d=\"",
+                ss[s].color, dash);
         int pen = 0;
         for (size_t i = 0; i < n; i++) {
             double v = value(&e[i], &ss[s]);
@@ -181,17 +198,24 @@ static void panel(FILE *f, int ox, const char *title, const char *ylabel, const 
             for (size_t i = 0; i < n; i++) {
                 double v = value(&e[i], &ss[s]);
                 if (isfinite(v))
-                    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"><title>%s, epoch %g: %.4g</title></circle>\n",
+                    fprintf(f,
+                            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"><title>%s, "
+                            "epoch %g: %.4g</title></circle>\n",
                             SX(e[i].epoch), SY(v), ss[s].color, ss[s].name, e[i].epoch, v);
             }
         }
         int lx = px + PLOT_W - 170, ly = legend_y0 + 18 * legend_row++;
-        fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"%s\"/>\n",
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\" "
+                "stroke-dasharray=\"%s\"/>\n",
                 lx, ly - 4, lx + 22, ly - 4, ss[s].color, dash);
-        fprintf(f, "<text class=\"legend\" x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n", lx + 28, ly, ss[s].name);
+        fprintf(f, "<text class=\"legend\" x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n", lx + 28,
+                ly, ss[s].name);
     }
     if (!present)
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" fill=\"#888\">no data</text>\n",
+        fprintf(f,
+                "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" fill=\"#888\">no "
+                "data</text>\n",
                 px + PLOT_W / 2, py + PLOT_H / 2);
     fprintf(f, "</g>\n");
 #undef SX
@@ -236,11 +260,15 @@ int svg_write_curves(const char *path, const char *title, const char *loss_name,
         return fail(err, errlen, "%s: cannot write: %s", path, strerror(en));
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-               "font-family=\"Helvetica, Arial, sans-serif\">\n", FIG_W, FIG_H, FIG_W, FIG_H);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d "
+            "%d\" "
+            "font-family=\"Helvetica, Arial, sans-serif\">\n",
+            FIG_W, FIG_H, FIG_W, FIG_H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<title>");
     put_escaped(f, title);
-    fprintf(f, "</title>\n<text x=\"%d\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">", FIG_W / 2);
+    fprintf(f, "</title>\n<text x=\"%d\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">",
+            FIG_W / 2);
     put_escaped(f, title);
     fprintf(f, "</text>\n");
 
@@ -268,7 +296,8 @@ int svg_write_curves(const char *path, const char *title, const char *loss_name,
         int en = errno;
         unlink(tmp);
         free(tmp);
-        return fail(err, errlen, "%s: cannot rename the temporary file into place: %s", path, strerror(en));
+        return fail(err, errlen, "%s: cannot rename the temporary file into place: %s", path,
+                    strerror(en));
     }
     free(tmp);
     return 0;

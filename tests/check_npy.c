@@ -379,6 +379,8 @@ static const char numpy_check[] =
 
 static void numpy_verify(const char *path, const char *kind)
 {
+    if (!tu_have_python("numpy", "numpy_verify"))
+        return;
     const char *args[2] = {path, kind};
     ck_assert_msg(tu_python(numpy_check, args, 2) == 0, "numpy rejects %s (%s)", path, kind);
 }
@@ -409,7 +411,8 @@ START_TEST(test_save_numpy_reads_it)
     numpy_verify(pf, "f4");
     /* a wrong expectation must fail: the check can fail */
     const char *args[2] = {pf, "i4"};
-    ck_assert_int_ne(tu_python(numpy_check, args, 2), 0);
+    if (tu_have_python("numpy", "test_save_numpy_reads_it"))
+        ck_assert_int_ne(tu_python(numpy_check, args, 2), 0);
 
     const char *pi = tu_path("save_i4.npy");
     ck_assert_int_eq(mimic_npy_save(pi, i4, MIMIC_DTYPE_I32, 9, 0), MIMIC_OK);

@@ -220,7 +220,8 @@ START_TEST(test_onnx_checker)
     const char *path = tu_path("checked.onnx");
     ck_assert_int_eq(mimic_student_export_onnx(s, path), MIMIC_OK);
     const char *args[] = {path};
-    ck_assert_int_eq(tu_python(checker_script, args, 1), 0);
+    if (tu_have_python("onnx", "test_onnx_checker"))
+        ck_assert_int_eq(tu_python(checker_script, args, 1), 0);
     mimic_student_free(s);
 }
 END_TEST
@@ -338,7 +339,8 @@ START_TEST(test_matmul_layout)
         "w = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}\n"
         "assert w['bottleneck.weight_t'].shape == (21, 6), w['bottleneck.weight_t'].shape\n";
     const char *args[] = {path};
-    ck_assert_int_eq(tu_python(script, args, 1), 0);
+    if (tu_have_python("onnx numpy", "test_matmul_layout"))
+        ck_assert_int_eq(tu_python(script, args, 1), 0);
     /* The transposed initializer holds V^T. */
     const float *v;
     size_t rows, cols;

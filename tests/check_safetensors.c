@@ -80,7 +80,8 @@ START_TEST(test_roundtrip)
                      "assert h['vector \"quoted\"\\\\']['shape']==[3]\n"
                      "assert h['matrix']=={'dtype':'F32','shape':[2,3],'data_offsets':[0,24]}\n";
     const char *args[1] = {path};
-    ck_assert_int_eq(tu_python(py, args, 1), 0);
+    if (tu_have_python("json", "test_roundtrip"))
+        ck_assert_int_eq(tu_python(py, args, 1), 0);
 }
 END_TEST
 

@@ -806,6 +806,7 @@ static const char *PY_READER =
 
 START_TEST(test_python_reader)
 {
+    TU_NEEDS_PYTHON("numpy");
     mimic_student *s = make(9, 6, 3, 4, MIMIC_ACT_TANH, 77);
     randomize_biases(s, 6);
     float mean[9], scale[9];

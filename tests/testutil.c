@@ -40,6 +40,32 @@ void tu_write_file(const char *path, const void *data, size_t n)
     ck_assert(fclose(f) == 0);
 }
 
+void tu_write_npy(const char *path, const char *descr, size_t rows, size_t cols,
+                  const void *data, size_t n)
+{
+    char dict[128], shape[64];
+    if (cols)
+        snprintf(shape, sizeof shape, "(%zu, %zu)", rows, cols);
+    else
+        snprintf(shape, sizeof shape, "(%zu,)", rows);
+    int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                       descr, shape);
+    ck_assert(len > 0 && len < 100);
+    /* pad with spaces so the data starts at byte 128, header ending in '\n' */
+    uint8_t buf[128];
+    memset(buf, ' ', sizeof buf);
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = 128 - 10;
+    buf[9] = 0;
+    memcpy(buf + 10, dict, (size_t)len);
+    buf[127] = '\n';
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert(fwrite(buf, 1, sizeof buf, f) == sizeof buf);
+    ck_assert(fwrite(data, 1, n, f) == n);
+    ck_assert(fclose(f) == 0);
+}
+
 void *tu_read_file(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -78,6 +104,25 @@ int tu_python(const char *script, const char *const *args, size_t n_args)
     int status = 0;
     ck_assert(waitpid(pid, &status, 0) == pid);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+int tu_have_python(const char *modules, const char *test)
+{
+    static char cached_modules[128];
+    static int cached = -1;
+    if (cached < 0 || strcmp(cached_modules, modules) != 0) {
+        char script[256];
+        snprintf(script, sizeof script,
+                 "import sys\nfor m in sys.argv[1].split(): __import__(m)\n");
+        const char *args[1] = {modules};
+        cached = access(MIMIC_PYTHON, X_OK) == 0 && tu_python(script, args, 1) == 0;
+        snprintf(cached_modules, sizeof cached_modules, "%s", modules);
+    }
+    int ok = cached;
+    if (!ok)
+        fprintf(stderr, "SKIP %s: needs %s with %s (not available here)\n", test, MIMIC_PYTHON,
+                modules);
+    return ok;
 }
 
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed)

@@ -13,12 +13,31 @@ const char *tu_path(const char *name);
 /* Write `n` bytes to `path`; ck_abort on failure. */
 void tu_write_file(const char *path, const void *data, size_t n);
 
+/* Write a little-endian .npy file (format 1.0) with dtype `descr` ("<f8") and shape
+ * (rows, cols), or (rows,) when cols = 0, holding `n` bytes of data; ck_abort on failure.
+ * For the dtypes mimic_npy_save does not write. */
+void tu_write_npy(const char *path, const char *descr, size_t rows, size_t cols,
+                  const void *data, size_t n);
+
 /* Read a whole file into a malloc'ed buffer; *n gets its size. NULL if it cannot be read. */
 void *tu_read_file(const char *path, size_t *n);
 
 /* Run a Python snippet with the Python that has NumPy (MIMIC_PYTHON); returns its exit
  * status (0 = success). The script text is passed with -c; argv[1..] are `args`. */
 int tu_python(const char *script, const char *const *args, size_t n_args);
+
+/* Whether MIMIC_PYTHON exists and imports every module in `modules` (space-separated, e.g.
+ * "numpy onnx"). When it does not, prints "SKIP <test>: ..." to stderr and returns 0: the
+ * C suites run where Python, NumPy or onnx are missing, skipping only the cross-checks that
+ * need them. The answer is cached per process and module list. */
+int tu_have_python(const char *modules, const char *test);
+
+/* At the top of a test that calls tu_python: skip (pass, with the message) without them. */
+#define TU_NEEDS_PYTHON(modules)                                                              \
+    do {                                                                                      \
+        if (!tu_have_python(modules, __func__))                                               \
+            return;                                                                           \
+    } while (0)
 
 /* Fill with uniform values in [lo, hi) from a small deterministic generator. */
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);

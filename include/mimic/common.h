@@ -65,7 +65,9 @@ enum mimic_status {
 enum mimic_dtype {
     MIMIC_DTYPE_F32 = 1, /* float, IEEE-754 binary32 */
     MIMIC_DTYPE_U8 = 2,  /* uint8_t */
-    MIMIC_DTYPE_I32 = 3  /* int32_t */
+    MIMIC_DTYPE_I32 = 3, /* int32_t */
+    MIMIC_DTYPE_F64 = 4, /* double (arrays read from files; since 1.3) */
+    MIMIC_DTYPE_I64 = 5  /* int64_t (arrays read from files; since 1.3) */
 };
 
 /* Static English text for a status code ("invalid argument", ...). Never NULL: unknown

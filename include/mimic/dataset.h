@@ -22,6 +22,7 @@
 #ifndef MIMIC_DATASET_H
 #define MIMIC_DATASET_H
 
+#include "array.h"
 #include "common.h"
 
 #ifdef __cplusplus
@@ -49,7 +50,8 @@ MIMIC_API int mimic_dataset_wrap(mimic_dataset **out, const void *inputs, int32_
                                  const float *teacher_logits, const int32_t *labels, size_t rows,
                                  size_t n_inputs, size_t n_classes);
 
-/* Load a dataset from NumPy .npy files (format 1.0, 2.0 or 3.0; C order; little-endian).
+/* Load a dataset from NumPy .npy files (format 1.0, 2.0 or 3.0; C order; little-endian;
+ * IDX files are accepted too: arrays are told apart by content).
  * inputs: 2-D '<f4' or '|u1' (memory-mapped, never copied), or '<f8' (converted to f32).
  * teacher_logits: 2-D '<f4' (mapped) or '<f8' (converted); same row count as inputs.
  * labels_or_NULL: 1-D '<i4', '<i8' or '|u1', same row count, values in [0, classes).
@@ -60,6 +62,33 @@ MIMIC_API int mimic_dataset_wrap(mimic_dataset **out, const void *inputs, int32_
  * Every message starts with the offending file's path. On failure *out is NULL. */
 MIMIC_API int mimic_dataset_load_npy(mimic_dataset **out, const char *inputs,
                                      const char *teacher_logits, const char *labels_or_NULL);
+
+/* A dataset from arrays (array.h), the way every loader makes one.
+ * inputs: 2-D '<f4' or '|u1' (used in place: the dataset keeps the array's bytes alive), or
+ *   '<f8' (converted to float32).
+ * teacher_logits: 2-D '<f4' (in place) or '<f8' (converted), same rows as inputs; or NULL
+ *   for a labels-only dataset.
+ * labels: 1-D '<i4', '<i8' or '|u1' (copied to int32), same rows; values in
+ *   [0, classes); or NULL.
+ * n_classes: 0 = the logits' columns, or without logits the largest label + 1 (at least 2);
+ *   otherwise the logits' columns must equal it, and labels must be below it.
+ * The arrays may be freed right after the call. Errors: MIMIC_ERR_MISUSE (bad handle),
+ * MIMIC_ERR_INVALID (neither logits nor labels, n_classes 1), MIMIC_ERR_UNSUPPORTED (rank or
+ * dtype not allowed for the role; the message lists the allowed ones), MIMIC_ERR_SHAPE (row
+ * or class counts disagree, empty arrays), MIMIC_ERR_NUMERIC (NaN/Inf logit: row and column),
+ * MIMIC_ERR_RANGE (label: row), MIMIC_ERR_NOMEM. Messages start with the array's name. */
+MIMIC_API int mimic_dataset_from_arrays(mimic_dataset **out, const mimic_array *inputs,
+                                        const mimic_array *teacher_logits,
+                                        const mimic_array *labels, size_t n_classes);
+
+/* Load a dataset from IDX files (the MNIST family, uncompressed: gunzip .gz files first, or
+ * use mimic_array_parse on the decompressed bytes): images (3-D: rows of height x width
+ * bytes), labels_or_NULL (1-D), and teacher logits from a .npy file or NULL (at least one of
+ * labels and logits). Any of the files may also be .npy: arrays are told apart by content.
+ * Errors as mimic_dataset_from_arrays and mimic_array_load. */
+MIMIC_API int mimic_dataset_load_idx(mimic_dataset **out, const char *images,
+                                     const char *labels_or_NULL,
+                                     const char *teacher_logits_or_NULL);
 
 /* A view of rows [first_row, first_row + n_rows) of `d`, sharing its storage (no copy).
  * Errors: MIMIC_ERR_MISUSE (bad handle), MIMIC_ERR_RANGE (range outside d or empty),

@@ -20,6 +20,7 @@
 
 #include "common.h"
 #include "dataset.h"
+#include "evaluate.h"
 #include "student.h"
 
 #ifdef __cplusplus
@@ -79,19 +80,6 @@ enum mimic_target_norm {
     MIMIC_TARGET_STANDARDIZE = 2, /* per-class mean and std over the training set */
     MIMIC_TARGET_AUTO = 3         /* the default: STANDARDIZE for the L2 loss, NONE otherwise */
 };
-
-/* Metrics of a student on a dataset. A metric that cannot be computed (no labels, no
- * teacher logits) is NaN. */
-typedef struct mimic_metrics {
-    size_t struct_size;
-    size_t rows;
-    double logit_l2;   /* 1/(2N) sum ||s - t||^2, as the L2 loss */
-    double logit_rmse; /* sqrt(mean over all N*C entries of (s - t)^2) */
-    double kl;         /* 1/N sum KL(softmax(t/T) || softmax(s/T)) at the given T */
-    double hard_ce;    /* mean -log softmax(s)[y] (needs labels) */
-    double accuracy;   /* share of rows with argmax(s) == y (needs labels) */
-    double agreement;  /* share of rows with argmax(s) == argmax(t) (needs logits) */
-} mimic_metrics;
 
 /* What the progress callback receives (versioned: read struct_size before new fields). */
 typedef struct mimic_progress {
@@ -237,7 +225,10 @@ MIMIC_API void mimic_train_options_init(mimic_train_options *o, size_t struct_si
  * error; teacher logits often span 15 or more). NaN for a value that is not a
  * MIMIC_OPTIMIZER_* / MIMIC_LOSS_* pair. */
 MIMIC_API double mimic_train_default_learning_rate(int32_t optimizer, int32_t loss);
-MIMIC_API void mimic_metrics_init(mimic_metrics *m, size_t struct_size);
+/* The metric that early stopping minimizes with a loss, and that
+ * mimic_progress.validation_loss reports: the name of a mimic_metrics field ("logit_l2" for
+ * MIMIC_LOSS_L2, "kl" for KD, "hard_ce" for LABELS); NULL for an unknown loss. */
+MIMIC_API const char *mimic_train_criterion(int32_t loss);
 MIMIC_API void mimic_train_report_init(mimic_train_report *r, size_t struct_size);
 
 /* Train `s` on `train`. Divergence guard: a non-finite loss, gradient norm (when clipping)
@@ -284,12 +275,6 @@ MIMIC_API int mimic_trainer_load_checkpoint(mimic_trainer *t, const char *path);
  * MIMIC_ERR_INVALID. */
 MIMIC_API int mimic_trainer_get_report(const mimic_trainer *t, mimic_train_report *out);
 MIMIC_API void mimic_trainer_free(mimic_trainer *t);
-
-/* Evaluate `s` on `d` (rows must match the student's D and C). temperature is used for KL.
- * out->struct_size must be set. Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_SHAPE, MIMIC_ERR_INVALID,
- * MIMIC_ERR_NOMEM. */
-MIMIC_API int mimic_evaluate(const mimic_student *s, const mimic_dataset *d, double temperature,
-                             mimic_metrics *out);
 
 #ifdef __cplusplus
 }

@@ -202,6 +202,8 @@ void mimic__opt_ident(const mimic__opt *o, const void *opts, char *buf, size_t c
 #define MIMIC__MAGIC_DATASET 0x4d444154u /* "MDAT" */
 #define MIMIC__MAGIC_STUDENT 0x4d535455u /* "MSTU" */
 #define MIMIC__MAGIC_TRAINER 0x4d545241u /* "MTRA" */
+#define MIMIC__MAGIC_ARRAY 0x4d415252u   /* "MARR" */
+#define MIMIC__MAGIC_META 0x4d4d4554u    /* "MMET" */
 #define MIMIC__MAGIC_DEAD 0xdeadbeefu
 
 /* A handle's magic word against `want`: MIMIC_OK, or MIMIC_ERR_MISUSE naming `arg` and
@@ -220,6 +222,17 @@ typedef struct mimic__map {
 int mimic__map_file(const char *path, mimic__map *out); /* MIMIC_ERR_IO with message */
 void mimic__unmap(mimic__map *m);
 bool mimic__file_exists(const char *path);
+
+/* A reference-counted owner of bytes: a file mapping or an aligned copy. Arrays and the
+ * datasets made from them share one, so either can be freed first. */
+typedef struct mimic__blob mimic__blob;
+
+int mimic__blob_map(const char *path, mimic__blob **out);
+int mimic__blob_copy(const void *data, size_t n, const char *name, mimic__blob **out);
+const uint8_t *mimic__blob_data(const mimic__blob *b);
+size_t mimic__blob_size(const mimic__blob *b);
+void mimic__blob_retain(mimic__blob *b);
+void mimic__blob_release(mimic__blob *b); /* NULL is a no-op */
 
 /* Atomic file writing: open a temp file beside `path`, write, then commit (fsync, rename,
  * fsync the directory) or abort (unlink). An existing file at `path` is untouched until the

@@ -50,6 +50,80 @@ void mimic__unmap(mimic__map *m)
     m->size = 0;
 }
 
+struct mimic__blob {
+    atomic_size_t refs;
+    mimic__map map;
+    void *owned;
+    size_t size;
+};
+
+static int blob_new(mimic__blob **out, const char *name)
+{
+    *out = mimic__calloc(1, sizeof **out);
+    if (!*out)
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", name);
+    atomic_init(&(*out)->refs, 1);
+    return MIMIC_OK;
+}
+
+int mimic__blob_map(const char *path, mimic__blob **out)
+{
+    mimic__blob *b;
+    int rc = blob_new(&b, path);
+    if (rc == MIMIC_OK)
+        rc = mimic__map_file(path, &b->map);
+    if (rc != MIMIC_OK) {
+        mimic__free(b);
+        return rc;
+    }
+    b->size = b->map.size;
+    *out = b;
+    return MIMIC_OK;
+}
+
+int mimic__blob_copy(const void *data, size_t n, const char *name, mimic__blob **out)
+{
+    mimic__blob *b;
+    int rc = blob_new(&b, name);
+    if (rc != MIMIC_OK)
+        return rc;
+    b->owned = mimic__aligned_alloc(n);
+    if (!b->owned) {
+        mimic__free(b);
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory copying %zu bytes", name, n);
+    }
+    if (n)
+        memcpy(b->owned, data, n);
+    b->size = n;
+    *out = b;
+    return MIMIC_OK;
+}
+
+const uint8_t *mimic__blob_data(const mimic__blob *b)
+{
+    return b->owned ? b->owned : b->map.data;
+}
+
+size_t mimic__blob_size(const mimic__blob *b)
+{
+    return b->size;
+}
+
+void mimic__blob_retain(mimic__blob *b)
+{
+    if (b)
+        atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+}
+
+void mimic__blob_release(mimic__blob *b)
+{
+    if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    mimic__unmap(&b->map);
+    mimic__free(b->owned);
+    mimic__free(b);
+}
+
 bool mimic__file_exists(const char *path)
 {
     struct stat st;

@@ -30,9 +30,34 @@ typedef struct mimic__npy {
  * supported dtypes (<f4 <f8 |u1 <i4 <i8), rank 1 or 2, overflow-safe size, data present.
  * `name` prefixes every message. MIMIC_ERR_FORMAT / MIMIC_ERR_UNSUPPORTED on failure. */
 int mimic__npy_parse(const uint8_t *buf, size_t len, const char *name, mimic__npy *out);
+/* The same without the data check: buf need only hold the header (to size a file from its
+ * first bytes). */
+int mimic__npy_parse_header(const uint8_t *buf, size_t len, const char *name, mimic__npy *out);
 
 /* The descr text of a parsed header ("<f4", "|u1", ...). */
 const char *mimic__npy_descr(const mimic__npy *h);
+
+/* ---- IDX (idx.c) ----------------------------------------------------------------------- */
+
+/* A parsed IDX header: unsigned bytes, 1-D (labels) or 3-D (images). */
+typedef struct mimic__idx {
+    int ndim;            /* 1 or 3 */
+    uint32_t dims[3];    /* dims[0] = items; unused dims are 1 */
+    size_t rows, cols;   /* items, and values per item (dims[1] * dims[2]) */
+    size_t header_bytes; /* the data starts here */
+    size_t data_bytes;   /* rows * cols */
+} mimic__idx;
+
+/* The header of an IDX image of `len` bytes (len may cover only the header). */
+int mimic__idx_parse_header(const uint8_t *buf, size_t len, const char *name, mimic__idx *out);
+/* The header, and the data exactly as declared (no more, no less). */
+int mimic__idx_parse(const uint8_t *buf, size_t len, const char *name, mimic__idx *out);
+
+/* ---- file kinds (sniff.c) ----------------------------------------------------------------- */
+
+/* What a file is (MIMIC_FILE_*), from its bytes: magic numbers, and for .safetensors the
+ * "format" key of its metadata (students and checkpoints). */
+int32_t mimic__sniff(const uint8_t *buf, size_t len);
 
 /* ---- .safetensors (safetensors.c): shared by student save/load and checkpoints ---------- */
 
@@ -65,6 +90,10 @@ typedef struct mimic__st_file {
  * dtype other than F32, rank > 2, duplicate names: MIMIC_ERR_FORMAT naming `name`. */
 int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, mimic__st_file *out);
 int mimic__safetensors_read(const char *path, mimic__st_file *out);
+/* The header only (metadata, tensor names and shapes; every tensor's data is NULL), checked
+ * as by mimic__safetensors_parse but without copying the data. */
+int mimic__safetensors_parse_header(const uint8_t *buf, size_t len, const char *name,
+                                    mimic__st_file *out);
 const mimic__st_tensor *mimic__st_find(const mimic__st_file *f, const char *name);
 const char *mimic__st_meta_get(const mimic__st_file *f, const char *key);
 void mimic__st_close(mimic__st_file *f);

@@ -313,7 +313,7 @@ static int check_layout(const header *h, const char *name, mimic__npy *out)
     return MIMIC_OK;
 }
 
-int mimic__npy_parse(const uint8_t *buf, size_t len, const char *name, mimic__npy *out)
+int mimic__npy_parse_header(const uint8_t *buf, size_t len, const char *name, mimic__npy *out)
 {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < len && i < sizeof npy_magic; i++)
@@ -356,6 +356,14 @@ int mimic__npy_parse(const uint8_t *buf, size_t len, const char *name, mimic__np
         return rc;
     }
     out->data_offset = start + hlen;
+    return MIMIC_OK;
+}
+
+int mimic__npy_parse(const uint8_t *buf, size_t len, const char *name, mimic__npy *out)
+{
+    int rc = mimic__npy_parse_header(buf, len, name, out);
+    if (rc != MIMIC_OK)
+        return rc;
     if (out->data_bytes > len - out->data_offset) {
         size_t have = len - out->data_offset, want = out->data_bytes;
         memset(out, 0, sizeof *out);

@@ -607,7 +607,7 @@ static int parse_tensor(parser *ps, const char *tname, const char *shown, size_t
     ps->tensors[i].name = tname;
     ps->tensors[i].rows = rows;
     ps->tensors[i].cols = cols;
-    ps->tensors[i].data = ps->data_area + ps->data_used;
+    ps->tensors[i].data = ps->data_area ? ps->data_area + ps->data_used : NULL;
     ps->ranges[i].begin = offs[0];
     ps->ranges[i].end = offs[1];
     ps->ranges[i].index = i;
@@ -766,7 +766,8 @@ static size_t round64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
-int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, mimic__st_file *out)
+static int parse(const uint8_t *buf, size_t len, const char *name, bool with_data,
+                 mimic__st_file *out)
 {
     memset(out, 0, sizeof *out);
     if (!name)
@@ -802,7 +803,7 @@ int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, m
     if (rc != MIMIC_OK)
         return rc;
     const size_t nt = ps.n_tensors, nm = ps.n_meta, pool = ps.pool_bytes;
-    const size_t dbytes = ps.data_bytes;
+    const size_t dbytes = with_data ? ps.data_bytes : 0;
 
     /* One block: tensors | data | meta | ranges | name scratch | strings. All sizes are
      * bounded by small multiples of hlen + data_len, but check anyway. */
@@ -833,7 +834,7 @@ int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, m
     ps2.end = buf + 8 + hlen;
     ps2.store = true;
     ps2.tensors = (mimic__st_tensor *)(void *)block;
-    ps2.data_area = (float *)(void *)(block + o_data);
+    ps2.data_area = with_data ? (float *)(void *)(block + o_data) : NULL;
     ps2.meta = (mimic__st_meta *)(void *)(block + o_meta);
     ps2.ranges = (range *)(void *)(block + o_rng);
     ps2.pool = (char *)(block + o_pool);
@@ -861,12 +862,24 @@ int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, m
         mimic__free(block);
         return rc;
     }
-    copy_tensor_data(ps2.tensors, ps2.ranges, nt, data);
+    if (with_data)
+        copy_tensor_data(ps2.tensors, ps2.ranges, nt, data);
     out->tensors = ps2.tensors;
     out->n_tensors = nt;
     out->meta = nm ? ps2.meta : NULL;
     out->n_meta = nm;
     return MIMIC_OK;
+}
+
+int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, mimic__st_file *out)
+{
+    return parse(buf, len, name, true, out);
+}
+
+int mimic__safetensors_parse_header(const uint8_t *buf, size_t len, const char *name,
+                                    mimic__st_file *out)
+{
+    return parse(buf, len, name, false, out);
 }
 
 int mimic__safetensors_read(const char *path, mimic__st_file *out)

@@ -6,11 +6,11 @@
 
 #include "model/model.h"
 
-/* Everything a dataset owns: up to three file mappings and three copied arrays. Freed when
- * the last view releases it. */
+/* Everything a dataset owns: the bytes of up to three arrays it uses in place (shared with
+ * the arrays) and three converted copies. Freed when the last view releases it. */
 struct mimic__storage {
     atomic_size_t refs;
-    mimic__map maps[3];
+    mimic__blob *blobs[3];
     void *owned[3];
 };
 
@@ -35,7 +35,7 @@ static void storage_release(mimic__storage *s)
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
     for (size_t i = 0; i < 3; i++) {
-        mimic__unmap(&s->maps[i]);
+        mimic__blob_release(s->blobs[i]);
         mimic__free(s->owned[i]);
     }
     mimic__free(s);
@@ -203,153 +203,177 @@ int mimic_dataset_wrap(mimic_dataset **out, const void *inputs, int32_t input_dt
                       labels, NULL);
 }
 
-/* ---- load_npy ----------------------------------------------------------------------------- */
+/* ---- from arrays: load_npy, load_idx ------------------------------------------------------ */
 
-/* One .npy file being loaded; its mapping lives in the storage slot until released. */
-typedef struct npy_in {
-    const char *path;
-    mimic__map *map;
-    mimic__npy h;
-    const uint8_t *data; /* first data byte */
-} npy_in;
-
-static int open_npy(npy_in *f, const char *path, mimic__map *slot, const char *role,
-                    int want_ndim, const char *dtypes_ok, const char *dtypes_msg)
+/* One array in a role (inputs, teacher logits, labels): its rank and dtype must suit it. */
+static int check_role(const mimic_array *a, const char *role, int want_ndim,
+                      const int32_t *dtypes, size_t n_dtypes, const char *dtypes_msg)
 {
-    f->path = path;
-    f->map = slot;
-    int rc = mimic__map_file(path, slot);
-    if (!rc)
-        rc = mimic__npy_parse(slot->data, slot->size, path, &f->h);
-    if (rc)
-        return rc;
-    f->data = slot->data + f->h.data_offset;
-    if (f->h.ndim != want_ndim)
+    const char *name = mimic__array_name(a);
+    const int ndim = mimic_array_ndim(a);
+    if (ndim != want_ndim)
         return mimic__error(MIMIC_ERR_UNSUPPORTED,
-                            "%s: unsupported rank: %s must be a %d-D array, got %d-D", path, role,
-                            want_ndim, f->h.ndim);
-    if (!strstr(dtypes_ok, mimic__npy_descr(&f->h)))
+                            "%s: unsupported rank: %s must be a %d-D array, got %d-D", name, role,
+                            want_ndim, ndim);
+    bool ok = false;
+    for (size_t i = 0; i < n_dtypes; i++)
+        ok = ok || mimic_array_dtype(a) == dtypes[i];
+    if (!ok)
         return mimic__error(MIMIC_ERR_UNSUPPORTED,
-                            "%s: unsupported dtype '%s' for %s (expected %s)", path,
-                            mimic__npy_descr(&f->h), role, dtypes_msg);
-    if (f->h.shape[0] == 0)
-        return mimic__error(MIMIC_ERR_SHAPE, "%s: %s array has 0 rows", path, role);
-    if (f->h.shape[1] == 0)
-        return mimic__error(MIMIC_ERR_SHAPE, "%s: %s array has 0 columns", path, role);
+                            "%s: unsupported dtype '%s' for %s (expected %s)", name,
+                            mimic__dtype_descr(mimic_array_dtype(a)), role, dtypes_msg);
+    if (mimic_array_rows(a) == 0)
+        return mimic__error(MIMIC_ERR_SHAPE, "%s: %s array has 0 rows", name, role);
+    if (mimic_array_cols(a) == 0)
+        return mimic__error(MIMIC_ERR_SHAPE, "%s: %s array has 0 columns", name, role);
     return MIMIC_OK;
 }
 
-static int same_rows(const npy_in *f, const npy_in *ref)
+static const int32_t input_dtypes[] = {MIMIC_DTYPE_F32, MIMIC_DTYPE_F64, MIMIC_DTYPE_U8};
+static const int32_t logit_dtypes[] = {MIMIC_DTYPE_F32, MIMIC_DTYPE_F64};
+static const int32_t label_dtypes[] = {MIMIC_DTYPE_I32, MIMIC_DTYPE_I64, MIMIC_DTYPE_U8};
+#define INPUT_DTYPES "'<f4', '<f8' or '|u1'"
+#define LOGIT_DTYPES "'<f4' or '<f8'"
+#define LABEL_DTYPES "'<i4', '<i8' or '|u1'"
+
+static int same_rows(const mimic_array *a, const mimic_array *ref)
 {
-    if (f->h.shape[0] != ref->h.shape[0])
-        return mimic__error(MIMIC_ERR_SHAPE, "%s: %zu rows, but %s has %zu", f->path,
-                            f->h.shape[0], ref->path, ref->h.shape[0]);
+    if (mimic_array_rows(a) != mimic_array_rows(ref))
+        return mimic__error(MIMIC_ERR_SHAPE, "%s: %zu rows, but %s has %zu", mimic__array_name(a),
+                            mimic_array_rows(a), mimic__array_name(ref), mimic_array_rows(ref));
     return MIMIC_OK;
 }
 
-/* A float32 view of a '<f4' or '<f8' file: the mapping itself when it is '<f4', aligned and
- * the host is little-endian; otherwise a converted aligned copy (and the file is unmapped). */
-static int float_view(npy_in *f, void **owned, const float **view)
+/* The array's values as float32: the stored bytes themselves when they are little-endian
+ * '<f4' and aligned (the storage then keeps the array's bytes alive), otherwise a converted
+ * aligned copy owned by the storage. */
+static int float_values(const mimic_array *a, mimic__storage *s, int slot, const float **view)
 {
-    if (f->h.itemsize == 4 && mimic__host_le() && (uintptr_t)f->data % _Alignof(float) == 0) {
-        *view = (const float *)(const void *)f->data;
+    const float *v = mimic__array_f32_view(a);
+    if (v) {
+        s->blobs[slot] = mimic__array_blob(a);
+        mimic__blob_retain(s->blobs[slot]);
+        *view = v;
         return MIMIC_OK;
     }
-    float *dst = mimic__aligned_alloc(f->h.count * sizeof(float));
+    size_t n = mimic_array_rows(a) * mimic_array_cols(a);
+    float *dst = mimic__falloc(n, 1);
     if (!dst)
         return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory converting %zu values to float32",
-                            f->path, f->h.count);
-    for (size_t i = 0; i < f->h.count; i++) {
-        if (f->h.itemsize == 4) {
-            uint32_t u = mimic__le32(f->data + 4 * i);
-            memcpy(&dst[i], &u, sizeof u);
-        } else {
-            uint64_t u = mimic__le64(f->data + 8 * i);
-            double v;
-            memcpy(&v, &u, sizeof v);
-            dst[i] = (float)v;
-        }
-    }
-    *owned = dst;
+                            mimic__array_name(a), n);
+    mimic__array_floats(a, dst);
+    s->owned[slot] = dst;
     *view = dst;
-    mimic__unmap(f->map);
     return MIMIC_OK;
 }
 
-/* Labels are small: always an owned int32 copy, checked while converting. */
-static int label_copy(npy_in *f, size_t classes, void **owned, const int32_t **view)
+/* The largest label + 1 (at least 2): the class count of a labels-only dataset. */
+static size_t classes_from_labels(const int32_t *y, size_t rows)
 {
-    size_t rows = f->h.count;
-    int32_t *dst = mimic__malloc(rows * sizeof(int32_t));
-    if (!dst)
-        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory reading %zu labels", f->path,
-                            rows);
-    *owned = dst;
-    for (size_t r = 0; r < rows; r++) {
-        long long v;
-        if (f->h.itemsize == 1) {
-            v = f->data[r];
-        } else if (f->h.itemsize == 4) {
-            uint32_t u = mimic__le32(f->data + 4 * r);
-            int32_t s;
-            memcpy(&s, &u, sizeof s);
-            v = s;
-        } else {
-            uint64_t u = mimic__le64(f->data + 8 * r);
-            int64_t s;
-            memcpy(&s, &u, sizeof s);
-            v = s;
-        }
-        if (v < 0 || (unsigned long long)v >= classes || v > INT32_MAX)
-            return label_error(f->path, r, v, classes);
-        dst[r] = (int32_t)v;
-    }
-    *view = dst;
-    mimic__unmap(f->map);
-    return MIMIC_OK;
+    int32_t top = 1;
+    for (size_t r = 0; r < rows; r++)
+        top = y[r] > top ? y[r] : top;
+    return (size_t)top + 1;
 }
 
-static int load_files(mimic__storage *s, const char *inputs, const char *logits,
-                      const char *labels, mimic_dataset **out)
+static int from_arrays(mimic__storage *s, const mimic_array *x, const mimic_array *z,
+                       const mimic_array *y, size_t n_classes, mimic_dataset **out)
 {
-    static const char fn[] = "mimic_dataset_load_npy";
-    npy_in x, z, y;
-    memset(&y, 0, sizeof y);
-    int rc = open_npy(&x, inputs, &s->maps[SLOT_INPUTS], "inputs", 2, "<f4 <f8 |u1",
-                      "'<f4', '<f8' or '|u1'");
-    if (!rc)
-        rc = open_npy(&z, logits, &s->maps[SLOT_LOGITS], "teacher logits", 2, "<f4 <f8",
-                      "'<f4' or '<f8'");
-    if (!rc)
-        rc = same_rows(&z, &x);
-    if (!rc && labels) {
-        rc = open_npy(&y, labels, &s->maps[SLOT_LABELS], "labels", 1, "<i4 <i8 |u1",
-                      "'<i4', '<i8' or '|u1'");
+    static const char fn[] = "mimic_dataset_from_arrays";
+    int rc = check_role(x, "inputs", 2, input_dtypes, 3, INPUT_DTYPES);
+    if (!rc && z)
+        rc = check_role(z, "teacher logits", 2, logit_dtypes, 2, LOGIT_DTYPES);
+    if (!rc && z)
+        rc = same_rows(z, x);
+    if (!rc && y) {
+        rc = check_role(y, "labels", 1, label_dtypes, 3, LABEL_DTYPES);
         if (!rc)
-            rc = same_rows(&y, &x);
+            rc = same_rows(y, x);
     }
+    if (!rc && z && n_classes && mimic_array_cols(z) != n_classes)
+        rc = mimic__error(MIMIC_ERR_SHAPE, "%s: %zu columns of logits, but %zu classes are expected",
+                          mimic__array_name(z), mimic_array_cols(z), n_classes);
     if (rc)
         return rc;
-
-    size_t rows = x.h.shape[0], n_inputs = x.h.shape[1], classes = z.h.shape[1];
-    const void *xv = x.data;
+    const size_t rows = mimic_array_rows(x), n_inputs = mimic_array_cols(x);
+    const void *xv = mimic_array_data(x);
     int32_t dtype = MIMIC_DTYPE_U8;
-    if (x.h.dtype == 'f') {
+    if (mimic_array_dtype(x) == MIMIC_DTYPE_U8) {
+        s->blobs[SLOT_INPUTS] = mimic__array_blob(x);
+        mimic__blob_retain(s->blobs[SLOT_INPUTS]);
+    } else {
         const float *fv;
-        rc = float_view(&x, &s->owned[SLOT_INPUTS], &fv);
+        rc = float_values(x, s, SLOT_INPUTS, &fv);
         xv = fv;
         dtype = MIMIC_DTYPE_F32;
     }
     const float *zv = NULL;
+    if (!rc && z) {
+        n_classes = mimic_array_cols(z);
+        rc = float_values(z, s, SLOT_LOGITS, &zv);
+        if (!rc)
+            rc = check_logits(zv, rows, n_classes, mimic__array_name(z));
+    }
+    int32_t *yv = NULL;
+    if (!rc && y) {
+        /* labels are small: always an owned int32 copy, checked while converting */
+        yv = mimic__calloc(rows, sizeof(int32_t));
+        if (!yv)
+            return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory reading %zu labels",
+                                mimic__array_name(y), rows);
+        s->owned[SLOT_LABELS] = yv;
+        rc = mimic__array_labels(y, n_classes, yv);
+        if (!rc && !n_classes)
+            n_classes = classes_from_labels(yv, rows);
+    }
     if (!rc)
-        rc = float_view(&z, &s->owned[SLOT_LOGITS], &zv);
-    if (!rc)
-        rc = check_logits(zv, rows, classes, logits);
-    const int32_t *yv = NULL;
+        rc = new_handle(out, fn, dtype, rows, n_inputs, n_classes, xv, zv, yv, s);
+    return rc;
+}
+
+int mimic_dataset_from_arrays(mimic_dataset **out, const mimic_array *inputs,
+                              const mimic_array *teacher_logits, const mimic_array *labels,
+                              size_t n_classes)
+{
+    static const char fn[] = "mimic_dataset_from_arrays";
+    if (!out)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: out is NULL", fn);
+    *out = NULL;
+    int rc = mimic__array_check(inputs, "inputs");
+    if (!rc && teacher_logits)
+        rc = mimic__array_check(teacher_logits, "teacher_logits");
     if (!rc && labels)
-        rc = label_copy(&y, classes, &s->owned[SLOT_LABELS], &yv);
-    if (!rc)
-        rc = new_handle(out, fn, dtype, rows, n_inputs, classes, xv, zv, yv, s);
+        rc = mimic__array_check(labels, "labels");
+    if (rc)
+        return rc;
+    if (!teacher_logits && !labels)
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "%s: teacher_logits and labels are both NULL (a dataset needs one)", fn);
+    if (n_classes == 1)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: n_classes is 1 (at least 2)", fn);
+    mimic__storage *s = storage_new();
+    if (!s)
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", fn);
+    rc = from_arrays(s, inputs, teacher_logits, labels, n_classes, out);
+    if (rc) {
+        *out = NULL;
+        storage_release(s);
+    }
+    return rc;
+}
+
+/* Load up to three array files (.npy or IDX, by content) and make a dataset of them. */
+static int load_files(const char *const paths[3], mimic_dataset **out)
+{
+    mimic_array *a[3] = {NULL, NULL, NULL};
+    int rc = MIMIC_OK;
+    for (int i = 0; i < 3 && rc == MIMIC_OK; i++)
+        if (paths[i])
+            rc = mimic_array_load(&a[i], paths[i]);
+    if (rc == MIMIC_OK)
+        rc = mimic_dataset_from_arrays(out, a[0], a[1], a[2], 0);
+    for (int i = 0; i < 3; i++)
+        mimic_array_free(a[i]);
     return rc;
 }
 
@@ -363,15 +387,25 @@ int mimic_dataset_load_npy(mimic_dataset **out, const char *inputs, const char *
     if (!inputs || !teacher_logits)
         return mimic__error(MIMIC_ERR_INVALID, "%s: %s path is NULL", fn,
                             !inputs ? "inputs" : "teacher_logits");
-    mimic__storage *s = storage_new();
-    if (!s)
-        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", fn);
-    int rc = load_files(s, inputs, teacher_logits, labels_or_NULL, out);
-    if (rc) {
-        *out = NULL;
-        storage_release(s);
-    }
-    return rc;
+    const char *const paths[3] = {inputs, teacher_logits, labels_or_NULL};
+    return load_files(paths, out);
+}
+
+int mimic_dataset_load_idx(mimic_dataset **out, const char *images, const char *labels_or_NULL,
+                           const char *teacher_logits_or_NULL)
+{
+    static const char fn[] = "mimic_dataset_load_idx";
+    if (!out)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!images)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: images path is NULL", fn);
+    if (!labels_or_NULL && !teacher_logits_or_NULL)
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "%s: labels and teacher_logits are both NULL (a dataset needs one)",
+                            fn);
+    const char *const paths[3] = {images, teacher_logits_or_NULL, labels_or_NULL};
+    return load_files(paths, out);
 }
 
 /* ---- slices, getters, free ---------------------------------------------------------------- */

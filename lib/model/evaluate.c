@@ -10,33 +10,51 @@ typedef struct sums {
     size_t correct, agree;
 } sums;
 
-static void accumulate(sums *a, const float *logits, const mimic_dataset *d, size_t first,
-                       size_t rows, double T, int center)
+/* Add rows of logits s compared with teacher rows t (NULL: none) and labels y (NULL). */
+static void accumulate(sums *a, const float *logits, const float *t, const int32_t *y, size_t rows,
+                       size_t C, double T, int center)
 {
-    size_t C = d->n_classes;
     for (size_t r = 0; r < rows; r++) {
         const float *s = logits + r * C;
         size_t ks = mimic__argmax(s, C);
-        if (d->logits) {
-            const float *t = d->logits + (first + r) * C;
+        if (t) {
+            const float *tr = t + r * C;
             double off = 0;
             if (center) {
                 for (size_t j = 0; j < C; j++)
-                    off += t[j];
+                    off += tr[j];
                 off /= (double)C;
             }
             for (size_t j = 0; j < C; j++) {
-                double e = (double)s[j] - ((double)t[j] - off);
+                double e = (double)s[j] - ((double)tr[j] - off);
                 a->sq += e * e;
             }
-            a->kl += mimic__kd_row(s, t, C, T, 0, NULL) / (T * T);
-            a->agree += ks == mimic__argmax(t, C);
+            a->kl += mimic__kd_row(s, tr, C, T, 0, NULL) / (T * T);
+            a->agree += ks == mimic__argmax(tr, C);
         }
-        if (d->labels) {
-            size_t y = (size_t)d->labels[first + r];
-            a->ce += mimic__ce_row(s, y, C);
-            a->correct += ks == y;
+        if (y) {
+            size_t label = (size_t)y[r];
+            a->ce += mimic__ce_row(s, label, C);
+            a->correct += ks == label;
         }
+    }
+}
+
+static void finish(const sums *a, size_t rows, size_t C, bool logits, bool labels,
+                   mimic_metrics *out)
+{
+    double N = (double)rows;
+    out->rows = rows;
+    out->logit_l2 = out->logit_rmse = out->kl = out->hard_ce = out->accuracy = out->agreement = NAN;
+    if (logits) {
+        out->logit_l2 = a->sq / (2 * N);
+        out->logit_rmse = sqrt(a->sq / (N * (double)C));
+        out->kl = a->kl / N;
+        out->agreement = (double)a->agree / N;
+    }
+    if (labels) {
+        out->hard_ce = a->ce / N;
+        out->accuracy = (double)a->correct / N;
     }
 }
 
@@ -44,6 +62,7 @@ void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double t
                         int center, size_t chunk, float *x, float *ws, mimic_metrics *out)
 {
     const mimic__layout *L = &s->L;
+    const size_t C = d->n_classes;
     sums a = {0, 0, 0, 0, 0};
     for (size_t first = 0; first < d->rows; first += chunk) {
         size_t n = d->rows - first < chunk ? d->rows - first : chunk;
@@ -52,21 +71,58 @@ void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double t
         float *z, *h, *logits;
         mimic__student_forward_ws(L, s->opts.activation, s->params, x, n, NULL, ws, &z, &h,
                                   &logits);
-        accumulate(&a, logits, d, first, n, temperature, center);
+        accumulate(&a, logits, d->logits ? d->logits + first * C : NULL,
+                   d->labels ? d->labels + first : NULL, n, C, temperature, center);
     }
-    double N = (double)d->rows;
-    out->rows = d->rows;
-    out->logit_l2 = out->logit_rmse = out->kl = out->hard_ce = out->accuracy = out->agreement = NAN;
-    if (d->logits) {
-        out->logit_l2 = a.sq / (2 * N);
-        out->logit_rmse = sqrt(a.sq / (N * (double)d->n_classes));
-        out->kl = a.kl / N;
-        out->agreement = (double)a.agree / N;
-    }
-    if (d->labels) {
-        out->hard_ce = a.ce / N;
-        out->accuracy = (double)a.correct / N;
-    }
+    finish(&a, d->rows, C, d->logits != NULL, d->labels != NULL, out);
+}
+
+void mimic_metrics_init(mimic_metrics *m, size_t struct_size)
+{
+    mimic_metrics d;
+    memset(&d, 0, sizeof d);
+    d.logit_l2 = d.logit_rmse = d.kl = d.hard_ce = d.accuracy = d.agreement = NAN;
+    mimic__struct_copy_out(m, struct_size, &d, sizeof d);
+}
+
+static int check_temperature(double temperature)
+{
+    if (!isfinite(temperature) || temperature <= 0)
+        return mimic__error(MIMIC_ERR_INVALID, "temperature: must be finite and > 0, not %g",
+                            temperature);
+    return MIMIC_OK;
+}
+
+int mimic_evaluate_logits(const float *logits, const float *teacher, const int32_t *labels,
+                          size_t rows, size_t classes, double temperature, mimic_metrics *out)
+{
+    static const char fn[] = "mimic_evaluate_logits";
+    int rc = mimic__struct_check_out(out, fn, "mimic_metrics_init");
+    if (rc == MIMIC_OK)
+        rc = check_temperature(temperature);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (!logits || (!teacher && !labels))
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "%s: logits and at least one of teacher_logits and labels are needed",
+                            fn);
+    size_t n;
+    if (rows == 0 || classes == 0 || !mimic__mul_ok(rows, classes, &n))
+        return mimic__error(MIMIC_ERR_INVALID, "%s: %zu rows x %zu classes", fn, rows, classes);
+    /* the loss routines check finiteness and labels, with messages naming row and column */
+    double ignored;
+    rc = teacher ? mimic_loss_logit_l2(logits, teacher, rows, classes, &ignored, NULL) : MIMIC_OK;
+    if (rc == MIMIC_OK && labels)
+        rc = mimic_loss_hard_ce(logits, labels, rows, classes, &ignored, NULL);
+    if (rc != MIMIC_OK)
+        return rc;
+    sums a = {0, 0, 0, 0, 0};
+    accumulate(&a, logits, teacher, labels, rows, classes, temperature, 0);
+    mimic_metrics m;
+    mimic_metrics_init(&m, sizeof m);
+    finish(&a, rows, classes, teacher != NULL, labels != NULL, &m);
+    mimic__struct_copy_out(out, out->struct_size, &m, sizeof m);
+    return MIMIC_OK;
 }
 
 /* Rows per chunk: big enough for efficient sgemm, small enough to bound the workspace. */
@@ -82,9 +138,8 @@ int mimic_evaluate(const mimic_student *s, const mimic_dataset *d, double temper
         rc = mimic__struct_check_out(out, "mimic_evaluate", "mimic_metrics_init");
     if (rc != MIMIC_OK)
         return rc;
-    if (!isfinite(temperature) || temperature <= 0)
-        return mimic__error(MIMIC_ERR_INVALID, "temperature: must be finite and > 0, not %g",
-                            temperature);
+    if ((rc = check_temperature(temperature)) != MIMIC_OK)
+        return rc;
     if (d->n_inputs != s->L.D || d->n_classes != s->L.C)
         return mimic__error(MIMIC_ERR_SHAPE,
                             "dataset: %zu inputs x %zu classes, but the student has %zu x %zu",

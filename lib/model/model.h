@@ -11,6 +11,35 @@
 
 #include "format/format.h"
 
+/* ---- arrays (array.c) ------------------------------------------------------------------ */
+
+int mimic__array_check(const mimic_array *a, const char *arg);
+const char *mimic__array_name(const mimic_array *a);
+/* The bytes the array points into (shared with datasets), or NULL when they are borrowed. */
+mimic__blob *mimic__array_blob(const mimic_array *a);
+/* The values as float32: the stored bytes when they can be used as they are (aligned
+ * little-endian '<f4'), else NULL. */
+const float *mimic__array_f32_view(const mimic_array *a);
+/* All values converted to float32 into out. */
+void mimic__array_floats(const mimic_array *a, float *out);
+/* The values of an integer array as labels in [0, n_classes) (n_classes 0: any >= 0);
+ * MIMIC_ERR_RANGE naming the row. */
+int mimic__array_labels(const mimic_array *a, size_t n_classes, int32_t *out);
+/* "<f4", "|u1", ... and the element size of a MIMIC_DTYPE_*. */
+const char *mimic__dtype_descr(int32_t dtype);
+size_t mimic__dtype_size(int32_t dtype);
+
+/* ---- file kinds (file.c) --------------------------------------------------------------- */
+
+/* MIMIC_OK when the bytes of `path` are of kind `want` (or of no kind we know: let the
+ * parser judge), else MIMIC_ERR_FORMAT "PATH: this is <kind>, not <want_text>". */
+int mimic__expect_kind(const char *path, const uint8_t *buf, size_t len, int32_t want,
+                       const char *want_text);
+
+/* Read a .safetensors file that must be of kind `want` (MIMIC_FILE_STUDENT also accepts a
+ * plain .safetensors file with a student's tensors). */
+int mimic__read_safetensors_as(const char *path, int32_t want, mimic__st_file *out);
+
 /* ---- datasets (dataset.c) ----------------------------------------------------------- */
 
 typedef struct mimic__storage mimic__storage; /* refcounted owner of mapped/copied arrays */

@@ -221,7 +221,7 @@ int mimic_student_load(mimic_student **out, const char *path)
     if (!path || !*path)
         return mimic__error(MIMIC_ERR_INVALID, "mimic_student_load: path is NULL or empty");
     mimic__st_file f;
-    int rc = mimic__safetensors_read(path, &f);
+    int rc = mimic__read_safetensors_as(path, MIMIC_FILE_STUDENT, &f);
     if (rc != MIMIC_OK)
         return rc;
     rc = load_from_file(&f, path, out);

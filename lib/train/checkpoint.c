@@ -398,7 +398,7 @@ static int read_file(const mimic__ckpt_view *v, const char *path, mimic__ckpt *c
 int mimic__checkpoint_read(const char *path, const mimic__ckpt_view *v, mimic__ckpt *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = mimic__safetensors_read(path, &out->file);
+    int rc = mimic__read_safetensors_as(path, MIMIC_FILE_CHECKPOINT, &out->file);
     if (rc != MIMIC_OK)
         return rc;
     rc = read_file(v, path, out);

@@ -362,20 +362,18 @@ double mimic_train_default_learning_rate(int32_t optimizer, int32_t loss)
     return o->lr > 0 ? o->lr : l->sgd_lr;
 }
 
+const char *mimic_train_criterion(int32_t loss)
+{
+    const mimic__loss *l = mimic__loss_get(loss);
+    return l ? l->criterion : NULL;
+}
+
 void mimic__train_options_resolve(mimic_train_options *o)
 {
     if (o->learning_rate == 0)
         o->learning_rate = mimic_train_default_learning_rate(o->optimizer, o->loss);
     if (o->target_norm == MIMIC_TARGET_AUTO)
         o->target_norm = mimic__loss_get(o->loss)->auto_target_norm;
-}
-
-void mimic_metrics_init(mimic_metrics *m, size_t struct_size)
-{
-    mimic_metrics d;
-    memset(&d, 0, sizeof d);
-    d.logit_l2 = d.logit_rmse = d.kl = d.hard_ce = d.accuracy = d.agreement = NAN;
-    mimic__struct_copy_out(m, struct_size, &d, sizeof d);
 }
 
 void mimic_train_report_init(mimic_train_report *r, size_t struct_size)
