@@ -22,6 +22,18 @@ lib=$(readlink -f "$prefix/lib/libmimic.so")
 bash "$root/abi/dump.sh" "$lib" "$prefix/include" "$tmp/current.abi"
 echo "abi: baseline $(grep -c '<elf-symbol ' "$baseline") symbols, $lib $(grep -c '<elf-symbol ' "$tmp/current.abi") symbols"
 
+# A struct that may grow must not be embedded by value in another (abi/embedded.py), and
+# the check must be able to say so: its fixture (1.2's suppressions, which let mimic_metrics
+# grow inside mimic_progress) has to fail.
+py=/usr/bin/python3
+command -v "$py" >/dev/null || py=python3
+"$py" "$root/abi/embedded.py" "$tmp/current.abi" "$supp" || exit 1
+if "$py" "$root/abi/embedded.py" "$tmp/current.abi" "$root/tests/abi/metrics_may_grow.abignore" >/dev/null; then
+  echo "abi: FAIL: abi/embedded.py accepts tests/abi/metrics_may_grow.abignore (mimic_metrics growing inside mimic_progress)"
+  exit 1
+fi
+echo "abi: OK: the embedded-struct check refuses its fixture (mimic_metrics growing inside mimic_progress)"
+
 # For information: everything that changed, additions included.
 abidiff --suppressions "$supp" "$baseline" "$tmp/current.abi" > "$tmp/all.txt" || true
 if [ -s "$tmp/all.txt" ]; then

@@ -29,7 +29,7 @@ export MIMIC_BUILD_DIR=$BUILD/ci-plain
 export MIMIC_BUILD_ROOT=$BUILD
 export MIMIC_JOBS=$JOBS
 
-ALL_STEPS=(setup plain asan reference tsan install exports headers abi
+ALL_STEPS=(setup layers plain standalone asan reference tsan install exports headers abi
            consumer-pkgconfig consumer-cmake consumer-vendor examples
            python fuzz crash valgrind onnx)
 
@@ -116,6 +116,12 @@ step_setup() {
   bash "$ROOT/scripts/setup.sh"
 }
 
+# 1b. lib/ in layers: no file includes a layer above its own; src/ and examples/ only the
+#     public headers (scripts/check_layers.sh).
+step_layers() {
+  bash "$ROOT/scripts/check_layers.sh"
+}
+
 # 2. Release build with OpenBLAS, all ctest suites. -g on top of Release's -O3: abidw needs
 #    DWARF for the ABI check, and valgrind's reports need line numbers.
 step_plain() {
@@ -124,6 +130,19 @@ step_plain() {
     -DMIMIC_BLAS=OpenBLAS
   build "$dir"
   run_ctest "$dir"
+}
+
+# 2b. The C suites stand alone: built where the Python they use for cross-checks does not
+#     exist, every suite still passes, skipping only those cross-checks (with a message).
+step_standalone() {
+  local dir=$BUILD/ci-standalone
+  configure "$dir" -DCMAKE_BUILD_TYPE=Release -DMIMIC_PYTHON=/nonexistent/python3
+  build "$dir"
+  run_ctest "$dir" -V >/dev/null
+  local skips
+  skips=$(grep -c '^[0-9]*: SKIP ' "$dir/ci-ctest.log" || true)
+  [ "$skips" -gt 0 ] || die "no cross-check reported a skip without Python"
+  note "$skips Python cross-checks skipped"
 }
 
 # 3. AddressSanitizer + UndefinedBehaviorSanitizer (gcc), all suites; any report fails.

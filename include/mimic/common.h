@@ -19,10 +19,10 @@
 
 #define MIMIC__STR2(x) #x
 #define MIMIC__STR(x) MIMIC__STR2(x)
-/* "1.0.0" */
+/* "MAJOR.MINOR.PATCH", e.g. "1.3.0" */
 #define MIMIC_VERSION_STRING \
     MIMIC__STR(MIMIC_VERSION_MAJOR) "." MIMIC__STR(MIMIC_VERSION_MINOR) "." MIMIC__STR(MIMIC_VERSION_PATCH)
-/* major * 10000 + minor * 100 + patch, e.g. 10000 for 1.0.0 */
+/* major * 10000 + minor * 100 + patch, e.g. 10300 for 1.3.0 */
 #define MIMIC_VERSION_NUMBER \
     (MIMIC_VERSION_MAJOR * 10000 + MIMIC_VERSION_MINOR * 100 + MIMIC_VERSION_PATCH)
 
@@ -80,7 +80,7 @@ MIMIC_API const char *mimic_status_str(int status);
  * valid until the thread's next failing libmimic call. Successful calls leave it as is. */
 MIMIC_API const char *mimic_last_error(void);
 
-/* The library's version at run time: "1.0.0" and 10000. Compare with the macros to detect
+/* The library's version at run time, as the macros above ("1.3.0" and 10300). Compare with the macros to detect
  * a header/library mismatch. */
 MIMIC_API const char *mimic_version_string(void);
 MIMIC_API int mimic_version_number(void);

@@ -13,8 +13,9 @@ extern "C" {
 
 /* Write `s` as a self-contained ONNX model (IR version 7, opset 13, float32) at `path`:
  * input "input" [batch, D] with a symbolic batch dimension, output "logits" [batch, C];
- * the stored input normalization as Sub/Mul, the bottleneck, hidden layer and activation and
- * output layer as MatMul/Add/Relu/Sigmoid/Tanh with the weights as initializers; producer
+ * the stored input normalization as Sub/Mul, the bottleneck, hidden and output layers as
+ * Gemm (transB = 1: the initializers are the student's tensors as they are, out x in, under
+ * the same names) and the activation as Relu/Sigmoid/Tanh; producer
  * "libmimic" with the library version; the architecture in the model's metadata.
  * Written atomically (temporary file, flush, rename).
  * Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_INVALID, MIMIC_ERR_IO, MIMIC_ERR_NOMEM. */

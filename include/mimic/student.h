@@ -45,8 +45,7 @@ enum mimic_init {
     MIMIC_INIT_UNIFORM = 1,
     /* He-normal (std sqrt(2/fan_in)) for the layer feeding a ReLU, Glorot-normal
      * (std sqrt(2/(fan_in+fan_out))) for the others; zero biases. Activations start at unit
-     * scale, so SGD needs a smaller learning rate than the PyTorch recipes use (measured: the
-     * Fashion-MNIST labels recipe at lr 0.05 diverges in the first epoch with it). */
+     * scale, so SGD needs a smaller learning rate than recipes tuned for the uniform init. */
     MIMIC_INIT_HE_GLOROT = 2
 };
 

@@ -135,8 +135,7 @@ typedef struct mimic_train_options {
                                 optimizer, loss) */
     double momentum;         /* SGD momentum, default 0.9 */
     double weight_decay;     /* default 0 */
-    double temperature;      /* KD temperature T, default 4 (on Fashion-MNIST T = 2 was
-                                0.15-0.23 points better: docs/STUDY.md) */
+    double temperature;      /* KD temperature T, > 0, default 4 */
     double hard_weight;      /* KD mix: (1 - a) soft + a hard, default 0 */
     double clip_norm;        /* global gradient-norm clip, 0 = off (default) */
     double warmup_epochs;    /* linear LR warm-up, in (fractional) epochs, default 0 */
@@ -173,10 +172,8 @@ typedef struct mimic_train_options {
                                 the kept ones by 1 / (1 - rate); evaluation, validation and
                                 the saved student use all units, unscaled. The masks are a
                                 function of seed and step (bitwise reproducible, resumable)
-                                and cost no memory; about 6% of the training throughput
-                                (784-256b-4096-10, batch 256). Needs min(batch_size, rows) x
-                                hidden < 2^32. On the Fashion-MNIST study it lowered test
-                                accuracy (docs/STUDY.md): use it where a student overfits. */
+                                and cost no memory. Needs min(batch_size, rows) x hidden
+                                < 2^32. What it costs and did in our study: docs/STUDY.md. */
     /* Since 1.2: label-preserving augmentation of image inputs. Each training row, as it is
        read, is shifted by (dy, dx) pixels drawn uniformly from [-shift, shift] each (positive
        = down / right; uncovered pixels 0 in input units, pixels pushed past the border
@@ -185,11 +182,8 @@ typedef struct mimic_train_options {
        invariant to these changes, e.g. one trained with random crops and flips: it turns the
        transfer set into many more inputs with (approximate) teacher targets. The draws are a
        function of (seed, step, batch row): reproducible, resumable, no memory. The input
-       standardization is fitted on the stored rows. Evaluation never augments. On the
-       Fashion-MNIST study (docs/STUDY.md) flip 0.5 took distillation at T = 2 from 91.54%
-       to 91.87% (means of four seeds) at about 1% of the throughput; shifts on top
-       of a transfer set that already holds shifted copies cost accuracy, and logit L2 (which
-       fits the borrowed logits as if exact) did not gain. */
+       standardization is fitted on the stored rows. Evaluation never augments. (What flips
+       and shifts did in our study: docs/STUDY.md.) */
     uint64_t image_height;   /* inputs are images of C x image_height x image_width values,
                                 channel-first (C = inputs / (height x width)), row-major:
                                 needed by flip and shift; 0 = not images (default) */
@@ -212,11 +206,10 @@ typedef struct mimic_train_report {
     double examples_per_s;
 } mimic_train_report;
 
-/* Defaults (see the field comments): Adam at 0.001, cosine schedule, batch 128, 10 epochs,
- * L2 targets standardized per class. They train every loss without tuning on data like
- * Fashion-MNIST: 10 epochs of 784-256b-4096-10 with standardized inputs reach 90.2% (L2),
- * 90.4% (KD) and 90.2% (labels) test accuracy, where SGD at 0.05 ties on KD and labels only
- * with gradient clipping and diverges on L2 (docs/STUDY.md). */
+/* Fill `o` with the defaults (see the field comments, or mimic_train_option_info): Adam at
+ * the loss's default rate, cosine schedule, batch 128, 10 epochs, L2 targets standardized per
+ * class. struct_size = sizeof the caller's struct; only that many bytes are written. Why
+ * these defaults: docs/STUDY.md. */
 MIMIC_API void mimic_train_options_init(mimic_train_options *o, size_t struct_size);
 
 /* The learning rate that options.learning_rate = 0 stands for: 0.001 for ADAM and ADAMW (the
@@ -233,9 +226,10 @@ MIMIC_API void mimic_train_report_init(mimic_train_report *r, size_t struct_size
 
 /* Train `s` on `train`. Divergence guard: a non-finite loss, gradient norm (when clipping)
  * or updated weight stops training; the student keeps the weights from before the failing
- * step (the optimizer double-buffers the weights, so this costs no copy). Errors: MIMIC_ERR_MISUSE (bad handles), MIMIC_ERR_INVALID (bad
- * options: message names the field), MIMIC_ERR_SHAPE (dataset and student disagree),
- * MIMIC_ERR_INVALID (loss needs labels/logits the dataset lacks), MIMIC_ERR_NUMERIC
+ * step (the optimizer double-buffers the weights, so this costs no copy).
+ * Errors: MIMIC_ERR_MISUSE (bad handles), MIMIC_ERR_INVALID (bad options: the message names
+ * the field; or the loss needs labels/logits the dataset lacks), MIMIC_ERR_SHAPE (dataset and
+ * student disagree), MIMIC_ERR_NUMERIC
  * (divergence: the student keeps the last good weights; the message names epoch and step),
  * MIMIC_ERR_CANCELLED, MIMIC_ERR_IO / MIMIC_ERR_FORMAT (checkpoint), MIMIC_ERR_NOMEM.
  * report_or_NULL (struct_size set by the caller) is filled also on failure. */

@@ -148,7 +148,7 @@ int mimic_array_load(mimic_array **out, const char *path)
     *out = NULL;
     if (!path || !*path)
         return mimic__error(MIMIC_ERR_INVALID, "mimic_array_load: path is NULL or empty");
-    mimic_array *a;
+    mimic_array *a = NULL;
     int rc = new_array(&a, path);
     if (rc != MIMIC_OK)
         return rc;
@@ -175,7 +175,7 @@ int mimic_array_parse(mimic_array **out, const void *data, size_t size, const ch
         return mimic__error(MIMIC_ERR_INVALID, "%s: data is NULL", name);
     if (copy != 0 && copy != 1)
         return mimic__error(MIMIC_ERR_INVALID, "%s: copy must be 0 or 1, not %d", name, (int)copy);
-    mimic_array *a;
+    mimic_array *a = NULL;
     int rc = new_array(&a, name);
     if (rc != MIMIC_OK)
         return rc;
