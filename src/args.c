@@ -351,20 +351,10 @@ static void lib_default(const cli_opt *o, char *buf, size_t n)
         memcpy(&i32, field, sizeof i32);
         snprintf(buf, n, "%s", i32 ? "on" : "off");
         break;
-    case MIMIC_OPTION_ENUM: {
+    case MIMIC_OPTION_ENUM:
         memcpy(&i32, field, sizeof i32);
-        const char *name;
-        int32_t v;
-        for (size_t k = 0;; k++) {
-            int rc = o->kind == OPT_TRAIN ? mimic_train_option_choice(o->index, k, &name, &v)
-                                          : mimic_student_option_choice(o->index, k, &name, &v);
-            if (rc != MIMIC_OK)
-                break;
-            if (v == i32)
-                snprintf(buf, n, "%s", name);
-        }
+        snprintf(buf, n, "%s", cli_choice_name(o->kind == OPT_STUDENT, info.name, i32));
         break;
-    }
     case MIMIC_OPTION_INT32:
         memcpy(&i32, field, sizeof i32);
         snprintf(buf, n, "%d", (int)i32);

@@ -183,6 +183,8 @@ int mimic__opt_check(const mimic__optable *t, const mimic__opt *o, const void *o
 int mimic__opt_validate(const mimic__optable *t, const void *opts);
 /* The row called `name` (field name or CLI flag), or NULL with MIMIC_ERR_INVALID set. */
 const mimic__opt *mimic__opt_find(const mimic__optable *t, const char *name);
+/* The index of the row called `name` (the public _option_find). */
+int mimic__opt_index(const mimic__optable *t, const char *name, size_t *index);
 /* Set a field from text, checked; opts unchanged on failure. */
 int mimic__opt_set(const mimic__optable *t, void *opts, const char *name, const char *text);
 /* The public description of row i. */

@@ -319,6 +319,16 @@ static int parse_text(const mimic__optable *t, const mimic__opt *o, const char *
     }
 }
 
+int mimic__opt_index(const mimic__optable *t, const char *name, size_t *index)
+{
+    const mimic__opt *o = mimic__opt_find(t, name);
+    if (!o)
+        return MIMIC_ERR_INVALID;
+    if (index)
+        *index = (size_t)(o - t->rows);
+    return MIMIC_OK;
+}
+
 int mimic__opt_set(const mimic__optable *t, void *opts, const char *name, const char *text)
 {
     if (!opts)

@@ -159,25 +159,28 @@ static void *copy_aligned(const void *src, size_t n)
     return p;
 }
 
-int mimic_dataset_create(mimic_dataset **out, const void *inputs, int32_t input_dtype,
-                         const float *teacher_logits, const int32_t *labels, size_t rows,
-                         size_t n_inputs, size_t n_classes)
+/* create (copy = true) and wrap (copy = false): the same checks, then copies or borrows. */
+static int make_dataset(const char *fn, bool copy, mimic_dataset **out, const void *inputs,
+                        int32_t input_dtype, const float *logits, const int32_t *labels,
+                        size_t rows, size_t n_inputs, size_t n_classes)
 {
-    static const char fn[] = "mimic_dataset_create";
     sizes sz = {0, 0, 0};
-    int rc = check_args(fn, out, inputs, input_dtype, teacher_logits, labels, rows, n_inputs,
-                        n_classes, &sz);
+    int rc = check_args(fn, out, inputs, input_dtype, logits, labels, rows, n_inputs, n_classes,
+                        &sz);
     if (rc)
         return rc;
+    if (!copy)
+        return new_handle(out, fn, input_dtype, rows, n_inputs, n_classes, inputs, logits,
+                          labels, NULL);
     mimic__storage *s = storage_new();
     if (!s)
         return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", fn);
     s->owned[SLOT_INPUTS] = copy_aligned(inputs, sz.inputs);
-    if (teacher_logits)
-        s->owned[SLOT_LOGITS] = copy_aligned(teacher_logits, sz.logits);
+    if (logits)
+        s->owned[SLOT_LOGITS] = copy_aligned(logits, sz.logits);
     if (labels)
         s->owned[SLOT_LABELS] = copy_aligned(labels, sz.labels);
-    if (!s->owned[SLOT_INPUTS] || (teacher_logits && !s->owned[SLOT_LOGITS]) ||
+    if (!s->owned[SLOT_INPUTS] || (logits && !s->owned[SLOT_LOGITS]) ||
         (labels && !s->owned[SLOT_LABELS])) {
         storage_release(s);
         return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory copying %zu rows", fn, rows);
@@ -189,18 +192,20 @@ int mimic_dataset_create(mimic_dataset **out, const void *inputs, int32_t input_
     return rc;
 }
 
+int mimic_dataset_create(mimic_dataset **out, const void *inputs, int32_t input_dtype,
+                         const float *teacher_logits, const int32_t *labels, size_t rows,
+                         size_t n_inputs, size_t n_classes)
+{
+    return make_dataset("mimic_dataset_create", true, out, inputs, input_dtype, teacher_logits,
+                        labels, rows, n_inputs, n_classes);
+}
+
 int mimic_dataset_wrap(mimic_dataset **out, const void *inputs, int32_t input_dtype,
                        const float *teacher_logits, const int32_t *labels, size_t rows,
                        size_t n_inputs, size_t n_classes)
 {
-    static const char fn[] = "mimic_dataset_wrap";
-    sizes sz = {0, 0, 0};
-    int rc = check_args(fn, out, inputs, input_dtype, teacher_logits, labels, rows, n_inputs,
-                        n_classes, &sz);
-    if (rc)
-        return rc;
-    return new_handle(out, fn, input_dtype, rows, n_inputs, n_classes, inputs, teacher_logits,
-                      labels, NULL);
+    return make_dataset("mimic_dataset_wrap", false, out, inputs, input_dtype, teacher_logits,
+                        labels, rows, n_inputs, n_classes);
 }
 
 /* ---- from arrays: load_npy, load_idx ------------------------------------------------------ */

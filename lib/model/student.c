@@ -102,12 +102,7 @@ int mimic_student_option_choice(size_t index, size_t k, const char **name, int32
 
 int mimic_student_option_find(const char *name, size_t *index)
 {
-    const mimic__opt *o = mimic__opt_find(&student_table, name);
-    if (!o)
-        return MIMIC_ERR_INVALID;
-    if (index)
-        *index = (size_t)(o - student_opts);
-    return MIMIC_OK;
+    return mimic__opt_index(&student_table, name, index);
 }
 
 int mimic_student_option_set(mimic_student_options *o, const char *name, const char *value)

@@ -322,12 +322,7 @@ int mimic_train_option_choice(size_t index, size_t k, const char **name, int32_t
 
 int mimic_train_option_find(const char *name, size_t *index)
 {
-    const mimic__opt *o = mimic__opt_find(&train_table, name);
-    if (!o)
-        return MIMIC_ERR_INVALID;
-    if (index)
-        *index = (size_t)(o - train_opts);
-    return MIMIC_OK;
+    return mimic__opt_index(&train_table, name, index);
 }
 
 int mimic_train_option_set(mimic_train_options *o, const char *name, const char *value)

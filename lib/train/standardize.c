@@ -5,28 +5,21 @@
 
 #include "train/train.h"
 
-/* Welford's update per column: stable for f32 features with a large mean. */
-static void welford_row(double *mean, double *m2, size_t n, const float *row, size_t D)
-{
-    double inv = 1.0 / (double)n;
-    for (size_t j = 0; j < D; j++) {
-        double x = row[j];
-        double d = x - mean[j];
-        mean[j] += d * inv;
-        m2[j] += d * (x - mean[j]);
+/* Welford's update per column (stable for f32 features with a large mean), for one element
+ * type: a row of D values of type T. */
+#define WELFORD_ROW(name, T)                                                                   \
+    static void name(double *mean, double *m2, size_t n, const T *row, size_t D)               \
+    {                                                                                          \
+        double inv = 1.0 / (double)n;                                                          \
+        for (size_t j = 0; j < D; j++) {                                                       \
+            double x = row[j];                                                                 \
+            double d = x - mean[j];                                                            \
+            mean[j] += d * inv;                                                                \
+            m2[j] += d * (x - mean[j]);                                                        \
+        }                                                                                      \
     }
-}
-
-static void welford_row_u8(double *mean, double *m2, size_t n, const uint8_t *row, size_t D)
-{
-    double inv = 1.0 / (double)n;
-    for (size_t j = 0; j < D; j++) {
-        double x = row[j];
-        double d = x - mean[j];
-        mean[j] += d * inv;
-        m2[j] += d * (x - mean[j]);
-    }
-}
+WELFORD_ROW(welford_row, float)
+WELFORD_ROW(welford_row_u8, uint8_t)
 
 static double *alloc_stats(size_t D)
 {
