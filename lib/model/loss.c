@@ -91,6 +91,22 @@ static int check_finite(const float *a, size_t rows, size_t cols, const char *wh
     return MIMIC_OK;
 }
 
+/* The arguments of a loss between student and teacher logits: pointers, sizes, finiteness,
+ * and the temperature when the loss has one (has_t). */
+static int check_pair(const float *s, const float *t, size_t rows, size_t classes,
+                      const double *loss_out, bool has_t, double temperature, const char *fn)
+{
+    int rc = check_args(s, "student_logits", t, "teacher_logits", rows, classes, loss_out,
+                        "loss_out", fn);
+    if (rc == MIMIC_OK && has_t)
+        rc = check_temperature(temperature, fn);
+    if (rc == MIMIC_OK)
+        rc = check_finite(s, rows, classes, "student_logits", fn);
+    if (rc == MIMIC_OK)
+        rc = check_finite(t, rows, classes, "teacher_logits", fn);
+    return rc;
+}
+
 static float row_max(const float *x, size_t n)
 {
     float m = x[0];
@@ -105,12 +121,7 @@ int mimic_loss_logit_l2(const float *student_logits, const float *teacher_logits
     static const char fn[] = "mimic_loss_logit_l2";
     const float *s = student_logits, *t = teacher_logits;
     float *g = grad_out_or_NULL;
-    int rc = check_args(s, "student_logits", t, "teacher_logits", rows, classes, loss_out,
-                        "loss_out", fn);
-    if (rc == MIMIC_OK)
-        rc = check_finite(s, rows, classes, "student_logits", fn);
-    if (rc == MIMIC_OK)
-        rc = check_finite(t, rows, classes, "teacher_logits", fn);
+    int rc = check_pair(s, t, rows, classes, loss_out, false, 0, fn);
     if (rc != MIMIC_OK)
         return rc;
     const size_t n = rows * classes;
@@ -197,14 +208,7 @@ int mimic_loss_softmax_ce(const float *student_logits, const float *teacher_logi
 {
     static const char fn[] = "mimic_loss_softmax_ce";
     const float *s = student_logits, *t = teacher_logits;
-    int rc = check_args(s, "student_logits", t, "teacher_logits", rows, classes, loss_out,
-                        "loss_out", fn);
-    if (rc == MIMIC_OK)
-        rc = check_temperature(temperature, fn);
-    if (rc == MIMIC_OK)
-        rc = check_finite(s, rows, classes, "student_logits", fn);
-    if (rc == MIMIC_OK)
-        rc = check_finite(t, rows, classes, "teacher_logits", fn);
+    int rc = check_pair(s, t, rows, classes, loss_out, true, temperature, fn);
     if (rc != MIMIC_OK)
         return rc;
     const double scale = temperature / (double)rows;
