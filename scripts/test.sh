@@ -248,7 +248,18 @@ step_install() {
   done
   if [ -x "$dir/mimic" ]; then
     [ -x "$STAGE/bin/mimic" ] || die "the mimic CLI was built but not installed"
-    note "CLI installed"
+    # The installed tool starts from any prefix without LD_LIBRARY_PATH: here, and from a
+    # copy of the prefix moved elsewhere (its run path is relative to itself).
+    env -u LD_LIBRARY_PATH "$STAGE/bin/mimic" --version >/dev/null \
+      || die "the installed mimic does not start without LD_LIBRARY_PATH"
+    local moved=$BUILD/stage-moved
+    rm -rf "$moved" && cp -a "$STAGE" "$moved"
+    env -u LD_LIBRARY_PATH "$moved/bin/mimic" --version >/dev/null \
+      || die "a relocated install's mimic does not start"
+    ldd "$moved/bin/mimic" | grep -F "$moved/lib/libmimic.so.1" >/dev/null \
+      || die "a relocated install's mimic does not load its own libmimic.so.1"
+    rm -rf "$moved"
+    note "CLI installed (starts from any prefix)"
   fi
   note "SONAME $soname, $(basename "$real"), libmimic.a"
 }

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -131,9 +133,42 @@ int cli_lib_error(const char *cmd, const char *what, int status)
         msg = mimic_status_str(status);
     char text[1024];
     cli_translate(msg, text, sizeof text);
-    if (what && *what)
+    /* the library's messages about a file start with its path: say it once */
+    if (what && *what && strncmp(text, what, strlen(what)) != 0)
         return cli_error(cmd, "%s: %s", what, text);
     return cli_error(cmd, "%s", text);
+}
+
+int cli_check_output(const char *cmd, const char *flag, const char *path, const char *const *inputs,
+                     size_t n_inputs)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return cli_error(cmd, "%s %s: is a directory", flag, path);
+        for (size_t i = 0; i < n_inputs; i++) {
+            struct stat in;
+            if (inputs[i] && stat(inputs[i], &in) == 0 && in.st_dev == st.st_dev &&
+                in.st_ino == st.st_ino)
+                return cli_error(cmd, "%s %s: is also an input file; it would be overwritten", flag,
+                                 path);
+        }
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0)
+        return cli_error(cmd, "%s %s: the directory %s does not exist", flag, path, dir);
+    if (!S_ISDIR(st.st_mode))
+        return cli_error(cmd, "%s %s: %s is not a directory", flag, path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return cli_error(cmd, "%s %s: cannot write in %s: %s", flag, path, dir, strerror(errno));
+    return CLI_EXIT_OK;
 }
 
 const cli_opt *cli_find(const cli_opt *opts, size_t n_opts, const char *name)

@@ -70,6 +70,11 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_lib_error(const char *cmd, const char *what, int status);
 /* A library message with its option names written as flags, into buf. */
 const char *cli_translate(const char *msg, char *buf, size_t cap);
+/* Check before any work that an output file can be written: its directory exists and is
+ * writable, the path is not a directory and not one of the `inputs` (n_inputs paths, NULL
+ * entries skipped). Returns 0, or CLI_EXIT_RUNTIME after "mimic CMD: FLAG PATH: problem". */
+int cli_check_output(const char *cmd, const char *flag, const char *path, const char *const *inputs,
+                     size_t n_inputs);
 /* Require a flag: CLI_EXIT_USAGE with "missing required option --x" if not seen. */
 int cli_require(const char *cmd, const cli_opt *opts, size_t n_opts, const char *name);
 

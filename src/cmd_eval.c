@@ -204,6 +204,7 @@ int cmd_predict(int argc, char **argv)
     const char *cmd = "predict";
     const char *model = NULL, *inputs = NULL, *out = NULL, *classes = NULL;
     uint64_t chunk = 4096;
+    int quiet = 0;
     cli_opt opts[] = {
         {"--model", OPT_STR, &model, "FILE", "required", "student (.safetensors)", 0, 0},
         {"--inputs", OPT_STR, &inputs, "FILE", "required", "inputs (.npy or IDX)", 0, 0},
@@ -211,6 +212,7 @@ int cmd_predict(int argc, char **argv)
         {"--classes", OPT_STR, &classes, "FILE", "none", "predicted classes, int32 .npy", 0, 0},
         {"--chunk", OPT_POS_U64, &chunk, "N", "4096", "rows per forward pass (bounds memory)", 0,
          0},
+        {"--quiet", OPT_FLAG, &quiet, NULL, "off", "print nothing but errors", 0, 0},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
     int help = 0;
@@ -226,6 +228,10 @@ int cmd_predict(int argc, char **argv)
         if ((rc = cli_require(cmd, opts, n_opts, required[i])) != CLI_EXIT_OK)
             return rc;
 
+    const char *const ins[] = {model, inputs};
+    if ((rc = cli_check_output(cmd, "--out", out, ins, 2)) != CLI_EXIT_OK ||
+        (classes && (rc = cli_check_output(cmd, "--classes", classes, ins, 2)) != CLI_EXIT_OK))
+        return rc;
     mimic_student *s = NULL;
     if ((rc = cli_load_model(cmd, model, &s)) != CLI_EXIT_OK)
         return rc;
@@ -278,6 +284,9 @@ int cmd_predict(int argc, char **argv)
     if (st == MIMIC_OK && cls)
         st = mimic_npy_save(classes, cls, MIMIC_DTYPE_I32, N, 0);
     rc = st == MIMIC_OK ? CLI_EXIT_OK : cli_lib_error(cmd, NULL, st);
+    if (rc == CLI_EXIT_OK && !quiet)
+        fprintf(stderr, "wrote %s: %zu x %zu float32 logits%s%s%s\n", out, N, C,
+                classes ? " and " : "", classes ? classes : "", classes ? ": int32 classes" : "");
 done:
     free(logits);
     free(buf);

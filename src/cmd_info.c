@@ -184,27 +184,41 @@ int cmd_export(int argc, char **argv)
 {
     const char *cmd = "export";
     const char *model = NULL, *onnx = NULL;
+    int quiet = 0;
     cli_opt opts[] = {
         {"--model", OPT_STR, &model, "FILE", "required", "student (.safetensors)", 0, 0},
         {"--onnx", OPT_STR, &onnx, "FILE", "required", "ONNX file to write (opset 13)", 0, 0},
+        {"--quiet", OPT_FLAG, &quiet, NULL, "off", "print nothing but errors", 0, 0},
     };
     int help = 0;
-    int rc = cli_parse(
-        cmd, argc, argv, opts, 2, "--model M --onnx out.onnx",
-        "Export a student as a self-contained ONNX model: input \"input\" [batch, D] (raw inputs; "
-        "the stored\nnormalization is part of the graph), output \"logits\" [batch, C].",
-        &help);
+    int rc = cli_parse(cmd, argc, argv, opts, 3, "--model M --onnx out.onnx",
+                       "Export a student as a self-contained ONNX model: input \"input\" [batch, "
+                       "D] (raw inputs; the stored\nnormalization is part of the graph), output "
+                       "\"logits\" [batch, C].",
+                       &help);
     if (rc != CLI_EXIT_OK || help)
         return rc;
-    if ((rc = cli_require(cmd, opts, 2, "--model")) != CLI_EXIT_OK ||
-        (rc = cli_require(cmd, opts, 2, "--onnx")) != CLI_EXIT_OK)
+    if ((rc = cli_require(cmd, opts, 3, "--model")) != CLI_EXIT_OK ||
+        (rc = cli_require(cmd, opts, 3, "--onnx")) != CLI_EXIT_OK)
+        return rc;
+    const char *const ins[] = {model};
+    if ((rc = cli_check_output(cmd, "--onnx", onnx, ins, 1)) != CLI_EXIT_OK)
         return rc;
     mimic_student *s = NULL;
     if ((rc = cli_load_model(cmd, model, &s)) != CLI_EXIT_OK)
         return rc;
+    mimic_student_options so;
+    mimic_student_options_init(&so, sizeof so);
+    mimic_student_get_options(s, &so);
+    size_t params = mimic_student_num_params(s);
     int st = mimic_student_export_onnx(s, onnx);
     mimic_student_free(s);
     if (st != MIMIC_OK)
         return cli_lib_error(cmd, onnx, st);
+    if (!quiet)
+        fprintf(stderr,
+                "wrote %s: ONNX opset 13, %zu parameters, input [batch, %zu] -> logits "
+                "[batch, %zu]\n",
+                onnx, params, so.n_inputs, so.n_classes);
     return CLI_EXIT_OK;
 }

@@ -254,6 +254,17 @@ static int check_flags(const char *cmd, const train_args *a, const mimic_train_o
         return cli_usage_error(cmd, "--resume needs --checkpoint");
     if (a->n_classes == 1)
         return cli_usage_error(cmd, "--n-classes: expected at least 2, got 1");
+    /* every output is checked before the data is read and the first epoch runs */
+    const char *const inputs[] = {a->inputs,  a->logits,  a->labels,
+                                  a->vinputs, a->vlogits, a->vlabels};
+    const char *const outputs[][2] = {{"--out", a->out},
+                                      {"--log", a->log},
+                                      {"--plot", a->plot},
+                                      {"--checkpoint", o->checkpoint_path}};
+    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++)
+        if (outputs[i][1] && (rc = cli_check_output(cmd, outputs[i][0], outputs[i][1], inputs,
+                                                    sizeof inputs / sizeof inputs[0])) != 0)
+            return rc;
     return CLI_EXIT_OK;
 }
 

@@ -103,6 +103,8 @@ class Progress(ctypes.Structure):
         ("examples_per_s", c_double),
         ("validation", Metrics),
         ("train", Metrics),
+        ("validation_loss", c_double),
+        ("best_validation_loss", c_double),
     ]
 
 

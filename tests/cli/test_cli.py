@@ -268,6 +268,54 @@ expect("kd validation without logits", ["train", "--inputs", p("x.npy"), "--logi
                                         "--loss", "kd", "--valid-inputs", p("vx.npy"), "--valid-labels", p("vy.npy"),
                                         "--out", p("m2.st")], 2, ["--valid-logits"])
 
+# ---- the first hour: what a file is, what was saved, outputs checked before training -------------
+expect("export says what it wrote", ["export", "--model", p("m.st"), "--onnx", p("m2.onnx")], 0,
+       ["wrote", "m2.onnx", "opset 13", "[batch, 12]", "[batch, 4]"])
+code, out, err = run("export", "--model", p("m.st"), "--onnx", p("m3.onnx"), "--quiet")
+check("export --quiet prints nothing", code == 0 and err == "", err)
+expect("predict says what it wrote", ["predict", "--model", p("m.st"), "--inputs", p("vx.npy"),
+                                      "--out", p("pq.npy"), "--classes", p("pc.npy")], 0,
+       ["wrote", "pq.npy", "120 x 4", "pc.npy"])
+for name, path, what in (("a .npy array", p("x.npy"), "NumPy .npy array"),
+                         ("an ONNX model", p("m.onnx"), "ONNX model"),
+                         ("a checkpoint", p("ck.st"), "trainer checkpoint")):
+    expect(f"a student wanted, {name} given", ["eval", "--model", path, "--inputs", p("vx.npy"),
+                                               "--labels", p("vy.npy")], 1,
+           ["this is", what, "not a libmimic student"])
+code, out, err = run("info", "--model", p("x.npy"))
+check("info on a .npy array describes it", code == 0 and "480 x 12" in out and "float32" in out and
+      "not a student" in out, out + err)
+code, out, err = run("info", "--model", p("ck.st"))
+check("info on a checkpoint describes it", code == 0 and "checkpoint:" in out and
+      "2 epochs done" in out and "--batch" in out and "--loss" in out and "params" in out, out + err)
+expect("info on an ONNX model says what it is", ["info", "--model", p("m.onnx")], 1, ["ONNX model"])
+expect("info --file", ["info", "--file", p("vy.npy")], 0, stdout_has=["shape:        120"])
+for flag in ("--out", "--log", "--plot", "--checkpoint"):
+    extra = [] if flag == "--out" else ["--out", p("never.st")]
+    args = ["train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "8", "--loss", "l2",
+            "--epochs", "400", flag, p("no/such/dir/f")] + extra
+    t0 = time.time()
+    expect(f"{flag} into a missing directory fails before training", args, 1,
+           [flag, "no/such/dir", "does not exist"])
+    check(f"{flag} checked at once", time.time() - t0 < 5, f"{time.time() - t0:.1f} s")
+expect("--out onto an input file is refused", T[:-1] + [p("z.npy")], 1, ["is also an input"])
+check("the input survived", np.load(p("z.npy")).shape == (480, 4))
+expect("export into a missing directory", ["export", "--model", p("m.st"), "--onnx", p("no/dir/m.onnx")],
+       1, ["does not exist"])
+code, out, err = run("export", "--model", p("m.st"), "--onnx", p("m.onnx") + "/x")
+check("a failed export names the path once", code == 1 and err.count("m.onnx/x") == 1, err)
+# what the saved weights are, said truthfully (validation without --patience: the last epoch)
+code, out, err = run("train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "8", "--loss", "l2",
+                     "--epochs", "3", "--valid-inputs", p("vx.npy"), "--valid-logits", p("vz.npy"),
+                     "--out", p("last.st"))
+check("without --patience the summary says the last epoch's weights",
+      code == 0 and "weights of the last epoch, 3" in err and "best on validation" not in err, err[-300:])
+code, out, err = run("train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "8", "--loss", "l2",
+                     "--epochs", "3", "--valid-inputs", p("vx.npy"), "--valid-logits", p("vz.npy"),
+                     "--patience", "5", "--out", p("best.st"))
+check("with --patience the summary names the best epoch and its criterion",
+      code == 0 and "the best on validation (logit_l2" in err, err[-300:])
+
 # --quiet: nothing on stderr
 code, out, err = run("train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "8", "--loss", "kd",
                      "--epochs", "2", "--out", p("q.st"), "--quiet")

@@ -25,6 +25,12 @@ want=$(sed -n 's/^#define MIMIC_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p
 LD_LIBRARY_PATH="$prefix/lib" ldd "$out/app" | grep -F "$prefix/lib/libmimic.so.1" >/dev/null \
   || { echo "pkg-config: app does not load $prefix/lib/libmimic.so.1:" >&2; LD_LIBRARY_PATH="$prefix/lib" ldd "$out/app" >&2; exit 1; }
 LD_LIBRARY_PATH="$prefix/lib" "$out/app"
+# README's line for a library outside the loader's paths: the run path from pkg-config, and
+# no LD_LIBRARY_PATH at all.
+# shellcheck disable=SC2046
+"$cc" -std=c11 -Wall -Wextra -Werror -o "$out/app_rpath" "$src" $(pkg-config --cflags --libs mimic) \
+  -Wl,-rpath,"$(pkg-config --variable=libdir mimic)"
+env -u LD_LIBRARY_PATH "$out/app_rpath"
 
 # Static: libmimic.a plus Libs.private/Requires.private from `pkg-config --static`.
 libs=$(pkg-config --static --libs mimic)
