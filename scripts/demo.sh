@@ -34,19 +34,7 @@ OUT=out/demo
 start_all=$EPOCHREALTIME
 
 # ---- packages and build ------------------------------------------------------------------
-if [ -f scripts/setup.sh ]; then
-  bash scripts/setup.sh
-else
-  pkgs=(build-essential cmake pkgconf libopenblas-dev check zlib1g-dev dataset-fashion-mnist)
-  missing=()
-  for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if [ "${#missing[@]}" -gt 0 ]; then
-    sudo_=(); [ "$(id -u)" -ne 0 ] && sudo_=(sudo)
-    "${sudo_[@]}" apt-get update && "${sudo_[@]}" apt-get install -y "${missing[@]}"
-  fi
-fi
+bash scripts/setup.sh demo
 for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
   [ -f "$DATA/$f" ] || { echo "demo: $DATA/$f is missing (apt-get install dataset-fashion-mnist)" >&2; exit 1; }
 done
@@ -61,6 +49,11 @@ if ! { cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release -DMIMIC_BUILD_TESTS=O
 fi
 MIMIC=build/demo/mimic
 mkdir -p "$OUT"
+# The figures' last digits depend on the CPU's BLAS kernels and the thread count (same
+# kernels and threads: the same bits); say which ran.
+blas=$("$MIMIC" --version | sed -n 's/.*(libmimic [^;]*; BLAS: \(.*\))$/\1/p')
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+echo "demo: $cpu, $(nproc) cores; BLAS: $blas"
 
 TRAIN=(--inputs "$DATA/train-images-idx3-ubyte.gz" --logits data/teacher_train_logits.npy
        --labels "$DATA/train-labels-idx1-ubyte.gz")
@@ -102,7 +95,7 @@ total=$(awk -v a="$start_all" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - 
   echo
   echo "Fashion-MNIST test set (10000 images). Student 784-256b-4096-10 ReLU; $EPOCHS epochs, batch 128,"
   echo "Adam 0.001, cosine schedule, standardized inputs (the library's defaults), random mirror images"
-  echo "(--flip 0.5); $(nproc) CPU cores."
+  echo "(--flip 0.5). $cpu, $(nproc) cores; BLAS: $blas."
   echo
   printf '%-30s %-7s %11s %9s %10s %9s\n' "method" "loss" "parameters" "test acc" "agreement" "time"
   printf '%-30s %-7s %11s %9s %10s %9s\n' "------" "----" "----------" "--------" "---------" "----"

@@ -387,6 +387,7 @@ step_valgrind() {
 step_onnx() {
   [ -f "$ROOT/tests/onnx/run.sh" ] || die "no tests/onnx/run.sh"
   need_stage
+  sh "$ROOT/tests/onnx/offline_test.sh" "$MIMIC_LIBRARY"
   (cd "$ROOT" && bash tests/onnx/run.sh)
 }
 

@@ -30,8 +30,13 @@ export MIMIC_LIBRARY
 command -v node >/dev/null || { echo "run.sh: node not found" >&2; exit 2; }
 
 if [ ! -f "$here/node_modules/onnxruntime-node/package.json" ]; then
-    echo "installing onnxruntime-node into $here/node_modules"
-    (cd "$here" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
+    echo "installing onnxruntime-node into $here/node_modules (from the npm registry: needs the network)"
+    if ! (cd "$here" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error); then
+        echo "run.sh: could not install onnxruntime-node from the npm registry: this step needs" >&2
+        echo "run.sh: network access to registry.npmjs.org once (the package is then cached in" >&2
+        echo "run.sh: $here/node_modules), or an npm mirror set with 'npm config set registry URL'" >&2
+        exit 1
+    fi
 fi
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/mimic-onnx.XXXXXX")
