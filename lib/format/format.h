@@ -59,6 +59,32 @@ int mimic__idx_parse(const uint8_t *buf, size_t len, const char *name, mimic__id
  * "format" key of its metadata (students and checkpoints). */
 int32_t mimic__sniff(const uint8_t *buf, size_t len);
 
+/* ---- JSON (json.c): a strict reader over untrusted bytes ------------------------------- */
+
+typedef struct mimic__json {
+    const uint8_t *start, *p, *end; /* the text; p = the next byte */
+    const char *name;               /* the file, for messages */
+    const char *what;               /* "safetensors header", "manifest" */
+    char last[96];                  /* the last string read, truncated, for messages */
+} mimic__json;
+
+/* MIMIC_ERR_FORMAT "NAME: WHAT, byte N: problem" at the cursor. */
+int mimic__json_fail(mimic__json *j, const char *problem);
+void mimic__json_ws(mimic__json *j);
+/* The next non-space byte (0 at the end), not consumed. */
+int mimic__json_peek(mimic__json *j);
+/* Consume `c` (after spaces), or fail with `what`. */
+int mimic__json_expect(mimic__json *j, char c, const char *what);
+/* A string: decoded (NUL-terminated) into dst when dst is not NULL, which must hold as many
+ * bytes as the encoded string with its quotes; *len (optional) gets the decoded length. */
+int mimic__json_string(mimic__json *j, char *dst, size_t *len, const char *what);
+/* A string compared with `want` (plain ASCII) without storing it. */
+int mimic__json_string_eq(mimic__json *j, const char *want, bool *eq);
+/* A non-negative integer (no sign, fraction, exponent or leading zero; fits 64 bits). */
+int mimic__json_uint(mimic__json *j, uint64_t *v);
+/* Any value, nested at most 32 deep. */
+int mimic__json_skip(mimic__json *j, int depth);
+
 /* ---- .safetensors (safetensors.c): shared by student save/load and checkpoints ---------- */
 
 /* One F32 tensor: rows x cols (cols = 0 means 1-D of `rows` elements). When read from a

@@ -122,8 +122,8 @@ static int check_write_args(const char *path, const mimic__st_tensor *t, size_t 
             return mimic__error(MIMIC_ERR_INVALID, "%s: tensor %zu has no usable name", path, i);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(t[i].name, t[j].name))
-                return mimic__error(MIMIC_ERR_INVALID, "%s: tensor name \"%s\" appears twice",
-                                    path, t[i].name);
+                return mimic__error(MIMIC_ERR_INVALID, "%s: tensor name \"%s\" appears twice", path,
+                                    t[i].name);
         if ((t[i].cols && !mimic__mul_ok(t[i].rows, t[i].cols, &n)) ||
             !mimic__mul_ok(t[i].cols ? n : t[i].rows, 4, &bytes) ||
             !mimic__add_ok(total, bytes, &total))
@@ -199,14 +199,13 @@ typedef struct range {
 } range;
 
 typedef struct parser {
-    const char *name;         /* file name for messages */
-    const uint8_t *start, *p, *end; /* the JSON header */
-    bool store;               /* second pass: fill the arrays */
+    mimic__json j;    /* the JSON header */
+    const char *name; /* file name for messages */
+    bool store;       /* second pass: fill the arrays */
     bool seen_meta;
     /* counts (first pass) / fill positions (second pass) */
     size_t n_tensors, n_meta, pool_bytes, data_bytes;
-    size_t raw_bytes;         /* sum of the tensors' byte counts, saturating past data_len */
-    char last[96];            /* the last string parsed, truncated, for messages */
+    size_t raw_bytes; /* sum of the tensors' byte counts, saturating past data_len */
     /* second pass destinations */
     mimic__st_tensor *tensors;
     mimic__st_meta *meta;
@@ -219,242 +218,45 @@ typedef struct parser {
 
 static int fail(parser *ps, const char *what)
 {
-    return mimic__error(MIMIC_ERR_FORMAT, "%s: safetensors header, byte %zu: %s", ps->name,
-                        (size_t)(ps->p - ps->start), what);
-}
-
-static void skip_ws(parser *ps)
-{
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
-        ps->p++;
+    return mimic__json_fail(&ps->j, what);
 }
 
 static int expect(parser *ps, char c, const char *what)
 {
-    skip_ws(ps);
-    if (ps->p >= ps->end || *ps->p != (uint8_t)c)
-        return fail(ps, what);
-    ps->p++;
-    return MIMIC_OK;
+    return mimic__json_expect(&ps->j, c, what);
 }
 
-/* Peek the next non-space byte (0 at the end). */
 static int peek(parser *ps)
 {
-    skip_ws(ps);
-    return ps->p < ps->end ? *ps->p : 0;
+    return mimic__json_peek(&ps->j);
 }
 
-static int hex4(parser *ps, uint32_t *v)
-{
-    if (ps->end - ps->p < 4)
-        return fail(ps, "truncated \\u escape");
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        uint8_t c = *ps->p++;
-        uint32_t d;
-        if (c >= '0' && c <= '9')
-            d = (uint32_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            d = (uint32_t)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            d = (uint32_t)(c - 'A' + 10);
-        else
-            return fail(ps, "bad hex digit in \\u escape");
-        *v = *v << 4 | d;
-    }
-    return MIMIC_OK;
-}
-
-static size_t utf8_encode(uint32_t cp, uint8_t out[4])
-{
-    if (cp < 0x80) {
-        out[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (uint8_t)(0xc0 | cp >> 6);
-        out[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (uint8_t)(0xe0 | cp >> 12);
-        out[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-        out[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (uint8_t)(0xf0 | cp >> 18);
-    out[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
-    out[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-    out[3] = (uint8_t)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid (overlong, surrogate,
- * beyond U+10FFFF, truncated). */
-static size_t utf8_valid(const uint8_t *p, const uint8_t *end)
-{
-    uint8_t c = p[0];
-    size_t n;
-    uint32_t cp, min;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0) {
-        n = 2;
-        cp = c & 0x1fu;
-        min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        n = 3;
-        cp = c & 0x0fu;
-        min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        n = 4;
-        cp = c & 0x07u;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-/* A JSON string; decoded (NUL-terminated) into the pool on the second pass, *out pointing at
- * it. The decoded form plus its NUL never exceeds the encoded form with its quotes. */
+/* A JSON string: decoded (NUL-terminated) into the pool on the second pass, *out pointing at
+ * it; counted on the first. The decoded form plus its NUL never exceeds the encoded form
+ * with its quotes. */
 static int parse_string(parser *ps, const char **out, const char *what)
 {
-    int rc = expect(ps, '"', what);
-    if (rc != MIMIC_OK)
-        return rc;
     char *dst = ps->store ? ps->pool + ps->pool_used : NULL;
     size_t len = 0;
-    for (;;) {
-        if (ps->p >= ps->end)
-            return fail(ps, "unterminated string");
-        uint8_t c = *ps->p;
-        uint8_t enc[4];
-        size_t n;
-        if (c == '"') {
-            ps->p++;
-            break;
-        }
-        if (c < 0x20)
-            return fail(ps, "control character in a string");
-        if (c == '\\') {
-            ps->p++;
-            if (ps->p >= ps->end)
-                return fail(ps, "unterminated escape");
-            c = *ps->p++;
-            switch (c) {
-            case '"': case '\\': case '/': enc[0] = c; n = 1; break;
-            case 'b': enc[0] = '\b'; n = 1; break;
-            case 'f': enc[0] = '\f'; n = 1; break;
-            case 'n': enc[0] = '\n'; n = 1; break;
-            case 'r': enc[0] = '\r'; n = 1; break;
-            case 't': enc[0] = '\t'; n = 1; break;
-            case 'u': {
-                uint32_t cp;
-                if ((rc = hex4(ps, &cp)) != MIMIC_OK)
-                    return rc;
-                if (cp >= 0xdc00 && cp <= 0xdfff)
-                    return fail(ps, "lone low surrogate in \\u escape");
-                if (cp >= 0xd800 && cp <= 0xdbff) {
-                    uint32_t lo;
-                    if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
-                        return fail(ps, "high surrogate without a low surrogate");
-                    ps->p += 2;
-                    if ((rc = hex4(ps, &lo)) != MIMIC_OK)
-                        return rc;
-                    if (lo < 0xdc00 || lo > 0xdfff)
-                        return fail(ps, "high surrogate without a low surrogate");
-                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                }
-                if (cp == 0)
-                    return fail(ps, "\\u0000 in a string");
-                n = utf8_encode(cp, enc);
-                break;
-            }
-            default:
-                ps->p--;
-                return fail(ps, "invalid escape in a string");
-            }
-        } else {
-            n = utf8_valid(ps->p, ps->end);
-            if (!n)
-                return fail(ps, "invalid UTF-8 in a string");
-            memcpy(enc, ps->p, n);
-            ps->p += n;
-        }
-        if (dst)
-            memcpy(dst + len, enc, n);
-        for (size_t i = 0; i < n && len + i < sizeof ps->last - 1; i++)
-            ps->last[len + i] = (char)enc[i];
-        len += n;
-    }
-    ps->last[len < sizeof ps->last - 1 ? len : sizeof ps->last - 1] = '\0';
-    if (dst) {
-        dst[len] = '\0';
-        *out = dst;
+    int rc = mimic__json_string(&ps->j, dst, &len, what);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (dst)
         ps->pool_used += len + 1;
-    } else {
-        *out = NULL;
+    else
         ps->pool_bytes += len + 1;
-    }
+    *out = dst;
     return MIMIC_OK;
 }
 
-/* A string compared against `want` without storing it. */
 static int parse_string_eq(parser *ps, const char *want, bool *eq)
 {
-    bool store = ps->store;
-    size_t pool_bytes = ps->pool_bytes;
-    const char *ignored;
-    const uint8_t *q = ps->p;
-    ps->store = false;
-    int rc = parse_string(ps, &ignored, "expected a string");
-    ps->store = store;
-    ps->pool_bytes = pool_bytes;
-    if (rc != MIMIC_OK)
-        return rc;
-    /* Our wanted strings are plain ASCII without escapes: compare the raw bytes. */
-    while (q < ps->p && *q != '"')
-        q++;
-    size_t n = strlen(want);
-    *eq = (size_t)(ps->p - q) == n + 2 && !memcmp(q + 1, want, n);
-    return MIMIC_OK;
+    return mimic__json_string_eq(&ps->j, want, eq);
 }
 
 static int parse_uint(parser *ps, uint64_t *v)
 {
-    skip_ws(ps);
-    if (ps->p >= ps->end)
-        return fail(ps, "expected an integer");
-    if (*ps->p == '-')
-        return fail(ps, "negative integer");
-    if (*ps->p < '0' || *ps->p > '9')
-        return fail(ps, "expected an integer");
-    if (*ps->p == '0' && ps->end - ps->p > 1 && ps->p[1] >= '0' && ps->p[1] <= '9')
-        return fail(ps, "integer with a leading zero");
-    uint64_t x = 0;
-    while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
-        uint64_t d = (uint64_t)(*ps->p - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            return fail(ps, "integer overflows 64 bits");
-        x = x * 10 + d;
-        ps->p++;
-    }
-    if (ps->p < ps->end && (*ps->p == '.' || *ps->p == 'e' || *ps->p == 'E'))
-        return fail(ps, "expected an integer, not a fraction or exponent");
-    *v = x;
-    return MIMIC_OK;
+    return mimic__json_uint(&ps->j, v);
 }
 
 /* [a, b, ...] of at most `max` non-negative integers. */
@@ -466,7 +268,7 @@ static int parse_uint_array(parser *ps, uint64_t *v, size_t max, size_t *count,
         return rc;
     *count = 0;
     if (peek(ps) == ']') {
-        ps->p++;
+        ps->j.p++;
         return MIMIC_OK;
     }
     for (;;) {
@@ -476,12 +278,12 @@ static int parse_uint_array(parser *ps, uint64_t *v, size_t max, size_t *count,
             return rc;
         int c = peek(ps);
         if (c == ']') {
-            ps->p++;
+            ps->j.p++;
             return MIMIC_OK;
         }
         if (c != ',')
             return fail(ps, "expected ',' or ']' in an array");
-        ps->p++;
+        ps->j.p++;
     }
 }
 
@@ -494,37 +296,37 @@ static int parse_tensor(parser *ps, const char *tname, const char *shown, size_t
     int rc = expect(ps, '{', "a tensor entry must be an object");
     if (rc != MIMIC_OK)
         return rc;
-    const uint8_t *entry = ps->p;
+    const uint8_t *entry = ps->j.p;
     if (peek(ps) != '}')
         for (;;) {
             bool is_dtype, is_shape, is_offsets;
-            const uint8_t *key = ps->p;
+            const uint8_t *key = ps->j.p;
             if ((rc = parse_string_eq(ps, "dtype", &is_dtype)) != MIMIC_OK)
                 return rc;
-            ps->p = key;
+            ps->j.p = key;
             (void)parse_string_eq(ps, "shape", &is_shape);
-            ps->p = key;
+            ps->j.p = key;
             (void)parse_string_eq(ps, "data_offsets", &is_offsets);
             if (!is_dtype && !is_shape && !is_offsets) {
-                ps->p = key;
+                ps->j.p = key;
                 return fail(ps, "unknown field in a tensor entry (expected dtype, shape, "
                                 "data_offsets)");
             }
             if ((is_dtype && have_dtype) || (is_shape && have_shape) ||
                 (is_offsets && have_offsets)) {
-                ps->p = key;
+                ps->j.p = key;
                 return fail(ps, "duplicate field in a tensor entry");
             }
             if ((rc = expect(ps, ':', "expected ':'")) != MIMIC_OK)
                 return rc;
             if (is_dtype) {
                 bool f32;
-                skip_ws(ps);
-                const uint8_t *at = ps->p;
+                mimic__json_ws(&ps->j);
+                const uint8_t *at = ps->j.p;
                 if ((rc = parse_string_eq(ps, "F32", &f32)) != MIMIC_OK)
                     return rc;
                 if (!f32) {
-                    ps->p = at;
+                    ps->j.p = at;
                     return mimic__error(MIMIC_ERR_FORMAT,
                                         "%s: tensor \"%s\": dtype is not F32 (only float32 "
                                         "tensors are supported)",
@@ -549,16 +351,16 @@ static int parse_tensor(parser *ps, const char *tname, const char *shown, size_t
                 break;
             if (c != ',')
                 return fail(ps, "expected ',' or '}' in a tensor entry");
-            ps->p++;
+            ps->j.p++;
         }
-    ps->p++; /* '}' */
+    ps->j.p++; /* '}' */
     if (!have_dtype || !have_shape || !have_offsets) {
-        const uint8_t *here = ps->p;
-        ps->p = entry;
-        rc = fail(ps, !have_dtype ? "tensor entry without dtype"
+        const uint8_t *here = ps->j.p;
+        ps->j.p = entry;
+        rc = fail(ps, !have_dtype   ? "tensor entry without dtype"
                       : !have_shape ? "tensor entry without shape"
                                     : "tensor entry without data_offsets");
-        ps->p = here;
+        ps->j.p = here;
         return rc;
     }
     /* Elements and bytes, overflow-checked; a 2-D tensor with a zero dim is empty 1-D. */
@@ -587,8 +389,8 @@ static int parse_tensor(parser *ps, const char *tname, const char *shown, size_t
                             "%s: tensor \"%s\": data_offsets [%llu, %llu] span %llu bytes, but "
                             "its shape needs %zu",
                             ps->name, shown, (unsigned long long)offs[0],
-                            (unsigned long long)offs[1],
-                            (unsigned long long)(offs[1] - offs[0]), bytes);
+                            (unsigned long long)offs[1], (unsigned long long)(offs[1] - offs[0]),
+                            bytes);
     size_t floats = (count + 15) & ~(size_t)15; /* each tensor 64-byte aligned */
     if (!ps->store) {
         /* Tiled data means the byte counts sum to data_len exactly: more is an overlap (and
@@ -621,7 +423,7 @@ static int parse_metadata(parser *ps)
     if (rc != MIMIC_OK)
         return rc;
     if (peek(ps) == '}') {
-        ps->p++;
+        ps->j.p++;
         return MIMIC_OK;
     }
     for (;;) {
@@ -641,12 +443,12 @@ static int parse_metadata(parser *ps)
         ps->n_meta++;
         int c = peek(ps);
         if (c == '}') {
-            ps->p++;
+            ps->j.p++;
             return MIMIC_OK;
         }
         if (c != ',')
             return fail(ps, "expected ',' or '}' in __metadata__");
-        ps->p++;
+        ps->j.p++;
     }
 }
 
@@ -658,12 +460,12 @@ static int parse_header(parser *ps, size_t data_len)
     if (peek(ps) != '}')
         for (;;) {
             bool is_meta;
-            const uint8_t *key = ps->p;
+            const uint8_t *key = ps->j.p;
             if ((rc = parse_string_eq(ps, "__metadata__", &is_meta)) != MIMIC_OK)
                 return rc;
             if (is_meta) {
                 if (ps->seen_meta) {
-                    ps->p = key;
+                    ps->j.p = key;
                     return fail(ps, "__metadata__ appears twice");
                 }
                 ps->seen_meta = true;
@@ -672,11 +474,11 @@ static int parse_header(parser *ps, size_t data_len)
                     return rc;
             } else {
                 const char *tname;
-                char shown[sizeof ps->last];
-                ps->p = key;
+                char shown[sizeof ps->j.last];
+                ps->j.p = key;
                 if ((rc = parse_string(ps, &tname, "expected a tensor name")) != MIMIC_OK)
                     return rc;
-                memcpy(shown, ps->last, sizeof shown);
+                memcpy(shown, ps->j.last, sizeof shown);
                 if ((rc = expect(ps, ':', "expected ':'")) != MIMIC_OK ||
                     (rc = parse_tensor(ps, tname, shown, data_len)) != MIMIC_OK)
                     return rc;
@@ -686,11 +488,11 @@ static int parse_header(parser *ps, size_t data_len)
                 break;
             if (c != ',')
                 return fail(ps, "expected ',' or '}' after a header entry");
-            ps->p++;
+            ps->j.p++;
         }
-    ps->p++; /* '}' */
-    skip_ws(ps);
-    if (ps->p != ps->end)
+    ps->j.p++; /* '}' */
+    mimic__json_ws(&ps->j);
+    if (ps->j.p != ps->j.end)
         return fail(ps, "unexpected bytes after the header object");
     return MIMIC_OK;
 }
@@ -733,15 +535,13 @@ static int check_tiling(const char *name, range *r, size_t n, const mimic__st_te
                                 name, t[r[i].index].name, (unsigned long long)r[i].begin,
                                 (unsigned long long)r[i].end);
         if (r[i].begin > pos)
-            return mimic__error(MIMIC_ERR_FORMAT,
-                                "%s: data bytes [%llu, %llu) belong to no tensor", name,
-                                (unsigned long long)pos, (unsigned long long)r[i].begin);
+            return mimic__error(MIMIC_ERR_FORMAT, "%s: data bytes [%llu, %llu) belong to no tensor",
+                                name, (unsigned long long)pos, (unsigned long long)r[i].begin);
         pos = r[i].end;
     }
     if (pos != data_len)
-        return mimic__error(MIMIC_ERR_FORMAT,
-                            "%s: data bytes [%llu, %zu) belong to no tensor", name,
-                            (unsigned long long)pos, data_len);
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: data bytes [%llu, %zu) belong to no tensor",
+                            name, (unsigned long long)pos, data_len);
     return MIMIC_OK;
 }
 
@@ -785,8 +585,8 @@ static int parse(const uint8_t *buf, size_t len, const char *name, bool with_dat
                             "%s: header length %llu exceeds the %zu bytes after it", name,
                             (unsigned long long)hlen, len - 8);
     if (hlen > MAX_HEADER)
-        return mimic__error(MIMIC_ERR_FORMAT, "%s: header length %llu exceeds the %zu limit",
-                            name, (unsigned long long)hlen, MAX_HEADER);
+        return mimic__error(MIMIC_ERR_FORMAT, "%s: header length %llu exceeds the %zu limit", name,
+                            (unsigned long long)hlen, MAX_HEADER);
     if (hlen < 2)
         return mimic__error(MIMIC_ERR_FORMAT, "%s: header length %llu is too short", name,
                             (unsigned long long)hlen);
@@ -797,8 +597,7 @@ static int parse(const uint8_t *buf, size_t len, const char *name, bool with_dat
     parser ps;
     memset(&ps, 0, sizeof ps);
     ps.name = name;
-    ps.start = ps.p = buf + 8;
-    ps.end = buf + 8 + hlen;
+    ps.j = (mimic__json){buf + 8, buf + 8, buf + 8 + hlen, name, "safetensors header", ""};
     int rc = parse_header(&ps, data_len);
     if (rc != MIMIC_OK)
         return rc;
@@ -830,8 +629,7 @@ static int parse(const uint8_t *buf, size_t len, const char *name, bool with_dat
     parser ps2;
     memset(&ps2, 0, sizeof ps2);
     ps2.name = name;
-    ps2.start = ps2.p = buf + 8;
-    ps2.end = buf + 8 + hlen;
+    ps2.j = (mimic__json){buf + 8, buf + 8, buf + 8 + hlen, name, "safetensors header", ""};
     ps2.store = true;
     ps2.tensors = (mimic__st_tensor *)(void *)block;
     ps2.data_area = with_data ? (float *)(void *)(block + o_data) : NULL;
@@ -853,8 +651,8 @@ static int parse(const uint8_t *buf, size_t len, const char *name, bool with_dat
         for (size_t i = 0; i < nm; i++)
             scratch[i] = ps2.meta[i].key;
         if ((dup = find_duplicate(scratch, nm)) != NULL)
-            rc = mimic__error(MIMIC_ERR_FORMAT, "%s: __metadata__ key \"%s\" appears twice",
-                              name, dup);
+            rc = mimic__error(MIMIC_ERR_FORMAT, "%s: __metadata__ key \"%s\" appears twice", name,
+                              dup);
     }
     if (rc == MIMIC_OK)
         rc = check_tiling(name, ps2.ranges, nt, ps2.tensors, data_len);
