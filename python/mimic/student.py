@@ -613,13 +613,14 @@ class _Run:
                 state["exc"] = e
                 return 1
 
-        # The library borrows these until the call / the trainer ends: keep them here.
+        # The library borrows these until the call / the trainer ends: keep them here. The
+        # struct holds plain pointers to the CFUNCTYPE objects.
         progress_fn = _lib.PROGRESS_FN(on_progress)
-        o.progress = progress_fn
+        o.progress = ctypes.cast(progress_fn, ctypes.c_void_p).value
         grad_fn = None
         if grad_reduce is not None:
             grad_fn = _lib.GRAD_REDUCE_FN(on_grads)
-            o.grad_reduce = grad_fn
+            o.grad_reduce = ctypes.cast(grad_fn, ctypes.c_void_p).value
 
         self.options = o
         self.history = history
