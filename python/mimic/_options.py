@@ -114,10 +114,13 @@ def _choice_text(opt, value, keyword):
     if not isinstance(value, str):
         raise TypeError("%s: expected one of %s, got %r"
                         % (keyword, ", ".join(map(repr, names)), value))
-    if value.lower() not in names:
+    if value in names:
+        return value
+    folded = [n for n in names if n.lower() == value.lower()]  # "KD" is "kd"
+    if len(folded) != 1:
         raise OptionError("%s: expected one of %s, got %r"
                           % (keyword, ", ".join(map(repr, names)), value), (keyword,))
-    return value.lower()
+    return folded[0]
 
 
 def value_text(opt, value, keyword):
