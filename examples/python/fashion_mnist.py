@@ -49,10 +49,13 @@ def main():
     test = mimic.Dataset(x_test, t_test, y_test)
     student = mimic.Student(784, args.hidden, 10, bottleneck=args.bottleneck, seed=1)
     print(student)
+    criterion = mimic.criterion("l2")  # what validation_loss is: the test set's logit_l2
     student.fit(train, loss="l2", epochs=args.epochs, standardize=True, validation=test,
-                progress=lambda r: print("epoch %d  loss %.4f  test accuracy %.4f  (%.1f s)"
-                                         % (r["epoch"], r["train_loss"],
-                                            r["validation"]["accuracy"], r["elapsed_s"])))
+                progress=lambda r: print("epoch %d  loss %.4f  test %s %.4f  test accuracy "
+                                         "%.4f  (%.1f s)"
+                                         % (r["epoch"], r["train_loss"], criterion,
+                                            r["validation_loss"], r["validation"]["accuracy"],
+                                            r["elapsed_s"])))
 
     m = student.evaluate(test)
     teacher_acc = float(np.mean(np.argmax(t_test, axis=1) == y_test))

@@ -14,12 +14,12 @@ the system loader.
     student.save("student.safetensors")
 """
 
-from . import _lib
+from . import _lib, _options
 from . import loss
-from ._errors import MimicError, Status
+from ._errors import MimicError, OptionError, Status
 from .dataset import Dataset
 from .loss import softmax
-from .student import TENSOR_NAMES, History, Student, default_learning_rate
+from .student import TENSOR_NAMES, History, Student, criterion, default_learning_rate
 from .trainer import Trainer
 
 __version__ = "1.2.0"
@@ -29,6 +29,10 @@ library_path = _lib.library_path
 library_version = _lib.lib.mimic_version_string().decode()
 library_version_number = _lib.lib.mimic_version_number()
 
-__all__ = ["Dataset", "Student", "Trainer", "History", "MimicError", "Status", "loss", "softmax",
-           "TENSOR_NAMES", "default_learning_rate", "library_path", "library_version", "library_version_number",
+#: The keyword options Student.fit and Trainer take, from the library's option table.
+fit_options = tuple(_options.TRAIN_KEYWORDS)
+
+__all__ = ["Dataset", "Student", "Trainer", "History", "MimicError", "OptionError", "Status",
+           "loss", "softmax", "TENSOR_NAMES", "default_learning_rate", "criterion",
+           "fit_options", "library_path", "library_version", "library_version_number",
            "__version__"]

@@ -69,6 +69,20 @@ def as_labels(y, what="labels"):
     return out
 
 
+def borrows(a, original):
+    """True when `a`, the array handed to C, is the caller's `original` memory: the object
+    itself or a view of it (np.asarray of an ndarray subclass or of a buffer), not a
+    converted copy."""
+    if a is original:
+        return True
+    if isinstance(original, (list, tuple)):
+        return False
+    try:
+        return bool(np.may_share_memory(a, original))
+    except (TypeError, ValueError):
+        return False
+
+
 def fptr(a):
     return a.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
 

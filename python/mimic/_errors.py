@@ -1,4 +1,4 @@
-"""MimicError and the status codes."""
+"""MimicError, OptionError and the status codes."""
 
 import enum
 
@@ -29,12 +29,14 @@ class MimicError(Exception):
       status       the negative status code (a Status member when the code is known)
       status_name  the C constant's name, e.g. "MIMIC_ERR_SHAPE"
       status_text  mimic_status_str(status), e.g. "shape mismatch"
-      message      the library's message (mimic_last_error), naming the file or argument
+      message      the library's message (mimic_last_error), naming the file or argument;
+                   options are named as the Python call spells them ("flip", "image_shape")
+      library_message  the message as the library wrote it ("options.flip ...")
       function     the C function that failed, e.g. "mimic_dataset_load_npy"
     str(err) is "<function>: <status_text>: <message>".
     """
 
-    def __init__(self, status, message, function=""):
+    def __init__(self, status, message, function="", library_message=None):
         try:
             status = Status(status)
         except ValueError:
@@ -43,6 +45,7 @@ class MimicError(Exception):
         self.status_name = _lib.STATUS_NAMES.get(int(status), "MIMIC_ERR_UNKNOWN(%d)" % status)
         self.status_text = _lib.lib.mimic_status_str(int(status)).decode("utf-8", "replace")
         self.message = message
+        self.library_message = message if library_message is None else library_message
         self.function = function
         text = "%s: %s" % (self.status_text, message) if message else self.status_text
         if function:
@@ -50,10 +53,29 @@ class MimicError(Exception):
         super().__init__(text)
 
 
-def check(status, function):
+class OptionError(MimicError, ValueError):
+    """A keyword option that was refused: a value outside the library's bounds or choices,
+    or a value the other options make meaningless (momentum with the Adam optimizer). Both
+    a MimicError (status INVALID) and a ValueError; .arguments names the Python
+    arguments at fault, and the message spells them the Python way."""
+
+    def __init__(self, message, arguments, function="", library_message=None,
+                 status=Status.INVALID):
+        super().__init__(status, message, function, library_message)
+        self.arguments = tuple(arguments)
+
+
+def last_error():
+    """The calling thread's last library message (mimic_last_error), decoded."""
+    raw = _lib.lib.mimic_last_error()
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def check(status, function, translate=None):
     """Raise MimicError for a failed call. Must run right after the call, in the same
-    thread: the message is the thread's last error."""
+    thread: the message is the thread's last error. translate(message) -> message, when
+    given, rewrites the library's names of options ("options.flip") the Python way."""
     if status != 0:
-        raw = _lib.lib.mimic_last_error()
-        message = raw.decode("utf-8", "replace") if raw else ""
-        raise MimicError(status, message, function)
+        message = last_error()
+        raise MimicError(status, translate(message) if translate else message, function,
+                         message)

@@ -30,8 +30,9 @@ class Dataset:
     Anything else is converted first, explicitly and documented: other real dtypes ->
     float32 (uint8 inputs stay uint8), other integer label dtypes -> int32 (checked for
     overflow), non-contiguous / misaligned / non-native-endian arrays -> a C-ordered copy.
-    copy=True makes the library copy the data (mimic_dataset_create), so the arrays may
-    change afterwards.
+    .zero_copy tells which happened: True only when the library reads the caller's own
+    memory for every array given. copy=True makes the library copy the data
+    (mimic_dataset_create), so the arrays may change afterwards.
 
     n_classes is needed only for a labels-only set (teacher_logits None); when omitted it
     is max(labels) + 1 (at least 2).
@@ -74,17 +75,23 @@ class Dataset:
                  _arrays.iptr(y) if y is not None else None,
                  rows, x.shape[1], int(n_classes)),
               "mimic_dataset_create" if copy else "mimic_dataset_wrap")
-        self._init(handle, None if copy else (x, t, y))
+        # Borrowed as given only when no array had to be converted first: a float64 array
+        # wrapped as its float32 copy is not zero-copy.
+        borrowed = not copy and all(_arrays.borrows(a, given) for a, given in
+                                    ((x, inputs), (t, teacher_logits), (y, labels))
+                                    if given is not None)
+        self._init(handle, None if copy else (x, t, y), borrowed)
 
-    def _init(self, handle, keepalive):
+    def _init(self, handle, keepalive, zero_copy):
         self._handle = handle
         self._keepalive = keepalive
+        self._zero_copy = zero_copy
         self._finalizer = weakref.finalize(self, _free, handle, keepalive)
 
     @classmethod
-    def _from_handle(cls, handle, keepalive):
+    def _from_handle(cls, handle, keepalive, zero_copy):
         self = cls.__new__(cls)
-        self._init(handle, keepalive)
+        self._init(handle, keepalive, zero_copy)
         return self
 
     @classmethod
@@ -102,13 +109,15 @@ class Dataset:
                 raise ValueError("load_npy: give teacher_logits, labels or both")
             x = np.load(inputs, mmap_mode="r", allow_pickle=False)
             y = np.load(labels, allow_pickle=False)
-            return cls(x, None, y, n_classes=n_classes)
+            self = cls(x, None, y, n_classes=n_classes)
+            self._zero_copy = False  # the package's own views of the files, not the caller's
+            return self
         handle = ctypes.c_void_p()
         check(_lib.lib.mimic_dataset_load_npy(
                   ctypes.byref(handle), _arrays.fspath(inputs), _arrays.fspath(teacher_logits),
                   _arrays.fspath(labels) if labels is not None else None),
               "mimic_dataset_load_npy")
-        self = cls._from_handle(handle, None)
+        self = cls._from_handle(handle, None, False)
         if n_classes is not None and n_classes != self.n_classes:
             raise ValueError("n_classes=%d, but %s has %d columns"
                              % (n_classes, teacher_logits, self.n_classes))
@@ -152,9 +161,12 @@ class Dataset:
 
     @property
     def zero_copy(self):
-        """True when the Dataset borrows NumPy arrays (mimic_dataset_wrap, or a slice of
-        such a dataset); False for copies and memory-mapped .npy files."""
-        return self._keepalive is not None
+        """True when the library reads the caller's own arrays in place (mimic_dataset_wrap
+        of arrays that needed no conversion, or a slice of such a dataset). False when any
+        array was converted first (e.g. float64 -> float32, a transposed or strided view ->
+        a C-ordered copy: the Dataset then borrows those copies), for copy=True and for
+        .npy files."""
+        return self._zero_copy
 
     # ---- views ----------------------------------------------------------------------
 
@@ -170,7 +182,8 @@ class Dataset:
                                            last - first),
               "mimic_dataset_slice")
         # A slice of a wrapped dataset borrows the same arrays: keep the parent alive.
-        return Dataset._from_handle(handle, self if self._keepalive is not None else None)
+        return Dataset._from_handle(handle, self if self._keepalive is not None else None,
+                                    self._zero_copy)
 
     def __getitem__(self, key):
         if not isinstance(key, slice):
@@ -184,4 +197,6 @@ class Dataset:
         return ("Dataset(rows=%d, n_inputs=%d, n_classes=%d, input_dtype=%s, logits=%s, "
                 "labels=%s, %s)" % (len(self), self.n_inputs, self.n_classes,
                                     self.input_dtype, self.has_logits, self.has_labels,
-                                    "zero-copy" if self.zero_copy else "owned"))
+                                    "zero-copy" if self.zero_copy else
+                                    "copied" if self._keepalive is not None
+                                    else "owned"))

@@ -3,17 +3,16 @@ ONNX export (onnx.h)."""
 
 import ctypes
 import math
-import operator
 import threading
 import weakref
 
 import numpy as np
 
-from . import _arrays, _lib
+from . import _arrays, _lib, _options
 from ._errors import MimicError, check
 from .dataset import Dataset
 
-__all__ = ["Student", "History"]
+__all__ = ["Student", "History", "default_learning_rate", "criterion"]
 
 # Tensor names in file order (student.h). 1-D tensors (biases, input normalization) are
 # returned as 1-D arrays; the library reports them as 1 x n.
@@ -54,6 +53,7 @@ def _has_field(struct, name):
 
 
 def _progress_dict(p, eval_train):
+    has_loss = _has_field(p, "best_validation_loss")
     rec = {
         "epoch": int(p.epoch),
         "step": int(p.step),
@@ -65,6 +65,8 @@ def _progress_dict(p, eval_train):
         "examples_per_s": _nan_to_none(p.examples_per_s),
         "validation": None,
         "train_metrics": None,
+        "validation_loss": _nan_to_none(p.validation_loss) if has_loss else None,
+        "best_validation_loss": _nan_to_none(p.best_validation_loss) if has_loss else None,
     }
     if p.has_validation and _has_field(p, "validation"):
         rec["validation"] = _metrics_dict(p.validation)
@@ -93,6 +95,18 @@ def default_learning_rate(optimizer, loss):
         _enum(_lib.OPTIMIZERS, optimizer, "optimizer"), _enum(_lib.LOSSES, loss, "loss")))
 
 
+def _criterion_of(code):
+    name = _lib.lib.mimic_train_criterion(code)
+    return name.decode() if name is not None else None
+
+
+def criterion(loss):
+    """The metric early stopping minimizes with `loss` and that the records'
+    validation_loss reports (mimic_train_criterion): "logit_l2" for "l2", "kl" (at the
+    run's temperature) for "kd", "hard_ce" for "labels"."""
+    return _criterion_of(_enum(_lib.LOSSES, loss, "loss"))
+
+
 class History(list):
     """What Student.fit returns: one dict per completed epoch (see Student.fit), plus
 
@@ -100,12 +114,15 @@ class History(list):
                   stopped_early, final_train_loss, best_validation_loss, elapsed_s,
                   examples_per_s)
       .cancelled  True when the progress callback stopped training by returning True
+      .criterion  the validation metric the records' validation_loss is and early
+                  stopping minimizes ("logit_l2", "kl" or "hard_ce": see criterion())
     """
 
     def __init__(self):
         super().__init__()
         self.report = None
         self.cancelled = False
+        self.criterion = None
 
 
 def _name_of(table, code):
@@ -119,26 +136,6 @@ def _enum(table, value, what):
     if isinstance(value, str) and value.lower() in table:
         return table[value.lower()]
     raise ValueError("%s=%r: expected one of %s" % (what, value, ", ".join(sorted(table))))
-
-
-def _uint(value, what):
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError("%s: expected an integer, got %s" % (what, type(value).__name__)) from None
-    if v < 0 or v >= 1 << 64:
-        raise ValueError("%s=%d: must be >= 0" % (what, v))
-    return v
-
-
-def _int32(value, what):
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError("%s: expected an integer, got %s" % (what, type(value).__name__)) from None
-    if not -(1 << 31) <= v < (1 << 31):
-        raise ValueError("%s=%d: out of range" % (what, v))
-    return v
 
 
 def _float(value, what):
@@ -155,7 +152,10 @@ class Student:
       n_inputs D, n_hidden H, n_classes C (>= 2); bottleneck k = 0 means no linear
       bottleneck (W_hid is then H x D); activation "relu", "sigmoid" or "tanh"; init "uniform"
       (PyTorch's nn.Linear default) or "he" (He/Glorot normal, see mimic_init); seed makes
-      the initialization deterministic.
+      the initialization deterministic. Types and choices come from the library's option
+      table and mimic_student_create checks the bounds; errors name these arguments (a
+      value of the wrong type: TypeError; an unknown choice or a negative size: OptionError,
+      a ValueError; a size the library refuses: MimicError).
 
     Threads: forward, predict, evaluate, tensors, save and export_onnx may run in many
     threads at once on one student (the GIL is released inside the library). fit and the
@@ -165,18 +165,12 @@ class Student:
 
     def __init__(self, n_inputs, n_hidden, n_classes, bottleneck=0, activation="relu", seed=0,
                  init="uniform"):
-        opts = _lib.StudentOptions()
-        _lib.lib.mimic_student_options_init(ctypes.byref(opts), ctypes.sizeof(opts))
-        opts.n_inputs = _uint(n_inputs, "n_inputs")
-        opts.n_hidden = _uint(n_hidden, "n_hidden")
-        opts.n_classes = _uint(n_classes, "n_classes")
-        opts.n_bottleneck = _uint(bottleneck, "bottleneck")
-        opts.activation = _enum(_lib.ACTIVATIONS, activation, "activation")
-        opts.seed = _uint(seed, "seed")
-        opts.init = _enum(_lib.INITS, init, "init")
+        opts = _options.student_options({
+            "n_inputs": n_inputs, "n_hidden": n_hidden, "n_classes": n_classes,
+            "n_bottleneck": bottleneck, "activation": activation, "seed": seed, "init": init})
         handle = ctypes.c_void_p()
         check(_lib.lib.mimic_student_create(ctypes.byref(handle), ctypes.byref(opts)),
-              "mimic_student_create")
+              "mimic_student_create", _options.student_translate)
         self._init(handle)
 
     def _init(self, handle):
@@ -421,21 +415,28 @@ class Student:
 
     # ---- training -----------------------------------------------------------------
 
-    def fit(self, dataset, loss="l2", epochs=10, batch_size=128, learning_rate=None,
-            momentum=0.9, nesterov=False, weight_decay=0.0, schedule="cosine", temperature=4.0,
-            hard_weight=0.0, validation=None, patience=0, standardize=False, seed=0,
-            threads=None, progress=None, *, optimizer=None, target_norm=None,
-            warmup_epochs=None, clip_norm=None, step_gamma=None, step_epochs=None,
-            adam_beta1=None, adam_beta2=None, adam_eps=None, std_floor=None, eval_train=False,
-            progress_every_steps=None, checkpoint=None, checkpoint_every=None, resume=False,
-            grad_reduce=None, dropout=None, image_shape=None, flip=None, shift=None):
+    def fit(self, dataset, *args, **options):
         """Train on `dataset` (mimic_train). Returns a History: one dict per epoch with
 
           epoch, step, steps_per_epoch, epoch_end, train_loss, learning_rate, elapsed_s,
           examples_per_s, validation (a metrics dict as evaluate() returns, or None),
-          train_metrics (the same on the training set when eval_train=True, else None)
+          train_metrics (the same on the training set when eval_train=True, else None),
+          validation_loss (the loss's criterion on the validation set: its logit_l2 for
+          "l2", kl at the temperature for "kd", hard_ce for "labels"; what early stopping
+          minimizes; None without validation) and best_validation_loss (the lowest so far)
 
-        and .report (the run's summary) and .cancelled.
+        and .report (the run's summary), .cancelled and .criterion (the metric's name).
+
+        The keyword options are the library's (include/mimic/options.h): every field of
+        mimic_train_options by its name, with its type, default and bounds, plus the
+        Python spellings below. The first ones may also be given by position, in the order
+        loss, epochs, batch_size, learning_rate, momentum, nesterov, weight_decay, schedule,
+        temperature, hard_weight, validation, patience, standardize, seed, threads,
+        progress. An option left out or given as None keeps the library's default. A value
+        the library refuses raises OptionError (a ValueError and a MimicError) naming the
+        argument; so does an option you give that the other options make meaningless
+        (momentum= with the default Adam optimizer, temperature= with loss "l2"). An
+        unknown keyword is a TypeError naming what you may have meant.
 
         loss: "l2" (regression on the teacher logits, the default), "kd" (softmax
           cross-entropy at `temperature`, mixed with labels by `hard_weight`) or "labels".
@@ -453,19 +454,19 @@ class Student:
           (scale = 1 / max(std, std_floor); std_floor=None is the library's 0.1, meant for
           inputs in [0, 1], times 255 for a uint8 dataset, as the CLI does);
         threads: BLAS threads for this call (None = leave the BLAS setting as it is);
-        checkpoint: a path written every checkpoint_every epochs; resume=True continues from
-          it when it exists;
+        checkpoint (or checkpoint_path): a path written every checkpoint_every epochs;
+          resume=True continues from it when it exists;
         grad_reduce: callable(grads) that may change the flat float32 gradient in place
           each step (e.g. an MPI allreduce for data-parallel training);
         dropout: rate in [0, 1) of inverted dropout on the hidden units while training (the
-          saved and evaluated student uses all units); None or 0 = off;
+          saved and evaluated student uses all units);
         image_shape, flip, shift: augmentation of image inputs. image_shape = (height, width)
-          of the images each row holds (channel-first: channels x height x width values);
-          each training row is shifted by up to `shift` pixels in each direction (uncovered
-          pixels 0) and then mirrored left-right with probability `flip`, keeping its teacher
-          logits and label: for a teacher trained with such crops and flips it turns the
-          transfer set into many more inputs with (nearly) the teacher's targets. None = off;
-        Options left at None keep the library's defaults.
+          of the images each row holds (channel-first: channels x height x width values;
+          or image_height= and image_width=); each training row is shifted by up to `shift`
+          pixels in each direction (uncovered pixels 0) and then mirrored left-right with
+          probability `flip`, keeping its teacher logits and label: for a teacher trained
+          with such crops and flips it turns the transfer set into many more inputs with
+          (nearly) the teacher's targets.
 
         progress: callable(record) called with each epoch's dict (and every
           progress_every_steps steps with epoch_end False). Returning True stops training:
@@ -475,14 +476,16 @@ class Student:
           the next callback) stops the library cleanly and is re-raised here; the student
           stays usable.
 
-        Raises MimicError on a library failure (bad option: MIMIC_ERR_INVALID naming the
-        field; dataset/student shape mismatch: MIMIC_ERR_SHAPE; divergence:
-        MIMIC_ERR_NUMERIC, the student keeps the last good weights). The error carries
-        .history and .report of the run so far.
+        Raises MimicError on a library failure (bad option combination: MIMIC_ERR_INVALID
+        naming the Python arguments; dataset/student shape mismatch: MIMIC_ERR_SHAPE;
+        divergence: MIMIC_ERR_NUMERIC, the student keeps the last good weights). The error
+        carries .history and .report of the run so far.
+
+        Every keyword option, from the library's table:
+
+%s
         """
-        kwargs = dict(locals())
-        del kwargs["self"]
-        run = _Run(**kwargs)
+        run = _Run("Student.fit", dataset, args, options)
         history = run.history
         report = _lib.TrainReport()
         _lib.lib.mimic_train_report_init(ctypes.byref(report), ctypes.sizeof(report))
@@ -506,91 +509,52 @@ class Student:
             history.cancelled = True
             return history
         if status != 0:
-            err = MimicError(status, (message or b"").decode("utf-8", "replace"), "mimic_train")
+            raw = (message or b"").decode("utf-8", "replace")
+            err = MimicError(status, run.translate(raw), "mimic_train", raw)
             err.history = history
             err.report = history.report
             raise err
         return history
 
 
+# fit's signature and the list of options in its docstring come from the library's table.
+Student.fit.__signature__ = _options.fit_signature()
+Student.fit.__doc__ = Student.fit.__doc__ % _options.keyword_doc("          ")
+
+
 class _Run:
     """The options struct of one training run plus everything the library borrows from it
     (datasets, ctypes callbacks, the checkpoint path): alive as long as this object is.
-    Callbacks store an exception raised by user code in .state["exc"]."""
+    Callbacks store an exception raised by user code in .state["exc"].
 
-    def __init__(self, dataset, loss="l2", epochs=10, batch_size=128, learning_rate=None,
-                 momentum=0.9, nesterov=False, weight_decay=0.0, schedule="cosine",
-                 temperature=4.0, hard_weight=0.0, validation=None, patience=0,
-                 standardize=False, seed=0, threads=None, progress=None, *, optimizer=None,
-                 target_norm=None, warmup_epochs=None, clip_norm=None, step_gamma=None,
-                 step_epochs=None, adam_beta1=None, adam_beta2=None, adam_eps=None,
-                 std_floor=None, eval_train=False, progress_every_steps=None, checkpoint=None,
-                 checkpoint_every=None, resume=False, grad_reduce=None, dropout=None,
-                 image_shape=None, flip=None, shift=None):
+    function: the caller's name for messages ("Student.fit", "Trainer"); args: positional
+    options (Student.fit's order); kwargs: keyword options. See _options for how they are
+    built from the library's option table."""
+
+    def __init__(self, function, dataset, args=(), kwargs=None):
         if not isinstance(dataset, Dataset):
             raise TypeError("dataset: expected a mimic.Dataset, got %s" % type(dataset).__name__)
-        if validation is not None and not isinstance(validation, Dataset):
-            raise TypeError("validation: expected a mimic.Dataset, got %s"
-                            % type(validation).__name__)
-        if progress is not None and not callable(progress):
-            raise TypeError("progress: expected a callable")
-        if grad_reduce is not None and not callable(grad_reduce):
-            raise TypeError("grad_reduce: expected a callable")
+        given = _options.collect(function, args, kwargs or {})
+        for name, value in given.items():
+            if _options.TRAIN_KEYWORDS[name].kind == "pointer":
+                _options.check_pointer(name, value)
+        translate = _options.Translator(given)
 
         o = _lib.TrainOptions()
         _lib.lib.mimic_train_options_init(ctypes.byref(o), ctypes.sizeof(o))
-        o.loss = _enum(_lib.LOSSES, loss, "loss")
-        o.epochs = _uint(epochs, "epochs")
-        o.batch_size = _uint(batch_size, "batch_size")
-        if optimizer is not None:
-            o.optimizer = _enum(_lib.OPTIMIZERS, optimizer, "optimizer")
-        if learning_rate is not None:
-            o.learning_rate = _float(learning_rate, "learning_rate")
-        o.momentum = _float(momentum, "momentum")
-        o.nesterov = int(bool(nesterov))
-        o.weight_decay = _float(weight_decay, "weight_decay")
-        o.schedule = _enum(_lib.SCHEDULES, schedule, "schedule")
-        o.temperature = _float(temperature, "temperature")
-        o.hard_weight = _float(hard_weight, "hard_weight")
-        o.patience = _uint(patience, "patience")
-        o.standardize = int(bool(standardize))
-        o.seed = _uint(seed, "seed")
-        o.threads = 0 if threads is None else _int32(threads, "threads")
-        o.eval_train = int(bool(eval_train))
-        o.resume = int(bool(resume))
-        if target_norm is not None:
-            o.target_norm = _enum(_lib.TARGET_NORMS, target_norm, "target_norm")
-        for name, value in (("warmup_epochs", warmup_epochs), ("clip_norm", clip_norm),
-                            ("step_gamma", step_gamma), ("adam_beta1", adam_beta1),
-                            ("adam_beta2", adam_beta2), ("adam_eps", adam_eps),
-                            ("std_floor", std_floor), ("dropout", dropout)):
-            if value is not None:
-                setattr(o, name, _float(value, name))
-        if std_floor is None and dataset.input_dtype == np.uint8:
-            o.std_floor *= U8_STD_FLOOR_FACTOR
-        for name, value in (("step_epochs", step_epochs),
-                            ("progress_every_steps", progress_every_steps),
-                            ("checkpoint_every", checkpoint_every)):
-            if value is not None:
-                setattr(o, name, _uint(value, name))
-        if image_shape is not None:
-            try:
-                height, width = image_shape
-            except (TypeError, ValueError):
-                raise TypeError("image_shape: expected (height, width), got %r"
-                                % (image_shape,)) from None
-            o.image_height = _uint(height, "image_shape[0]")
-            o.image_width = _uint(width, "image_shape[1]")
-        if flip is not None:
-            o.flip = _float(flip, "flip")
-        if shift is not None:
-            o.shift = _uint(shift, "shift")
-        checkpoint_bytes = _arrays.fspath(checkpoint) if checkpoint is not None else None
-        o.checkpoint_path = checkpoint_bytes
-        o.validation = validation.handle if validation is not None else None
+        texts = _options.set_train_options(o, given, translate)
+        if "std_floor" not in given and dataset.input_dtype == np.uint8:
+            o.std_floor = o.std_floor * U8_STD_FLOOR_FACTOR
+        validation = given.get("validation")
+        progress = given.get("progress")
+        grad_reduce = given.get("grad_reduce")
+        if validation is not None:
+            o.validation = validation.handle.value
 
         history = History()
+        history.criterion = _criterion_of(o.loss)
         state = {"exc": None, "stop": False}
+        eval_train = bool(o.eval_train)
 
         def on_progress(p_ptr, _user_data):
             try:
@@ -613,19 +577,24 @@ class _Run:
                 state["exc"] = e
                 return 1
 
-        # The library borrows these until the call / the trainer ends: keep them here.
+        # The library borrows these until the call / the trainer ends: keep them here. The
+        # struct holds plain pointers to the CFUNCTYPE objects.
         progress_fn = _lib.PROGRESS_FN(on_progress)
-        o.progress = progress_fn
+        o.progress = ctypes.cast(progress_fn, ctypes.c_void_p).value
         grad_fn = None
         if grad_reduce is not None:
             grad_fn = _lib.GRAD_REDUCE_FN(on_grads)
-            o.grad_reduce = grad_fn
+            o.grad_reduce = ctypes.cast(grad_fn, ctypes.c_void_p).value
+
+        # Options the caller gave that the others make meaningless are mistakes.
+        _options.check_used(o, given, translate)
 
         self.options = o
         self.history = history
         self.state = state
         self.eval_train = eval_train
-        self._keep = (dataset, validation, progress_fn, grad_fn, checkpoint_bytes)
+        self.translate = translate
+        self._keep = (dataset, validation, progress_fn, grad_fn, texts)
 
     def reraise(self):
         """Re-raise an exception caught in a callback (once)."""

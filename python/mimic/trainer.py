@@ -21,8 +21,10 @@ class Trainer:
     """Trainer(student, dataset, **options): a training run you drive yourself.
 
     Takes the same keyword options as Student.fit (loss, epochs, learning_rate,
-    validation, progress, checkpoint, ...). Creating it fits `standardize` and the target
-    statistics and allocates every workspace; then
+    validation, progress, checkpoint, ...: the library's option table), checked the same
+    way: unknown names are a TypeError, refused values and options the others make
+    meaningless an OptionError naming the argument. Creating it fits `standardize` and the
+    target statistics and allocates every workspace; then
 
       step()          one optimizer step on the next minibatch -> its loss (float)
       epoch()         the rest of the current epoch, then validation, early stopping,
@@ -43,14 +45,14 @@ class Trainer:
     def __init__(self, student, dataset, **options):
         if not isinstance(student, Student):
             raise TypeError("student: expected a mimic.Student, got %s" % type(student).__name__)
-        self._run = _Run(dataset, **options)
+        self._run = _Run("Trainer", dataset, (), options)
         if not student._fit_lock.acquire(blocking=False):
             raise RuntimeError("Trainer: this Student is already being trained")
         handle = ctypes.c_void_p()
         try:
             check(_lib.lib.mimic_trainer_create(ctypes.byref(handle), student.handle,
                                                 dataset.handle, ctypes.byref(self._run.options)),
-                  "mimic_trainer_create")
+                  "mimic_trainer_create", self._run.translate)
         except BaseException:
             student._fit_lock.release()
             raise
@@ -71,7 +73,7 @@ class Trainer:
         loss = ctypes.c_double()
         status = _lib.lib.mimic_trainer_step(self._live(), ctypes.byref(loss))
         self._run.reraise()
-        check(status, "mimic_trainer_step")
+        check(status, "mimic_trainer_step", self._run.translate)
         return loss.value
 
     def epoch(self):
@@ -85,7 +87,7 @@ class Trainer:
         self._run.reraise()
         cancelled = status == _lib.ERR_CANCELLED and self._run.state["stop"]
         if not cancelled:
-            check(status, "mimic_trainer_epoch")
+            check(status, "mimic_trainer_epoch", self._run.translate)
         rec = _progress_dict(p, self._run.eval_train)
         rec["cancelled"] = cancelled
         return rec

@@ -31,6 +31,43 @@ class TestDataset(unittest.TestCase):
         self.assertIs(ds._keepalive[1], self.t)
         self.assertIs(ds._keepalive[2], self.y)
 
+    def test_zero_copy_tells_the_truth(self):
+        # C-contiguous float32 inputs and logits, int32 labels: the library reads them in
+        # place, and a change to the caller's inputs shows (the library borrows them)
+        x = self.x.copy()
+        ds = mimic.Dataset(x, self.t, self.y)
+        self.assertTrue(ds.zero_copy)
+        self.assertTrue(ds.slice(0, 10).zero_copy)
+        self.assertIn("zero-copy", repr(ds))
+        before = self.student.evaluate(ds)
+        x[:] += 1
+        self.assertNotEqual(self.student.evaluate(ds), before)
+        # a float64 array is wrapped as its float32 copy: not zero-copy, and changing the
+        # caller's array changes nothing
+        x64 = self.x.astype(np.float64)
+        ds = mimic.Dataset(x64, self.t, self.y)
+        self.assertFalse(ds.zero_copy)
+        self.assertFalse(ds[:10].zero_copy)
+        self.assertNotIn("zero-copy", repr(ds))
+        before = self.student.evaluate(ds)
+        x64[:] += 1
+        self.assertEqual(self.student.evaluate(ds), before)
+        # any converted array makes it a copy: logits, labels, layout, a list
+        for name, args in (("float64 logits", (self.x, self.t.astype(np.float64), self.y)),
+                           ("int64 labels", (self.x, self.t, self.y.astype(np.int64))),
+                           ("fortran inputs", (np.asfortranarray(self.x), self.t, self.y)),
+                           ("list inputs", (self.x.tolist(), self.t, self.y))):
+            with self.subTest(case=name):
+                self.assertFalse(mimic.Dataset(*args).zero_copy)
+        # uint8 inputs and labels-only sets borrow too; copy=True never does
+        self.assertTrue(mimic.Dataset((np.abs(self.x) * 10).astype(np.uint8), self.t).zero_copy)
+        self.assertTrue(mimic.Dataset(self.x, None, self.y, n_classes=3).zero_copy)
+        self.assertFalse(mimic.Dataset(self.x, self.t, copy=True).zero_copy)
+        # an ndarray subclass is still the caller's memory
+        class Sub(np.ndarray):
+            pass
+        self.assertTrue(mimic.Dataset(self.x.view(Sub), self.t).zero_copy)
+
     def test_keeps_arrays_alive(self):
         x, t, y = (a.copy() for a in (self.x, self.t, self.y))
         ds = mimic.Dataset(x, t, y)
@@ -142,6 +179,7 @@ class TestDataset(unittest.TestCase):
             np.save(pt, self.t.astype(np.float64))
             np.save(py, self.y.astype(np.int64))
             ds = mimic.Dataset.load_npy(px, pt, py)
+            self.assertFalse(ds.zero_copy)
             self.assertEqual((len(ds), ds.n_inputs, ds.n_classes), (64, 6, 3))
             self.assertTrue(ds.has_labels)
             want = self.student.evaluate(mimic.Dataset(self.x, self.t, self.y))
@@ -152,6 +190,7 @@ class TestDataset(unittest.TestCase):
             self.assertFalse(ds2.has_labels)
             ds3 = mimic.Dataset.load_npy(px, None, py, n_classes=3)
             self.assertFalse(ds3.has_logits)
+            self.assertFalse(ds3.zero_copy)
             self.assertEqual(self.student.evaluate(ds3)["accuracy"], want["accuracy"])
             with self.assertRaises(ValueError):
                 mimic.Dataset.load_npy(px, None)

@@ -7,8 +7,10 @@ import shutil
 import subprocess
 import unittest
 
+import numpy as np
+
 import _support
-from mimic import _lib
+from mimic import _arrays, _lib
 
 
 def _c_program():
@@ -66,6 +68,109 @@ class TestStructLayout(unittest.TestCase):
                 last = cls._fields_[-1][0]
                 off, size = self.layout[cname + "." + last]
                 self.assertLessEqual(ctypes.sizeof(cls) - (off + size), 7)
+
+
+class TestOptionsStructsFromTable(unittest.TestCase):
+    """The options structs are built from the library's option tables; these checks need
+    no C compiler."""
+
+    TABLES = (("train", "mimic_train_options", "TrainOptions", "TRAIN_OPTIONS"),
+              ("student", "mimic_student_options", "StudentOptions", "STUDENT_OPTIONS"))
+
+    def test_fields_where_the_library_says(self):
+        for kind, cname, cls_name, table_name in self.TABLES:
+            cls, table = getattr(_lib, cls_name), getattr(_lib, table_name)
+            self.assertEqual(cls._fields_[0][0], "struct_size")
+            self.assertEqual(len(cls._fields_), len(table) + 1)
+            for opt in table:
+                with self.subTest(field=cname + "." + opt.name):
+                    desc = getattr(cls, opt.name)
+                    self.assertEqual((desc.offset, desc.size), (opt.offset, opt.size))
+                    self.assertIs(dict(cls._fields_)[opt.name], _lib.OPTION_CTYPES[opt.type])
+
+    def test_size_is_the_librarys(self):
+        # the library refuses a larger struct with a byte it does not know set
+        # (MIMIC_ERR_VERSION) exactly from its own size on: probe it again here
+        for kind, cname, cls_name, table_name in self.TABLES:
+            with self.subTest(struct=cname):
+                size = ctypes.sizeof(getattr(_lib, cls_name))
+                self.assertEqual(_lib.library_sizeof(kind, getattr(_lib, table_name)), size)
+
+    def test_init_through_a_larger_buffer(self):
+        # mimic_train_options_init on a caller's struct larger than the library's: the
+        # defaults land at the table's offsets, struct_size is the caller's, the bytes
+        # past the library's struct are zeroed
+        size = ctypes.sizeof(_lib.TrainOptions)
+        buf = (ctypes.c_uint8 * (size + 64))(*([0xAB] * (size + 64)))
+        _lib.lib.mimic_train_options_init(ctypes.cast(buf, ctypes.POINTER(_lib.TrainOptions)),
+                                          size + 64)
+        o = _lib.TrainOptions.from_buffer(buf)
+        self.assertEqual(o.struct_size, size + 64)
+        self.assertEqual(bytes(buf[size:]), bytes(64))
+        for opt in _lib.TRAIN_OPTIONS:
+            if opt.default is not None:
+                with self.subTest(field=opt.name):
+                    self.assertEqual(getattr(o, opt.name), opt.default)
+
+    def test_layout_checks(self):
+        opts = _lib.TRAIN_OPTIONS
+        build = _lib.build_options_struct
+        ok = build("t", opts, ctypes.sizeof(_lib.TrainOptions))
+        self.assertEqual(ctypes.sizeof(ok), ctypes.sizeof(_lib.TrainOptions))
+        # a field left out of the table leaves a gap
+        i = [o.name for o in opts].index("momentum")
+        with self.assertRaises(_lib.OptionLayoutError) as cm:
+            build("t", opts[:i] + opts[i + 1:])
+        self.assertIn("weight_decay", str(cm.exception))
+        self.assertIn("leaves out a field", str(cm.exception))
+        self.assertIsInstance(cm.exception, ImportError)
+        # a size that is not the type's
+        bad = opts[i]._replace(size=4)
+        with self.assertRaises(_lib.OptionLayoutError) as cm:
+            build("t", opts[:i] + (bad,) + opts[i + 1:])
+        self.assertIn("momentum", str(cm.exception))
+        # overlapping fields
+        bad = opts[i]._replace(offset=opts[i].offset - 8)
+        with self.assertRaises(_lib.OptionLayoutError) as cm:
+            build("t", opts[:i] + (bad,) + opts[i + 1:])
+        self.assertIn("overlap", str(cm.exception))
+        # a trailing field the table does not describe: the sizes differ
+        with self.assertRaises(_lib.OptionLayoutError) as cm:
+            build("t", opts, ctypes.sizeof(_lib.TrainOptions) + 8)
+        self.assertIn("disagree", str(cm.exception))
+        with self.assertRaises(_lib.OptionLayoutError):
+            build("t", opts[:-1], ctypes.sizeof(_lib.TrainOptions))
+        # a type this package does not know, a name twice
+        with self.assertRaises(_lib.OptionLayoutError):
+            build("t", opts[:i] + (opts[i]._replace(type=99),) + opts[i + 1:])
+        with self.assertRaises(_lib.OptionLayoutError):
+            build("t", opts + (opts[0]._replace(offset=ctypes.sizeof(_lib.TrainOptions)),))
+
+    def test_enums_from_the_table(self):
+        self.assertEqual(_lib.LOSSES, {"l2": 1, "kd": 2, "labels": 3})
+        self.assertEqual(_lib.OPTIMIZERS, {"sgd": 1, "adam": 2, "adamw": 3})
+        self.assertEqual(_lib.SCHEDULES, {"constant": 1, "cosine": 2, "step": 3})
+        self.assertEqual(_lib.TARGET_NORMS, {"none": 0, "center": 1, "standardize": 2,
+                                             "auto": 3})
+        self.assertEqual(_lib.ACTIVATIONS, {"relu": 1, "sigmoid": 2, "tanh": 3})
+
+    def test_new_prototypes(self):
+        crit = _lib.lib.mimic_train_criterion
+        self.assertEqual(crit(_lib.LOSSES["l2"]), b"logit_l2")
+        self.assertEqual(crit(_lib.LOSSES["kd"]), b"kl")
+        self.assertIsNone(crit(99))
+        # mimic_evaluate_logits: logits equal to the teacher's give logit_l2 0, agreement 1
+        t = np.array([[1, 2, 3], [3, 1, 0]], dtype=np.float32)
+        y = np.array([2, 1], dtype=np.int32)
+        m = _lib.Metrics()
+        _lib.lib.mimic_metrics_init(ctypes.byref(m), ctypes.sizeof(m))
+        st = _lib.lib.mimic_evaluate_logits(_arrays.fptr(t), _arrays.fptr(t), _arrays.iptr(y),
+                                            2, 3, 1.0, ctypes.byref(m))
+        self.assertEqual(st, 0)
+        self.assertEqual((m.rows, m.logit_l2, m.agreement, m.accuracy), (2, 0.0, 1.0, 0.5))
+        index = ctypes.c_size_t()
+        self.assertEqual(_lib.lib.mimic_train_option_find(b"--lr", ctypes.byref(index)), 0)
+        self.assertEqual(_lib.TRAIN_OPTIONS[index.value].name, "learning_rate")
 
 
 class TestOptionsInit(unittest.TestCase):
