@@ -256,8 +256,10 @@ step_install() {
     rm -rf "$moved" && cp -a "$STAGE" "$moved"
     env -u LD_LIBRARY_PATH "$moved/bin/mimic" --version >/dev/null \
       || die "a relocated install's mimic does not start"
-    ldd "$moved/bin/mimic" | grep -F "$moved/lib/libmimic.so.1" >/dev/null \
-      || die "a relocated install's mimic does not load its own libmimic.so.1"
+    local loaded
+    loaded=$(ldd "$moved/bin/mimic" | sed -n 's/^[[:space:]]*libmimic\.so\.1 => \([^ ]*\) .*/\1/p')
+    [ -n "$loaded" ] && [ "$(readlink -f "$loaded")" = "$(readlink -f "$moved/lib/libmimic.so.1")" ] \
+      || die "a relocated install's mimic loads '${loaded:-nothing}', not its own libmimic.so.1"
     rm -rf "$moved"
     note "CLI installed (starts from any prefix)"
   fi
