@@ -233,21 +233,24 @@ static int check_flags(const char *cmd, const train_args *a, const mimic_train_o
     }
     if (a->image && mimic_train_option_check_used(o, "image_height") != MIMIC_OK)
         return cli_usage_error(cmd, "%s", cli_translate(mimic_last_error(), text, sizeof text));
+    /* the files the loss reads, from the library */
     const char *loss = cli_choice_name(0, "loss", o->loss);
-    if ((o->loss == MIMIC_LOSS_L2 || o->loss == MIMIC_LOSS_KD) && !a->logits)
+    int32_t need_logits = 0, need_labels = 0, valid_labels = 0;
+    if (mimic_train_data_needs(o, &need_logits, &need_labels, &valid_labels) != MIMIC_OK)
+        return cli_usage_error(cmd, "%s", cli_translate(mimic_last_error(), text, sizeof text));
+    if (need_logits && !a->logits)
         return cli_usage_error(cmd, "--loss %s needs --logits", loss);
-    if (o->loss == MIMIC_LOSS_LABELS && !a->labels)
-        return cli_usage_error(cmd, "--loss labels needs --labels");
-    if (o->loss == MIMIC_LOSS_KD && o->hard_weight > 0 && !a->labels)
-        return cli_usage_error(cmd, "--hard-weight > 0 needs --labels");
+    if (need_labels && !a->labels)
+        return cli_usage_error(cmd, "--loss %s%s needs --labels", loss,
+                               valid_labels ? "" : " with --hard-weight > 0");
     if ((a->vlogits || a->vlabels) && !a->vinputs)
         return cli_usage_error(cmd, "--valid-logits and --valid-labels need --valid-inputs");
     if (a->vinputs && !a->vlogits && !a->vlabels)
         return cli_usage_error(cmd, "--valid-inputs needs --valid-logits or --valid-labels");
-    if (a->vinputs && o->loss != MIMIC_LOSS_LABELS && !a->vlogits)
+    if (a->vinputs && need_logits && !a->vlogits)
         return cli_usage_error(cmd, "--loss %s with --valid-inputs needs --valid-logits", loss);
-    if (a->vinputs && o->loss == MIMIC_LOSS_LABELS && !a->vlabels)
-        return cli_usage_error(cmd, "--loss labels with --valid-inputs needs --valid-labels");
+    if (a->vinputs && valid_labels && !a->vlabels)
+        return cli_usage_error(cmd, "--loss %s with --valid-inputs needs --valid-labels", loss);
     if (o->patience && !a->vinputs)
         return cli_usage_error(cmd, "--patience needs validation data (--valid-inputs)");
     if (o->resume && !o->checkpoint_path)
@@ -319,10 +322,21 @@ int cmd_train(int argc, char **argv)
     if (f)
         f->def = "required";
 
+    char usage[256], losses[96] = "";
+    for (int32_t k = 0, v; k < 16; k++) {
+        const char *name;
+        size_t i;
+        if (mimic_train_option_find("loss", &i) != MIMIC_OK ||
+            mimic_train_option_choice(i, (size_t)k, &name, &v) != MIMIC_OK)
+            break;
+        snprintf(losses + strlen(losses), sizeof losses - strlen(losses), "%s%s", k ? "|" : "",
+                 name);
+    }
+    snprintf(usage, sizeof usage,
+             "--inputs X [--logits Z] [--labels Y] --hidden H --loss %s --out FILE [options]",
+             losses);
     int help = 0;
-    int rc = cli_parse(cmd, argc, argv, opts, n_opts,
-                       "--inputs X [--logits Z] [--labels Y] --hidden H --loss l2|kd|labels "
-                       "--out FILE [options]",
+    int rc = cli_parse(cmd, argc, argv, opts, n_opts, usage,
                        "Train a shallow student: logit regression on a teacher's logits (l2, the "
                        "mimic-learning paper),\nHinton distillation (kd) or plain hard labels "
                        "(labels). Inputs are .npy or IDX files.\nCtrl-C stops training, leaves "

@@ -114,9 +114,9 @@ START_TEST(test_default_learning_rate)
         ck_assert_double_eq(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_ADAMW, loss), 0.001);
     }
     ck_assert(isnan(mimic_train_default_learning_rate(0, MIMIC_LOSS_L2)));
-    ck_assert(isnan(mimic_train_default_learning_rate(4, MIMIC_LOSS_L2)));
+    ck_assert(isnan(mimic_train_default_learning_rate(99, MIMIC_LOSS_L2)));
     ck_assert(isnan(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_SGD, 0)));
-    ck_assert(isnan(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_ADAM, 4)));
+    ck_assert(isnan(mimic_train_default_learning_rate(MIMIC_OPTIMIZER_ADAM, 99)));
 }
 END_TEST
 
@@ -1098,7 +1098,7 @@ typedef struct bad_case {
     static void set_##name(mimic_train_options *o) { stmt; }
 BAD_CASE(loss, o->loss = 9)
 BAD_CASE(optimizer, o->optimizer = 0)
-BAD_CASE(schedule, o->schedule = 4)
+BAD_CASE(schedule, o->schedule = 99)
 BAD_CASE(nesterov, o->nesterov = 2)
 BAD_CASE(nesterov_adam, (o->nesterov = 1, o->optimizer = MIMIC_OPTIMIZER_ADAM))
 BAD_CASE(standardize, o->standardize = -1)

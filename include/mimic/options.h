@@ -69,6 +69,9 @@ typedef struct mimic_option_info {
 
 /* ---- mimic_train_options ------------------------------------------------------------- */
 
+/* sizeof(mimic_train_options) in this library (a binding that builds the struct from the
+ * table checks its layout against it). */
+MIMIC_API size_t mimic_train_options_size(void);
 /* The number of fields described (struct_size excluded). */
 MIMIC_API size_t mimic_train_option_count(void);
 /* Field `index` (0 <= index < count). Errors: MIMIC_ERR_INVALID (NULL out, struct_size
@@ -96,6 +99,7 @@ MIMIC_API int mimic_train_option_check_used(const mimic_train_options *o, const 
 
 /* ---- mimic_student_options ------------------------------------------------------------ */
 
+MIMIC_API size_t mimic_student_options_size(void);
 MIMIC_API size_t mimic_student_option_count(void);
 MIMIC_API int mimic_student_option_info(size_t index, mimic_option_info *out);
 MIMIC_API int mimic_student_option_choice(size_t index, size_t k, const char **name,

@@ -222,6 +222,14 @@ MIMIC_API double mimic_train_default_learning_rate(int32_t optimizer, int32_t lo
  * mimic_progress.validation_loss reports: the name of a mimic_metrics field ("logit_l2" for
  * MIMIC_LOSS_L2, "kl" for KD, "hard_ce" for LABELS); NULL for an unknown loss. */
 MIMIC_API const char *mimic_train_criterion(int32_t loss);
+
+/* What a run with options *o needs from its datasets, from the loss: *logits = 1 when the
+ * training and validation sets need teacher logits; *labels = 1 when the training set needs
+ * labels (the loss reads them, or mixes them in: KD with hard_weight > 0); *valid_labels = 1
+ * when a validation set needs labels. Any output may be NULL. Errors: MIMIC_ERR_INVALID (NULL
+ * or unusable options; the message names the field). Since 1.3. */
+MIMIC_API int mimic_train_data_needs(const mimic_train_options *o, int32_t *logits,
+                                     int32_t *labels, int32_t *valid_labels);
 MIMIC_API void mimic_train_report_init(mimic_train_report *r, size_t struct_size);
 
 /* Train `s` on `train`. Divergence guard: a non-finite loss, gradient norm (when clipping)

@@ -15,6 +15,7 @@
 #ifndef MIMIC_LIB_COMMON_H
 #define MIMIC_LIB_COMMON_H
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -149,7 +150,6 @@ typedef struct mimic__opt {
     uint32_t bounds;         /* MIMIC__OPT_MIN_EXCL | MIMIC__OPT_MAX_EXCL */
     uint32_t flags;          /* MIMIC__OPT_SHAPES_RUN */
     int32_t since;           /* MIMIC_VERSION_NUMBER that added it; 0 = 1.0.0 */
-    const char *group;       /* heading in --help ("optimization") */
     const char *flag;        /* CLI flag, or NULL */
     const char *metavar;
     const char *help;
@@ -169,11 +169,40 @@ typedef struct mimic__opt {
     const char *(*unused)(const void *opts, char *buf, size_t cap);
 } mimic__opt;
 
-typedef struct mimic__optable {
-    const char *what;        /* message prefix: "options", "student_options" */
+/* The rows of one topic, defined beside the code that reads them (the loss's options in
+ * model/loss.c, the optimizer's in train/optimizer.c, ...). */
+typedef struct mimic__opt_group {
+    const char *heading;     /* what they are about: --help's heading ("optimizer") */
     const mimic__opt *rows;
     size_t n;
+} mimic__opt_group;
+
+/* A struct's table: its groups, in the order introspection and --help list them. */
+typedef struct mimic__optable {
+    const char *what;        /* message prefix: "options", "student_options" */
+    const mimic__opt_group *const *groups;
+    size_t n_groups;
 } mimic__optable;
+
+/* A row of a mimic_train_options table: the field's name, type, offset and size. */
+#define MIMIC__TRAIN_ROW(field, type_)                                                          \
+    .name = #field, .type = MIMIC_OPTION_##type_,                                              \
+    .offset = offsetof(mimic_train_options, field),                                            \
+    .size = sizeof(((mimic_train_options *)0)->field)
+/* The row's value is part of a checkpoint's identity. */
+#define MIMIC__SHAPES_RUN .flags = MIMIC__OPT_SHAPES_RUN
+
+/* The number of rows, and row i (with its group's heading in *heading when not NULL). */
+size_t mimic__opt_count(const mimic__optable *t);
+const mimic__opt *mimic__opt_at(const mimic__optable *t, size_t i, const char **heading);
+
+/* For an option that only some values of an enum field read (momentum: the optimizer sgd):
+ * "it applies to options.OWNER a or b, and options.OWNER is CURRENT" into buf, listing the
+ * choices c of `owner_choice` for which reads(c, field) holds. Returns buf. */
+const char *mimic__opt_applies_to(char *buf, size_t cap, const char *field, const char *owner,
+                                  const char *current,
+                                  const char *(*owner_choice)(size_t, int32_t *),
+                                  bool (*reads)(int32_t value, const char *field));
 
 /* Fill `dst` (the library's full struct) with the table's defaults; other bytes zero. */
 void mimic__opt_defaults(const mimic__optable *t, void *dst, size_t size);

@@ -84,11 +84,55 @@ static void put_number(void *opts, const mimic__opt *o, double v)
     }
 }
 
+size_t mimic__opt_count(const mimic__optable *t)
+{
+    size_t n = 0;
+    for (size_t g = 0; g < t->n_groups; g++)
+        n += t->groups[g]->n;
+    return n;
+}
+
+const mimic__opt *mimic__opt_at(const mimic__optable *t, size_t i, const char **heading)
+{
+    for (size_t g = 0; g < t->n_groups; g++) {
+        if (i < t->groups[g]->n) {
+            if (heading)
+                *heading = t->groups[g]->heading;
+            return &t->groups[g]->rows[i];
+        }
+        i -= t->groups[g]->n;
+    }
+    return NULL;
+}
+
 void mimic__opt_defaults(const mimic__optable *t, void *dst, size_t size)
 {
     memset(dst, 0, size);
-    for (size_t i = 0; i < t->n; i++)
-        put_number(dst, &t->rows[i], t->rows[i].def);
+    for (size_t g = 0; g < t->n_groups; g++)
+        for (size_t i = 0; i < t->groups[g]->n; i++)
+            put_number(dst, &t->groups[g]->rows[i], t->groups[g]->rows[i].def);
+}
+
+const char *mimic__opt_applies_to(char *buf, size_t cap, const char *field, const char *owner,
+                                  const char *current,
+                                  const char *(*owner_choice)(size_t, int32_t *),
+                                  bool (*reads)(int32_t value, const char *field))
+{
+    char users[128];
+    size_t used = 0;
+    int32_t v;
+    const char *name;
+    users[0] = '\0';
+    for (size_t k = 0; (name = owner_choice(k, &v)) != NULL; k++)
+        if (reads(v, field)) {
+            int w = snprintf(users + used, sizeof users - used, "%s%s", used ? " or " : "", name);
+            if (w < 0 || (size_t)w >= sizeof users - used)
+                break;
+            used += (size_t)w;
+        }
+    snprintf(buf, cap, "it applies to options.%s %s, and options.%s is %s", owner, users, owner,
+             current);
+    return buf;
 }
 
 const char *mimic__opt_choice_name(const mimic__opt *o, int32_t v)
@@ -182,8 +226,9 @@ int mimic__opt_check(const mimic__optable *t, const mimic__opt *o, const void *o
 
 int mimic__opt_validate(const mimic__optable *t, const void *opts)
 {
-    for (size_t i = 0; i < t->n; i++) {
-        int rc = mimic__opt_check(t, &t->rows[i], opts);
+    const mimic__opt *o;
+    for (size_t i = 0; (o = mimic__opt_at(t, i, NULL)) != NULL; i++) {
+        int rc = mimic__opt_check(t, o, opts);
         if (rc != MIMIC_OK)
             return rc;
     }
@@ -196,15 +241,15 @@ const mimic__opt *mimic__opt_find(const mimic__optable *t, const char *name)
         mimic__error(MIMIC_ERR_INVALID, "%s: option name is NULL", t->what);
         return NULL;
     }
-    for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->rows[i].name, name) == 0 ||
-            (t->rows[i].flag && strcmp(t->rows[i].flag, name) == 0))
-            return &t->rows[i];
+    const mimic__opt *o;
+    for (size_t i = 0; (o = mimic__opt_at(t, i, NULL)) != NULL; i++)
+        if (strcmp(o->name, name) == 0 || (o->flag && strcmp(o->flag, name) == 0))
+            return o;
     char known[1024];
     size_t used = 0;
     known[0] = '\0';
-    for (size_t i = 0; i < t->n && used + 2 < sizeof known; i++) {
-        int w = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", t->rows[i].name);
+    for (size_t i = 0; (o = mimic__opt_at(t, i, NULL)) != NULL && used + 2 < sizeof known; i++) {
+        int w = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", o->name);
         if (w < 0)
             break;
         used += (size_t)w;
@@ -324,8 +369,9 @@ int mimic__opt_index(const mimic__optable *t, const char *name, size_t *index)
     const mimic__opt *o = mimic__opt_find(t, name);
     if (!o)
         return MIMIC_ERR_INVALID;
-    if (index)
-        *index = (size_t)(o - t->rows);
+    for (size_t i = 0; index && mimic__opt_at(t, i, NULL); i++)
+        if (mimic__opt_at(t, i, NULL) == o)
+            *index = i;
     return MIMIC_OK;
 }
 
@@ -353,16 +399,17 @@ int mimic__opt_info(const mimic__optable *t, size_t i, void *out)
     int rc = mimic__struct_check_out(out, "option info", "setting out->struct_size");
     if (rc != MIMIC_OK)
         return rc;
-    if (i >= t->n)
+    const char *heading = NULL;
+    const mimic__opt *o = mimic__opt_at(t, i, &heading);
+    if (!o)
         return mimic__error(MIMIC_ERR_RANGE, "%s: option index %zu, there are %zu", t->what, i,
-                            t->n);
-    const mimic__opt *o = &t->rows[i];
+                            mimic__opt_count(t));
     mimic_option_info info;
     memset(&info, 0, sizeof info);
     info.name = o->name;
     info.type = o->type;
     info.since = o->since ? o->since : 10000;
-    info.group = o->group;
+    info.group = heading;
     info.offset = o->offset;
     info.size = o->size;
     const bool number = o->type != MIMIC_OPTION_STRING && o->type != MIMIC_OPTION_POINTER;
@@ -388,10 +435,10 @@ int mimic__opt_choice(const mimic__optable *t, size_t i, size_t k, const char **
 {
     if (!name || !value)
         return mimic__error(MIMIC_ERR_INVALID, "%s: name and value must not be NULL", t->what);
-    if (i >= t->n)
+    const mimic__opt *o = mimic__opt_at(t, i, NULL);
+    if (!o)
         return mimic__error(MIMIC_ERR_RANGE, "%s: option index %zu, there are %zu", t->what, i,
-                            t->n);
-    const mimic__opt *o = &t->rows[i];
+                            mimic__opt_count(t));
     const char *n = o->choice ? o->choice(k, value) : NULL;
     if (!n)
         return mimic__error(MIMIC_ERR_RANGE, "%s.%s: no choice %zu (it has %zu)", t->what,

@@ -332,9 +332,9 @@ static int l2_batch(const mimic__loss_args *a, double *loss, float *grad)
  * (1 - a) T^2 KL + a CE, and the gradients likewise. */
 static int kd_batch(const mimic__loss_args *a, double *loss, float *grad)
 {
-    int rc = mimic_loss_softmax_ce(a->logits, a->targets, a->rows, a->classes, a->temperature, loss,
-                                   grad);
-    if (rc != MIMIC_OK || !(a->hard_weight > 0))
+    const double T = a->o->temperature, hard_weight = a->o->hard_weight;
+    int rc = mimic_loss_softmax_ce(a->logits, a->targets, a->rows, a->classes, T, loss, grad);
+    if (rc != MIMIC_OK || !(hard_weight > 0))
         return rc;
     double hard;
     rc = mimic_loss_hard_ce(a->logits, a->labels, a->rows, a->classes, &hard,
@@ -342,11 +342,11 @@ static int kd_batch(const mimic__loss_args *a, double *loss, float *grad)
     if (rc != MIMIC_OK)
         return rc;
     if (grad) {
-        float w = (float)a->hard_weight, v = 1.0f - w;
+        float w = (float)hard_weight, v = 1.0f - w;
         for (size_t i = 0; i < a->rows * a->classes; i++)
             grad[i] = v * grad[i] + w * a->scratch[i];
     }
-    *loss = (1.0 - a->hard_weight) * *loss + a->hard_weight * hard;
+    *loss = (1.0 - hard_weight) * *loss + hard_weight * hard;
     return MIMIC_OK;
 }
 
@@ -403,3 +403,78 @@ bool mimic__loss_needs_labels(const mimic__loss *l, double hard_weight)
     return (l->needs & MIMIC__NEEDS_LABELS) ||
            ((l->needs & MIMIC__LABELS_IF_HARD) && hard_weight > 0);
 }
+
+/* ---- the loss's options: rows of the mimic_train_options table --------------------------- */
+
+static const char *loss_choice(size_t k, int32_t *v)
+{
+    if (k >= MIMIC__ARRAY_LEN(losses))
+        return NULL;
+    *v = losses[k].id;
+    return losses[k].name;
+}
+
+static const char *target_norm_choice(size_t k, int32_t *v)
+{
+    static const struct {
+        const char *name;
+        int32_t value;
+    } norms[] = {{"none", MIMIC_TARGET_NONE},
+                 {"center", MIMIC_TARGET_CENTER},
+                 {"standardize", MIMIC_TARGET_STANDARDIZE},
+                 {"auto", MIMIC_TARGET_AUTO}};
+    if (k >= MIMIC__ARRAY_LEN(norms))
+        return NULL;
+    *v = norms[k].value;
+    return norms[k].name;
+}
+
+/* Whether the loss with id `value` has the need that makes it read `field`. */
+static bool loss_reads(int32_t value, const char *field)
+{
+    const mimic__loss *l = mimic__loss_get(value);
+    uint32_t need = strcmp(field, "target_norm") == 0 ? MIMIC__TAKES_TARGET_NORM
+                                                       : MIMIC__USES_TEMPERATURE;
+    return l && (l->needs & need);
+}
+
+/* temperature and hard_weight: losses with MIMIC__USES_TEMPERATURE; target_norm: losses with
+ * MIMIC__TAKES_TARGET_NORM. */
+static const char *unused_by_loss(const void *p, const char *field, char *buf, size_t cap)
+{
+    const mimic_train_options *o = p;
+    const mimic__loss *l = mimic__loss_get(o->loss);
+    if (!l || loss_reads(o->loss, field))
+        return NULL;
+    return mimic__opt_applies_to(buf, cap, field, "loss", l->name, loss_choice, loss_reads);
+}
+
+static const char *unused_temperature(const void *p, char *buf, size_t cap)
+{
+    return unused_by_loss(p, "temperature", buf, cap);
+}
+
+static const char *unused_target_norm(const void *p, char *buf, size_t cap)
+{
+    return unused_by_loss(p, "target_norm", buf, cap);
+}
+
+static const mimic__opt loss_rows[] = {
+    {MIMIC__TRAIN_ROW(loss, ENUM), MIMIC__SHAPES_RUN, MIMIC__ANY, .def = MIMIC_LOSS_L2,
+     .flag = "--loss", .help = "what the student learns from (the losses: include/mimic/loss.h)",
+     .choice = loss_choice, .enum_prefix = "MIMIC_LOSS_"},
+    {MIMIC__TRAIN_ROW(target_norm, ENUM), MIMIC__SHAPES_RUN, MIMIC__ANY,
+     .def = MIMIC_TARGET_AUTO, .flag = "--target-norm",
+     .help = "normalize the teacher's logits while training (undone in the saved student)",
+     .default_text = "auto (the loss's own choice)", .choice = target_norm_choice,
+     .enum_prefix = "MIMIC_TARGET_", .unused = unused_target_norm},
+    {MIMIC__TRAIN_ROW(temperature, DOUBLE), MIMIC__SHAPES_RUN, .def = 4, MIMIC__GT(0),
+     .flag = "--temperature", .metavar = "T", .help = "distillation temperature",
+     .unused = unused_temperature},
+    {MIMIC__TRAIN_ROW(hard_weight, DOUBLE), MIMIC__SHAPES_RUN, MIMIC__IN(0, 1),
+     .flag = "--hard-weight", .metavar = "A",
+     .help = "weight of the hard-label loss in distillation, (1-A) soft + A hard",
+     .unused = unused_temperature},
+};
+
+const mimic__opt_group mimic__loss_options = {"loss", loss_rows, MIMIC__ARRAY_LEN(loss_rows)};

@@ -120,8 +120,8 @@ void mimic__tensor_describe(const mimic__layout *L, bool normalized, mimic__tens
 mimic__tensor_id mimic__tensor_lookup(const char *name);
 /* Where tensor `id` of `s` lives (NULL when absent). */
 float *mimic__tensor_data(const mimic_student *s, mimic__tensor_id id);
-/* "input.mean, input.scale, ..." for messages. */
-const char *mimic__tensor_names(void);
+/* "input.mean, input.scale, ..." for messages, into buf. */
+const char *mimic__tensor_names(char *buf, size_t cap);
 
 /* Hidden activation names ("relu", "sigmoid", "tanh"): NULL for an unknown value. */
 const char *mimic__activation_name(int32_t act);
@@ -207,7 +207,7 @@ typedef struct mimic__loss_args {
     const float *targets;  /* rows x classes, or NULL when the loss takes none */
     const int32_t *labels; /* rows, or NULL when the loss takes none */
     size_t rows, classes;
-    double temperature, hard_weight;
+    const mimic_train_options *o; /* the loss's options (temperature, hard_weight, ...) */
     float *scratch;        /* rows x classes floats */
 } mimic__loss_args;
 
@@ -238,6 +238,9 @@ typedef struct mimic__loss {
     const char *criterion;    /* its name in mimic_metrics: "logit_l2", "kl", "hard_ce" */
     double (*criterion_of)(const mimic_metrics *m);
 } mimic__loss;
+
+/* The rows of the loss's options in the mimic_train_options table. */
+extern const mimic__opt_group mimic__loss_options;
 
 /* The loss with id `id`, or NULL. */
 const mimic__loss *mimic__loss_get(int32_t id);

@@ -75,8 +75,10 @@ static const mimic__opt student_opts[] = {
      .choice = init_choice, .enum_prefix = "MIMIC_INIT_"},
 };
 
-static const mimic__optable student_table = {"student_options", student_opts,
-                                             MIMIC__ARRAY_LEN(student_opts)};
+static const mimic__opt_group student_group = {"student", student_opts,
+                                               MIMIC__ARRAY_LEN(student_opts)};
+static const mimic__opt_group *const student_groups[] = {&student_group};
+static const mimic__optable student_table = {"student_options", student_groups, 1};
 
 void mimic_student_options_init(mimic_student_options *opts, size_t struct_size)
 {
@@ -85,9 +87,14 @@ void mimic_student_options_init(mimic_student_options *opts, size_t struct_size)
     mimic__struct_copy_out(opts, struct_size, &d, sizeof d);
 }
 
+size_t mimic_student_options_size(void)
+{
+    return sizeof(mimic_student_options);
+}
+
 size_t mimic_student_option_count(void)
 {
-    return student_table.n;
+    return mimic__opt_count(&student_table);
 }
 
 int mimic_student_option_info(size_t index, mimic_option_info *out)
@@ -340,10 +347,17 @@ mimic__tensor_id mimic__tensor_lookup(const char *name)
     return MIMIC__T_COUNT;
 }
 
-const char *mimic__tensor_names(void)
+const char *mimic__tensor_names(char *buf, size_t cap)
 {
-    return "input.mean, input.scale, bottleneck.weight, hidden.weight, hidden.bias, "
-           "output.weight, output.bias";
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < MIMIC__T_COUNT; i++) {
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", tensor_name[i]);
+        if (w < 0 || (size_t)w >= cap - used)
+            break;
+        used += (size_t)w;
+    }
+    return buf;
 }
 
 float *mimic__tensor_data(const mimic_student *s, mimic__tensor_id id)
@@ -365,9 +379,10 @@ static int find_tensor(const mimic_student *s, const char *name, const char *fn,
     if (!name)
         return mimic__error(MIMIC_ERR_INVALID, "%s: tensor name is NULL", fn);
     mimic__tensor_id id = mimic__tensor_lookup(name);
+    char known[160];
     if (id == MIMIC__T_COUNT)
         return mimic__error(MIMIC_ERR_INVALID, "%s: unknown tensor \"%s\" (known: %s)", fn, name,
-                            mimic__tensor_names());
+                            mimic__tensor_names(known, sizeof known));
     mimic__tensor_desc t;
     mimic__tensor_describe(&s->L, s->in_mean != NULL, id, &t);
     if (!t.present)

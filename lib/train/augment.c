@@ -1,6 +1,7 @@
 /* Label-preserving image augmentation of training rows: random mirror images and shifts,
  * drawn per row from (seed, global step, batch row), applied to the raw row before the
  * input normalization. The teacher's logits and the label of the row are kept. */
+#include <stdio.h>
 #include <string.h>
 
 #include "train/train.h"
@@ -64,3 +65,34 @@ void mimic__augment_image(const void *src, void *dst, int32_t dtype, size_t C, s
     else
         AUGMENT_COPY(float);
 }
+
+/* ---- options: rows of the mimic_train_options table -------------------------------------- */
+
+static const char *unused_image(const void *p, char *buf, size_t cap)
+{
+    const mimic_train_options *o = p;
+    if (o->flip > 0 || o->shift > 0)
+        return NULL;
+    snprintf(buf, cap, "the image shape is used by options.flip and options.shift, and both are 0");
+    return buf;
+}
+
+static const mimic__opt augment_rows[] = {
+    {MIMIC__TRAIN_ROW(image_height, UINT64), MIMIC__SHAPES_RUN, .since = 10200, .absent = "0",
+     MIMIC__GE(0), .help = "image height of the inputs (C x H x W rows), for flip and shift",
+     .unused = unused_image},
+    {MIMIC__TRAIN_ROW(image_width, UINT64), MIMIC__SHAPES_RUN, .since = 10200, .absent = "0",
+     MIMIC__GE(0), .help = "image width of the inputs, for flip and shift",
+     .unused = unused_image},
+    {MIMIC__TRAIN_ROW(flip, DOUBLE), MIMIC__SHAPES_RUN, .since = 10200, .absent = "0",
+     MIMIC__IN(0, 1), .flag = "--flip", .metavar = "P",
+     .help = "mirror each training image left-right with probability P (targets kept)",
+     .default_text = "0 (off)"},
+    {MIMIC__TRAIN_ROW(shift, UINT64), MIMIC__SHAPES_RUN, .since = 10200, .absent = "0",
+     MIMIC__GE(0), .flag = "--shift", .metavar = "N",
+     .help = "shift each training image by up to N pixels each way (targets kept)",
+     .default_text = "0 (off)"},
+};
+
+const mimic__opt_group mimic__augment_options = {"augmentation", augment_rows,
+                                                 MIMIC__ARRAY_LEN(augment_rows)};

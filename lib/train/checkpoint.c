@@ -81,8 +81,8 @@ static uint64_t data_fingerprint(const mimic_dataset *d)
 static void put_identity(meta_buf *b, const mimic__ckpt_view *v)
 {
     const mimic__optable *t = mimic__train_optable();
-    for (size_t i = 0; i < t->n; i++) {
-        const mimic__opt *o = &t->rows[i];
+    const mimic__opt *o;
+    for (size_t i = 0; (o = mimic__opt_at(t, i, NULL)) != NULL; i++) {
         if (!(o->flags & MIMIC__OPT_SHAPES_RUN))
             continue;
         char key[KEY_LEN], val[VAL_LEN];
@@ -236,9 +236,10 @@ static const char *absent_means(const char *key)
     const mimic__optable *t = mimic__train_optable();
     if (strncmp(key, "opt.", 4) != 0)
         return NULL;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->rows[i].absent && strcmp(key + 4, t->rows[i].name) == 0)
-            return t->rows[i].absent;
+    const mimic__opt *o;
+    for (size_t i = 0; (o = mimic__opt_at(t, i, NULL)) != NULL; i++)
+        if (o->absent && strcmp(key + 4, o->name) == 0)
+            return o->absent;
     return NULL;
 }
 

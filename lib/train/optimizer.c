@@ -202,3 +202,55 @@ bool mimic__name_in(const char *list, const char *name)
     }
     return false;
 }
+
+/* ---- the optimizer's options: rows of the mimic_train_options table ---------------------- */
+
+static bool optimizer_reads(int32_t value, const char *field)
+{
+    const mimic__optimizer *o = mimic__optimizer_get(value);
+    return o && mimic__name_in(o->options, field);
+}
+
+/* A field that only some optimizers read (momentum, adam_beta1, ...). */
+static const char *unused_by_optimizer(const void *p, const char *field, char *buf, size_t cap)
+{
+    const mimic_train_options *o = p;
+    const mimic__optimizer *opt = mimic__optimizer_get(o->optimizer);
+    if (!opt || optimizer_reads(o->optimizer, field))
+        return NULL;
+    return mimic__opt_applies_to(buf, cap, field, "optimizer", opt->name, mimic__optimizer_choice,
+                                 optimizer_reads);
+}
+
+#define UNUSED_BY_OPTIMIZER(field)                                                             \
+    static const char *unused_##field(const void *p, char *buf, size_t cap)                   \
+    {                                                                                          \
+        return unused_by_optimizer(p, #field, buf, cap);                                       \
+    }
+UNUSED_BY_OPTIMIZER(momentum)
+UNUSED_BY_OPTIMIZER(nesterov)
+UNUSED_BY_OPTIMIZER(adam_beta1)
+UNUSED_BY_OPTIMIZER(adam_beta2)
+UNUSED_BY_OPTIMIZER(adam_eps)
+
+static const mimic__opt optimizer_rows[] = {
+    {MIMIC__TRAIN_ROW(optimizer, ENUM), MIMIC__SHAPES_RUN, MIMIC__ANY,
+     .def = MIMIC_OPTIMIZER_ADAM, .flag = "--optimizer", .help = "optimizer",
+     .choice = mimic__optimizer_choice, .enum_prefix = "MIMIC_OPTIMIZER_"},
+    {MIMIC__TRAIN_ROW(momentum, DOUBLE), MIMIC__SHAPES_RUN, .def = 0.9, MIMIC__IN_HALF(0, 1),
+     .flag = "--momentum", .metavar = "M", .help = "SGD momentum", .unused = unused_momentum},
+    {MIMIC__TRAIN_ROW(nesterov, BOOL), MIMIC__SHAPES_RUN, MIMIC__IN(0, 1), .flag = "--nesterov",
+     .help = "Nesterov momentum (sgd)", .unused = unused_nesterov},
+    {MIMIC__TRAIN_ROW(adam_beta1, DOUBLE), MIMIC__SHAPES_RUN, .def = 0.9, MIMIC__IN_HALF(0, 1),
+     .flag = "--adam-beta1", .metavar = "B1", .help = "Adam beta1", .unused = unused_adam_beta1},
+    {MIMIC__TRAIN_ROW(adam_beta2, DOUBLE), MIMIC__SHAPES_RUN, .def = 0.999, MIMIC__IN_HALF(0, 1),
+     .flag = "--adam-beta2", .metavar = "B2", .help = "Adam beta2", .unused = unused_adam_beta2},
+    {MIMIC__TRAIN_ROW(adam_eps, DOUBLE), MIMIC__SHAPES_RUN, .def = 1e-8, MIMIC__GT(0),
+     .flag = "--adam-eps", .metavar = "EPS", .help = "Adam epsilon", .unused = unused_adam_eps},
+    {MIMIC__TRAIN_ROW(weight_decay, DOUBLE), MIMIC__SHAPES_RUN, MIMIC__GE(0),
+     .flag = "--weight-decay", .metavar = "W",
+     .help = "weight decay of every parameter (decoupled with adamw)"},
+};
+
+const mimic__opt_group mimic__optimizer_options = {"optimizer", optimizer_rows,
+                                                   MIMIC__ARRAY_LEN(optimizer_rows)};

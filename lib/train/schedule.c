@@ -59,3 +59,52 @@ double mimic__lr_at(const mimic_train_options *o, uint64_t t, uint64_t spe)
         lr *= ((double)t + 1) / warm;
     return lr;
 }
+
+/* ---- the schedule's options: rows of the mimic_train_options table ----------------------- */
+
+static bool schedule_reads(int32_t value, const char *field)
+{
+    const mimic__schedule *s = mimic__schedule_get(value);
+    return s && mimic__name_in(s->options, field);
+}
+
+/* A field that only some schedules read (step_gamma, step_epochs). */
+static const char *unused_by_schedule(const void *p, const char *field, char *buf, size_t cap)
+{
+    const mimic_train_options *o = p;
+    const mimic__schedule *s = mimic__schedule_get(o->schedule);
+    if (!s || schedule_reads(o->schedule, field))
+        return NULL;
+    return mimic__opt_applies_to(buf, cap, field, "schedule", s->name, mimic__schedule_choice,
+                                 schedule_reads);
+}
+
+static const char *unused_step_gamma(const void *p, char *buf, size_t cap)
+{
+    return unused_by_schedule(p, "step_gamma", buf, cap);
+}
+
+static const char *unused_step_epochs(const void *p, char *buf, size_t cap)
+{
+    return unused_by_schedule(p, "step_epochs", buf, cap);
+}
+
+static const mimic__opt schedule_rows[] = {
+    {MIMIC__TRAIN_ROW(learning_rate, DOUBLE), MIMIC__SHAPES_RUN, MIMIC__GE(0), .flag = "--lr",
+     .metavar = "LR", .help = "learning rate", .note = "0 = the default",
+     .default_text = "0 (the optimizer's and loss's default)"},
+    {MIMIC__TRAIN_ROW(schedule, ENUM), MIMIC__SHAPES_RUN, MIMIC__ANY, .def = MIMIC_SCHEDULE_COSINE,
+     .flag = "--schedule", .help = "how the rate changes, per step (cosine: down to 0 at the end)",
+     .choice = mimic__schedule_choice, .enum_prefix = "MIMIC_SCHEDULE_"},
+    {MIMIC__TRAIN_ROW(warmup_epochs, DOUBLE), MIMIC__SHAPES_RUN, MIMIC__GE(0), .flag = "--warmup",
+     .metavar = "E", .help = "linear warm-up of the rate, in (fractional) epochs"},
+    {MIMIC__TRAIN_ROW(step_gamma, DOUBLE), MIMIC__SHAPES_RUN, .def = 0.1, MIMIC__GT(0),
+     .flag = "--step-gamma", .metavar = "G", .help = "step schedule: factor",
+     .unused = unused_step_gamma},
+    {MIMIC__TRAIN_ROW(step_epochs, UINT64), MIMIC__SHAPES_RUN, .def = 10, MIMIC__GE(1),
+     .flag = "--step-epochs", .metavar = "N", .help = "step schedule: period in epochs",
+     .unused = unused_step_epochs},
+};
+
+const mimic__opt_group mimic__schedule_options = {"learning rate", schedule_rows,
+                                                  MIMIC__ARRAY_LEN(schedule_rows)};

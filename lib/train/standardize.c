@@ -1,6 +1,7 @@
 /* Statistics over a training set: per-feature input mean/scale and per-class target
  * mean/std, in double, streaming row by row (mapped data is read once, in order). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "train/train.h"
@@ -70,3 +71,25 @@ int mimic__target_stats(const mimic_dataset *d, float *mean, float *std)
     mimic__free(mu);
     return MIMIC_OK;
 }
+
+/* ---- options: rows of the mimic_train_options table -------------------------------------- */
+
+static const char *unused_std_floor(const void *p, char *buf, size_t cap)
+{
+    if (((const mimic_train_options *)p)->standardize)
+        return NULL;
+    snprintf(buf, cap, "it applies when options.standardize is set");
+    return buf;
+}
+
+static const mimic__opt input_rows[] = {
+    {MIMIC__TRAIN_ROW(standardize, BOOL), MIMIC__SHAPES_RUN, MIMIC__IN(0, 1),
+     .flag = "--standardize",
+     .help = "fit per-feature input mean and scale on the training data and store them in "
+             "the student"},
+    {MIMIC__TRAIN_ROW(std_floor, DOUBLE), MIMIC__SHAPES_RUN, .def = 0.1, MIMIC__GT(0),
+     .flag = "--std-floor", .metavar = "S",
+     .help = "standardize: scale = 1 / max(std, S), in input units", .unused = unused_std_floor},
+};
+
+const mimic__opt_group mimic__input_options = {"inputs", input_rows, MIMIC__ARRAY_LEN(input_rows)};

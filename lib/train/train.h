@@ -14,8 +14,15 @@
 
 /* ---- options (options.c) ------------------------------------------------------------- */
 
-/* The table of mimic_train_options (see mimic__opt in common/common.h). */
+/* The table of mimic_train_options (see mimic__opt in common/common.h), assembled in
+ * options.c from the groups of rows defined beside the code that reads them. */
 const mimic__optable *mimic__train_optable(void);
+extern const mimic__opt_group mimic__optimizer_options; /* optimizer.c */
+extern const mimic__opt_group mimic__schedule_options;  /* schedule.c */
+extern const mimic__opt_group mimic__input_options;     /* standardize.c */
+extern const mimic__opt_group mimic__augment_options;   /* augment.c */
+extern const mimic__opt_group mimic__run_options;       /* trainer.c */
+extern const mimic__opt_group mimic__checkpoint_options; /* trainer.c */
 
 /* Replace the "default" values of validated options (learning_rate 0, target_norm AUTO) by
  * what they stand for; the trainer keeps the resolved copy (checkpoints store it). */

@@ -333,8 +333,9 @@ static int train_step(mimic_trainer *t, double *loss_out)
     }
     mimic__student_forward_ws(L, t->act, t->p[t->cur], t->x, n, dr, t->ws, &z, &h, &logits);
     double loss = NAN;
-    const mimic__loss_args args = {logits, t->tbuf,          t->ybuf,          n,
-                                   L->C,   t->o.temperature, t->o.hard_weight, t->scratch};
+    const mimic__loss_args args = {.logits = logits, .targets = t->tbuf, .labels = t->ybuf,
+                                   .rows = n, .classes = L->C, .o = &t->o,
+                                   .scratch = t->scratch};
     int rc = t->loss->batch(&args, &loss, t->dlogits);
     if (rc == MIMIC_ERR_NUMERIC || (rc == MIMIC_OK && !isfinite(loss)))
         return diverge(t, "the loss", rc == MIMIC_OK ? loss : INFINITY, 1);
@@ -610,6 +611,82 @@ int mimic_trainer_get_report(const mimic_trainer *t, mimic_train_report *out)
     mimic__struct_copy_out(out, out->struct_size, &r, sizeof r);
     return MIMIC_OK;
 }
+
+/* ---- the run's options: rows of the mimic_train_options table ---------------------------- */
+
+/* The cosine schedule depends on the run's total length; the others can be extended. */
+static void ident_epochs(const void *p, char *buf, size_t cap)
+{
+    const mimic_train_options *o = p;
+    const mimic__schedule *s = mimic__schedule_get(o->schedule);
+    snprintf(buf, cap, "%llu", (unsigned long long)(s && s->needs_total ? o->epochs : 0));
+}
+
+static void ident_validation(const void *p, char *buf, size_t cap)
+{
+    const mimic_dataset *v = ((const mimic_train_options *)p)->validation;
+    snprintf(buf, cap, "%llu", (unsigned long long)(v ? v->rows : 0));
+}
+
+static const char *unused_checkpoint_every(const void *p, char *buf, size_t cap)
+{
+    if (((const mimic_train_options *)p)->checkpoint_path)
+        return NULL;
+    snprintf(buf, cap, "it applies when options.checkpoint_path is set");
+    return buf;
+}
+
+static const mimic__opt run_rows[] = {
+    {MIMIC__TRAIN_ROW(epochs, UINT64), MIMIC__SHAPES_RUN, .def = 10, MIMIC__GE(1),
+     .flag = "--epochs", .metavar = "E", .help = "training epochs", .ident = ident_epochs},
+    {MIMIC__TRAIN_ROW(batch_size, UINT64), MIMIC__SHAPES_RUN, .def = 128, MIMIC__GE(1),
+     .flag = "--batch", .metavar = "B", .help = "minibatch size"},
+    {MIMIC__TRAIN_ROW(clip_norm, DOUBLE), MIMIC__SHAPES_RUN, MIMIC__GE(0), .flag = "--clip-norm",
+     .metavar = "C", .help = "global gradient-norm clip", .note = "0 = off",
+     .default_text = "0 (off)"},
+    {MIMIC__TRAIN_ROW(dropout, DOUBLE), MIMIC__SHAPES_RUN, .since = 10100, .absent = "0",
+     MIMIC__IN_HALF(0, 1), .flag = "--dropout", .metavar = "P",
+     .help = "dropout rate on the hidden units while training", .default_text = "0 (off)"},
+    {MIMIC__TRAIN_ROW(seed, UINT64), MIMIC__SHAPES_RUN, MIMIC__GE(0), .flag = "--seed",
+     .metavar = "S", .help = "seed for shuffling, dropout and augmentation (the CLI: also the "
+                             "weights)"},
+    {MIMIC__TRAIN_ROW(threads, INT32), MIMIC__GE(0), .flag = "--threads", .metavar = "N",
+     .help = "BLAS threads for the call", .default_text = "0 (leave the BLAS setting as is)"},
+    {MIMIC__TRAIN_ROW(progress, POINTER), MIMIC__ANY, .help = "progress callback"},
+    {MIMIC__TRAIN_ROW(progress_user_data, POINTER), MIMIC__ANY,
+     .help = "passed to the progress callback"},
+    {MIMIC__TRAIN_ROW(progress_every_steps, UINT64), MIMIC__GE(0), .flag = "--progress-every",
+     .metavar = "N", .help = "steps between progress reports within an epoch",
+     .default_text = "0 (per epoch only)"},
+    {MIMIC__TRAIN_ROW(grad_reduce, POINTER), MIMIC__ANY,
+     .help = "gradient reduction hook (data-parallel training)"},
+    {MIMIC__TRAIN_ROW(grad_reduce_user_data, POINTER), MIMIC__ANY, .help = "passed to grad_reduce"},
+};
+
+const mimic__opt_group mimic__run_options = {"training run", run_rows, MIMIC__ARRAY_LEN(run_rows)};
+
+static const mimic__opt checkpoint_rows[] = {
+    {MIMIC__TRAIN_ROW(validation, POINTER), MIMIC__SHAPES_RUN, MIMIC__ANY,
+     .ident_key = "opt.validation_rows", .ident = ident_validation,
+     .help = "validation dataset (borrowed), evaluated after each epoch"},
+    {MIMIC__TRAIN_ROW(patience, UINT64), MIMIC__SHAPES_RUN, MIMIC__GE(0), .flag = "--patience",
+     .metavar = "P",
+     .help = "stop after P epochs without validation improvement and keep the best weights",
+     .default_text = "0 (off)"},
+    {MIMIC__TRAIN_ROW(eval_train, BOOL), MIMIC__IN(0, 1), .flag = "--eval-train",
+     .help = "also compute training-set metrics after each epoch"},
+    {MIMIC__TRAIN_ROW(checkpoint_path, STRING), MIMIC__ANY, .flag = "--checkpoint",
+     .metavar = "FILE", .help = "checkpoint file, written atomically", .default_text = "none"},
+    {MIMIC__TRAIN_ROW(checkpoint_every, UINT64), .def = 1, MIMIC__GE(0),
+     .flag = "--checkpoint-every", .metavar = "N", .help = "epochs between checkpoints",
+     .unused = unused_checkpoint_every},
+    {MIMIC__TRAIN_ROW(resume, BOOL), MIMIC__IN(0, 1), .flag = "--resume",
+     .help = "resume from the checkpoint when it exists"},
+};
+
+const mimic__opt_group mimic__checkpoint_options = {"validation and checkpoints",
+                                                    checkpoint_rows,
+                                                    MIMIC__ARRAY_LEN(checkpoint_rows)};
 
 /* ---- the one-call path ------------------------------------------------------------------- */
 

@@ -369,66 +369,20 @@ def build_options_struct(cname, options, library_size=None):
     return cls
 
 
-def _raw(fname, restype, argtypes):
-    """A function object of its own (not the cached attribute), for the size probes."""
-    fn = lib[fname]
-    fn.restype = restype
-    fn.argtypes = argtypes
-    return fn
-
-
-def _size_probe(kind, field):
-    """probe(size): whether the library refuses a struct whose struct_size is size + 1 and
-    whose byte at `size` is set. It answers MIMIC_ERR_VERSION (a field it does not know is
-    set) exactly when its own struct is at most `size` bytes."""
-    if kind == "train":
-        check_used = _raw("mimic_train_option_check_used", c_int, [c_void_p, c_char_p])
-
-        def call(buf):  # any field will do: the struct is read before the field's rule
-            return check_used(ctypes.addressof(buf), field.encode())
-    else:
-        create = _raw("mimic_student_create", c_int, [P(c_void_p), c_void_p])
-        free = _raw("mimic_student_free", None, [c_void_p])
-
-        def call(buf):  # all-zero options are invalid; never leak a student all the same
-            handle = c_void_p()
-            status = create(ctypes.byref(handle), ctypes.addressof(buf))
-            if handle.value:
-                free(handle)
-            return status
-
-    def probe(size):
-        buf = (ctypes.c_uint8 * (size + 1))()
-        ctypes.memmove(buf, ctypes.byref(c_size_t(size + 1)), ctypes.sizeof(c_size_t))
-        buf[size] = 1
-        return call(buf) == ERR_VERSION
-
-    return probe
-
-
-def library_sizeof(kind, options, limit=1 << 16):
-    """sizeof(mimic_<kind>_options) inside the loaded library, found by how it treats a
-    caller's larger struct (the versioned-struct rules of common.h), or None when it is
-    larger than `limit` bytes. `options`: its option table (read_options(kind))."""
-    probe = _size_probe(kind, options[0].name)
-    lo, hi = ctypes.sizeof(c_size_t), limit  # the smallest size it refuses, in [lo, hi]
-    if not probe(hi):
-        return None
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if probe(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+def library_sizeof(kind):
+    """sizeof(mimic_<kind>_options) inside the loaded library."""
+    fn = lib["mimic_%s_options_size" % kind]
+    fn.restype = c_size_t
+    fn.argtypes = []
+    return fn()
 
 
 TRAIN_OPTIONS = read_options("train")
 STUDENT_OPTIONS = read_options("student")
 if not TRAIN_OPTIONS or not STUDENT_OPTIONS:
     raise OptionLayoutError("mimic: %s describes no options" % library_path)
-TRAIN_OPTIONS_SIZE = library_sizeof("train", TRAIN_OPTIONS)
-STUDENT_OPTIONS_SIZE = library_sizeof("student", STUDENT_OPTIONS)
+TRAIN_OPTIONS_SIZE = library_sizeof("train")
+STUDENT_OPTIONS_SIZE = library_sizeof("student")
 TrainOptions = build_options_struct("mimic_train_options", TRAIN_OPTIONS, TRAIN_OPTIONS_SIZE)
 StudentOptions = build_options_struct("mimic_student_options", STUDENT_OPTIONS,
                                       STUDENT_OPTIONS_SIZE)

@@ -89,12 +89,21 @@ class TestOptionsStructsFromTable(unittest.TestCase):
                     self.assertIs(dict(cls._fields_)[opt.name], _lib.OPTION_CTYPES[opt.type])
 
     def test_size_is_the_librarys(self):
-        # the library refuses a larger struct with a byte it does not know set
-        # (MIMIC_ERR_VERSION) exactly from its own size on: probe it again here
+        # the structs built from the tables are the library's size (mimic_*_options_size)
         for kind, cname, cls_name, table_name in self.TABLES:
             with self.subTest(struct=cname):
-                size = ctypes.sizeof(getattr(_lib, cls_name))
-                self.assertEqual(_lib.library_sizeof(kind, getattr(_lib, table_name)), size)
+                self.assertEqual(_lib.library_sizeof(kind), ctypes.sizeof(getattr(_lib, cls_name)))
+        # and the library agrees independently: a larger train options struct with a byte set
+        # at that size is refused as from a newer version (MIMIC_ERR_VERSION), one byte less
+        # (a field it knows) is not
+        size = ctypes.sizeof(_lib.TrainOptions)
+        for at, refused in ((size, True), (size - 1, False)):
+            buf = (ctypes.c_uint8 * (size + 8))()
+            opts = ctypes.cast(buf, ctypes.POINTER(_lib.TrainOptions))
+            _lib.lib.mimic_train_options_init(opts, size + 8)
+            buf[at] = 1
+            status = _lib.lib.mimic_train_option_check_used(opts, b"loss")
+            self.assertEqual(status == -7, refused, (at, status))
 
     def test_init_through_a_larger_buffer(self):
         # mimic_train_options_init on a caller's struct larger than the library's: the
