@@ -205,23 +205,27 @@ START_TEST(test_rejects_mismatch)
     /* other options, data, architecture */
     mimic_train_options o2 = o;
     o2.learning_rate = 0.02;
-    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.learning_rate");
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "options.learning_rate");
     o2 = o;
     o2.dropout = 0.1;
-    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.dropout");
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "options.dropout");
     o2 = o;
     o2.flip = 0.5;
-    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.flip");
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "options.flip");
     o2 = o;
     o2.shift = 1;
-    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.shift");
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "options.shift");
     o2 = o;
     o2.image_height = 4;
     o2.image_width = 2;
-    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.image_height");
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "options.image_height");
+    o2 = o; /* enums by their names */
+    o2.optimizer = MIMIC_OPTIMIZER_ADAMW;
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID,
+                    "options.optimizer is sgd in the checkpoint but adamw here");
     o2 = o;
     o2.epochs = 3; /* cosine: the length is part of the schedule */
-    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "opt.epochs");
+    expect_mismatch(s, p.d, &o2, path, MIMIC_ERR_INVALID, "options.epochs");
     expect_mismatch(s, q.d, &o, path, MIMIC_ERR_SHAPE, "data.");
     mimic_student *wide = tt_student(8, 20, 0, 3, 2);
     expect_mismatch(wide, p.d, &o, path, MIMIC_ERR_SHAPE, "student.hidden");
@@ -249,7 +253,7 @@ START_TEST(test_rejects_mismatch)
     o2.checkpoint_path = path;
     o2.resume = 1;
     ck_assert_int_eq(mimic_train(s, p.d, &o2, NULL), MIMIC_ERR_INVALID);
-    ck_assert_msg(strstr(mimic_last_error(), "opt.seed"), "%s", mimic_last_error());
+    ck_assert_msg(strstr(mimic_last_error(), "options.seed"), "%s", mimic_last_error());
     free(saved);
     mimic_student_free(s);
     tt_problem_free(&p);
@@ -291,7 +295,7 @@ START_TEST(test_rejects_inconsistent_state)
     o.dropout = 0.5;
     ck_assert_int_eq(mimic_trainer_create(&t2, s, p.d, &o), MIMIC_OK);
     ck_assert_int_eq(mimic_trainer_load_checkpoint(t2, bad), MIMIC_ERR_INVALID);
-    ck_assert_msg(strstr(mimic_last_error(), "opt.dropout is 0 in the checkpoint but 0.5 here"),
+    ck_assert_msg(strstr(mimic_last_error(), "options.dropout is 0 in the checkpoint but 0.5 here"),
                   "%s", mimic_last_error());
     mimic_trainer_free(t2);
     o.dropout = 0;
@@ -310,7 +314,7 @@ START_TEST(test_rejects_inconsistent_state)
     o.flip = 0.5;
     ck_assert_int_eq(mimic_trainer_create(&t2, s, p.d, &o), MIMIC_OK);
     ck_assert_int_eq(mimic_trainer_load_checkpoint(t2, bad), MIMIC_ERR_INVALID);
-    ck_assert_msg(strstr(mimic_last_error(), "opt.image_height is 0 in the checkpoint but 2 here"),
+    ck_assert_msg(strstr(mimic_last_error(), "options.image_height is 0 in the checkpoint but 2 here"),
                   "%s", mimic_last_error());
     mimic_trainer_free(t2);
     free(buf);

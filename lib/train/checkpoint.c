@@ -243,6 +243,39 @@ static const char *absent_means(const char *key)
     return NULL;
 }
 
+/* The row of identity key `key` ("opt.<field>", or a row's own ident_key), or NULL. */
+static const mimic__opt *identity_row(const char *key)
+{
+    const mimic__optable *t = mimic__train_optable();
+    const mimic__opt *o;
+    for (size_t i = 0; (o = mimic__opt_at(t, i, NULL)) != NULL; i++)
+        if ((o->ident_key && strcmp(key, o->ident_key) == 0) ||
+            (!o->ident_key && strncmp(key, "opt.", 4) == 0 && strcmp(key + 4, o->name) == 0))
+            return o;
+    return NULL;
+}
+
+/* "the checkpoint does not match this run: options.loss is kd in the checkpoint but l2 here"
+ * (options by their field and choice names; architecture and data by their keys). */
+static int mismatch(const char *path, const char *key, const char *theirs, const char *ours)
+{
+    const mimic__opt *o = identity_row(key);
+    if (!o)
+        return mimic__error(MIMIC_ERR_SHAPE,
+                            "%s: the checkpoint does not match this run: %s is %s in the "
+                            "checkpoint but %s here",
+                            path, key, theirs, ours);
+    uint64_t a, b;
+    if (o->type == MIMIC_OPTION_ENUM && mimic__parse_u64(theirs, &a) && mimic__parse_u64(ours, &b)) {
+        theirs = mimic__opt_choice_name(o, (int32_t)a);
+        ours = mimic__opt_choice_name(o, (int32_t)b);
+    }
+    return mimic__error(MIMIC_ERR_INVALID,
+                        "%s: the checkpoint does not match this run: options.%s%s is %s in the "
+                        "checkpoint but %s here",
+                        path, o->name, o->ident_key ? " (rows)" : "", theirs, ours);
+}
+
 /* Every identity key must be present (or be one an older checkpoint may lack) and equal to
  * this run's value. */
 static int check_identity(const mimic__st_file *f, const mimic__ckpt_view *run, const char *path)
@@ -257,13 +290,8 @@ static int check_identity(const mimic__st_file *f, const mimic__ckpt_view *run, 
         if (!v)
             return mimic__error(MIMIC_ERR_FORMAT, "%s: checkpoint metadata lacks \"%s\"", path,
                                 b.m[i].key);
-        if (strcmp(v, b.m[i].value) != 0) {
-            int shape = strncmp(b.m[i].key, "opt.", 4) != 0;
-            return mimic__error(shape ? MIMIC_ERR_SHAPE : MIMIC_ERR_INVALID,
-                                "%s: the checkpoint does not match this run: %s is %s in the "
-                                "checkpoint but %s here",
-                                path, b.m[i].key, v, b.m[i].value);
-        }
+        if (strcmp(v, b.m[i].value) != 0)
+            return mismatch(path, b.m[i].key, v, b.m[i].value);
     }
     return MIMIC_OK;
 }
