@@ -108,13 +108,22 @@ int cli_gunzip(const uint8_t *buf, size_t len, const char *name, uint8_t **out, 
 
 typedef struct cli_data cli_data;
 
-/* Load a dataset for training or evaluation. inputs required; logits and labels optional
- * (at least one). n_classes: 0 = from the logits' columns, else from the labels (max + 1),
- * or the given value. Returns 0, or CLI_EXIT_RUNTIME after printing the error. */
-int cli_data_load(const char *cmd, const char *inputs, const char *logits, const char *labels,
-                  size_t n_classes, cli_data **out);
+/* Where a dataset comes from: a manifest, or array files (inputs, and logits and/or labels). */
+typedef struct cli_source {
+    const char *inputs, *logits, *labels;
+    const char *manifest;
+} cli_source;
+
+/* The file to name in messages about the source's rows (the manifest or the inputs). */
+const char *cli_source_name(const cli_source *src);
+
+/* Load a dataset for training or evaluation. n_classes: 0 = from the logits' columns, else
+ * from the labels (max + 1), or the given value. Returns 0, or CLI_EXIT_RUNTIME after printing
+ * the error. */
+int cli_data_load(const char *cmd, const cli_source *src, size_t n_classes, cli_data **out);
 const mimic_dataset *cli_data_dataset(const cli_data *d);
-/* The inputs' image height and width when the file says (IDX images); 0 otherwise. */
+/* The inputs' image height and width when the files say (IDX images, image-shaped .npy);
+ * 0 otherwise. */
 void cli_data_image_shape(const cli_data *d, uint64_t *height, uint64_t *width);
 void cli_data_free(cli_data *d);
 

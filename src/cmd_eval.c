@@ -101,7 +101,8 @@ static void plain_row(const char *label, double v, int percent)
 int cmd_eval(int argc, char **argv)
 {
     const char *cmd = "eval";
-    const char *model = NULL, *preds = NULL, *inputs = NULL, *logits = NULL, *labels = NULL;
+    const char *model = NULL, *preds = NULL;
+    cli_source src = {NULL, NULL, NULL, NULL};
     double T = 1.0;
     int json = 0;
     cli_opt opts[] = {
@@ -111,11 +112,13 @@ int cmd_eval(int argc, char **argv)
          "evaluate precomputed logits (rows x classes .npy, e.g. the teacher's own or mimic "
          "predict's output) instead of a model",
          0, 0},
-        {"--inputs", OPT_STR, &inputs, "FILE", "required with --model", "inputs (.npy or IDX)", 0,
-         0},
-        {"--logits", OPT_STR, &logits, "FILE", "none", "teacher logits (for agreement, L2, KL)", 0,
-         0},
-        {"--labels", OPT_STR, &labels, "FILE", "none", "labels (for accuracy, hard CE)", 0, 0},
+        {"--inputs", OPT_STR, &src.inputs, "FILE", "required with --model (or --manifest)",
+         "inputs (.npy or IDX)", 0, 0},
+        {"--logits", OPT_STR, &src.logits, "FILE", "none",
+         "teacher logits (for agreement, L2, KL)", 0, 0},
+        {"--labels", OPT_STR, &src.labels, "FILE", "none", "labels (for accuracy, hard CE)", 0, 0},
+        {"--manifest", OPT_STR, &src.manifest, "FILE", "none",
+         "a sharded dataset (manifest) instead of --inputs/--logits/--labels", 0, 0},
         {"--temperature", OPT_POS_DOUBLE, &T, "T", "1", "temperature of the KL metric", 0, 0},
         {"--json", OPT_FLAG, &json, NULL, "off",
          "print JSON: rows, accuracy, agreement, logit_l2, logit_rmse, kl, hard_ce (null if not "
@@ -126,8 +129,8 @@ int cmd_eval(int argc, char **argv)
     int help = 0;
     int rc = cli_parse(
         cmd, argc, argv, opts, n_opts,
-        "(--model M --inputs X | --predictions P) [--logits Z] [--labels Y] [--temperature T] "
-        "[--json]",
+        "(--model M (--inputs X | --manifest F) | --predictions P) [--logits Z] [--labels Y] "
+        "[--temperature T] [--json]",
         "Evaluate a student (or precomputed logits) against teacher logits and/or labels.\n"
         "Accuracy and hard CE need --labels; agreement, logit L2/RMSE and KL need --logits.",
         &help);
@@ -135,11 +138,16 @@ int cmd_eval(int argc, char **argv)
         return rc;
     if (!!model == !!preds)
         return cli_usage_error(cmd, "give exactly one of --model and --predictions");
-    if (model && !inputs)
-        return cli_usage_error(cmd, "missing required option --inputs");
-    if (preds && inputs)
+    if (src.manifest && (src.inputs || src.logits || src.labels))
+        return cli_usage_error(cmd, "--manifest names the files: drop --%s",
+                               src.inputs ? "inputs" : src.logits ? "logits" : "labels");
+    if (preds && src.manifest)
+        return cli_usage_error(cmd, "--manifest is not used with --predictions");
+    if (model && !src.inputs && !src.manifest)
+        return cli_usage_error(cmd, "missing required option --inputs (or --manifest)");
+    if (preds && src.inputs)
         return cli_usage_error(cmd, "--inputs is not used with --predictions");
-    if (!logits && !labels)
+    if (!src.manifest && !src.logits && !src.labels)
         return cli_usage_error(cmd, "nothing to compare with: give --logits and/or --labels");
 
     mimic_metrics m;
@@ -147,7 +155,7 @@ int cmd_eval(int argc, char **argv)
     m.rows = 0;
     m.logit_l2 = m.logit_rmse = m.kl = m.hard_ce = m.accuracy = m.agreement = NAN;
     if (preds) {
-        if ((rc = eval_predictions(cmd, preds, logits, labels, T, &m)) != CLI_EXIT_OK)
+        if ((rc = eval_predictions(cmd, preds, src.logits, src.labels, T, &m)) != CLI_EXIT_OK)
             return rc;
     } else {
         mimic_student *s = NULL;
@@ -157,12 +165,13 @@ int cmd_eval(int argc, char **argv)
         mimic_student_options so;
         mimic_student_options_init(&so, sizeof so);
         mimic_student_get_options(s, &so);
-        rc = cli_data_load(cmd, inputs, logits, labels, so.n_classes, &d);
+        rc = cli_data_load(cmd, &src, so.n_classes, &d);
         if (rc == CLI_EXIT_OK) {
             const mimic_dataset *ds = cli_data_dataset(d);
             if (mimic_dataset_n_inputs(ds) != so.n_inputs) {
-                rc = cli_error(cmd, "%s: %zu features per row, but %s expects %zu", inputs,
-                               mimic_dataset_n_inputs(ds), model, so.n_inputs);
+                rc = cli_error(cmd, "%s: %zu features per row, but %s expects %zu",
+                               cli_source_name(&src), mimic_dataset_n_inputs(ds), model,
+                               so.n_inputs);
             } else {
                 int st = mimic_evaluate(s, ds, T, &m);
                 if (st != MIMIC_OK)
@@ -199,15 +208,88 @@ int cmd_eval(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* The top class of a row of logits, the lowest on ties. */
+static size_t top_class(const float *row, size_t C)
+{
+    size_t best = 0;
+    for (size_t j = 1; j < C; j++)
+        best = row[j] > row[best] ? j : best;
+    return best;
+}
+
+/* Where predict reads its rows: an array file, or a manifest's dataset. */
+typedef struct row_source {
+    mimic_array *x;
+    void *owned;
+    cli_data *d;
+} row_source;
+
+static int rows_f32(const row_source *r, size_t first, size_t n, float *out)
+{
+    return r->x ? mimic_array_to_f32(r->x, first, n, out)
+                : mimic_dataset_get_inputs(cli_data_dataset(r->d), first, n, out);
+}
+
+/* Logits (and classes) a chunk at a time into .npy writers: memory is bounded by --chunk, and
+ * the outputs appear (renamed into place) only when complete. */
+static int predict_rows(const char *cmd, mimic_student *s, const row_source *r, size_t N,
+                        size_t D, size_t C, size_t ch, const char *out, const char *classes)
+{
+    int rc = CLI_EXIT_OK, st;
+    float *logits = malloc(ch * C * sizeof *logits);
+    float *buf = malloc(ch * D * sizeof *buf);
+    int32_t *cls = classes ? malloc(ch * sizeof *cls) : NULL;
+    mimic_npy_writer *wz = NULL, *wy = NULL;
+    if (!logits || !buf || (classes && !cls)) {
+        rc = cli_error(cmd, "out of memory for chunks of %zu rows", ch);
+        goto done;
+    }
+    st = mimic_npy_writer_open(&wz, out, MIMIC_DTYPE_F32, &C, 1);
+    if (st == MIMIC_OK && classes)
+        st = mimic_npy_writer_open(&wy, classes, MIMIC_DTYPE_I32, NULL, 0);
+    for (size_t first = 0; st == MIMIC_OK && first < N; first += ch) {
+        size_t n = N - first < ch ? N - first : ch;
+        st = rows_f32(r, first, n, buf);
+        if (st == MIMIC_OK)
+            st = mimic_student_forward(s, buf, n, logits);
+        for (size_t i = 0; st == MIMIC_OK && cls && i < n; i++) /* the top class, lowest on ties */
+            cls[i] = (int32_t)top_class(logits + i * C, C);
+        if (st == MIMIC_OK)
+            st = mimic_npy_writer_append(wz, logits, n);
+        if (st == MIMIC_OK && wy)
+            st = mimic_npy_writer_append(wy, cls, n);
+    }
+    if (st == MIMIC_OK) {
+        st = mimic_npy_writer_close(wz);
+        wz = NULL;
+    }
+    if (st == MIMIC_OK && wy) {
+        st = mimic_npy_writer_close(wy);
+        wy = NULL;
+    }
+    if (st != MIMIC_OK)
+        rc = cli_lib_error(cmd, NULL, st);
+done:
+    mimic_npy_writer_abort(wz);
+    mimic_npy_writer_abort(wy);
+    free(logits);
+    free(buf);
+    free(cls);
+    return rc;
+}
+
 int cmd_predict(int argc, char **argv)
 {
     const char *cmd = "predict";
-    const char *model = NULL, *inputs = NULL, *out = NULL, *classes = NULL;
+    const char *model = NULL, *inputs = NULL, *manifest = NULL, *out = NULL, *classes = NULL;
     uint64_t chunk = 4096;
     int quiet = 0;
     cli_opt opts[] = {
         {"--model", OPT_STR, &model, "FILE", "required", "student (.safetensors)", 0, 0},
-        {"--inputs", OPT_STR, &inputs, "FILE", "required", "inputs (.npy or IDX)", 0, 0},
+        {"--inputs", OPT_STR, &inputs, "FILE", "required (or --manifest)", "inputs (.npy or IDX)",
+         0, 0},
+        {"--manifest", OPT_STR, &manifest, "FILE", "none",
+         "the inputs of a sharded dataset (manifest) instead of --inputs", 0, 0},
         {"--out", OPT_STR, &out, "FILE", "required", "logits, rows x classes float32 .npy", 0, 0},
         {"--classes", OPT_STR, &classes, "FILE", "none", "predicted classes, int32 .npy", 0, 0},
         {"--chunk", OPT_POS_U64, &chunk, "N", "4096", "rows per forward pass (bounds memory)", 0,
@@ -218,19 +300,22 @@ int cmd_predict(int argc, char **argv)
     int help = 0;
     int rc = cli_parse(
         cmd, argc, argv, opts, n_opts,
-        "--model M --inputs X --out logits.npy [--classes classes.npy]",
+        "--model M (--inputs X | --manifest F) --out logits.npy [--classes classes.npy]",
         "Write the student's logits (and optionally its predicted classes) for every input row.",
         &help);
     if (rc != CLI_EXIT_OK || help)
         return rc;
-    const char *required[] = {"--model", "--inputs", "--out"};
-    for (size_t i = 0; i < 3; i++)
+    const char *required[] = {"--model", "--out"};
+    for (size_t i = 0; i < 2; i++)
         if ((rc = cli_require(cmd, opts, n_opts, required[i])) != CLI_EXIT_OK)
             return rc;
+    if (!!inputs == !!manifest)
+        return cli_usage_error(cmd, inputs ? "give one of --inputs and --manifest, not both"
+                                           : "missing required option --inputs (or --manifest)");
 
-    const char *const ins[] = {model, inputs};
-    if ((rc = cli_check_output(cmd, "--out", out, ins, 2)) != CLI_EXIT_OK ||
-        (classes && (rc = cli_check_output(cmd, "--classes", classes, ins, 2)) != CLI_EXIT_OK))
+    const char *const ins[] = {model, inputs, manifest};
+    if ((rc = cli_check_output(cmd, "--out", out, ins, 3)) != CLI_EXIT_OK ||
+        (classes && (rc = cli_check_output(cmd, "--classes", classes, ins, 3)) != CLI_EXIT_OK))
         return rc;
     mimic_student *s = NULL;
     if ((rc = cli_load_model(cmd, model, &s)) != CLI_EXIT_OK)
@@ -238,61 +323,33 @@ int cmd_predict(int argc, char **argv)
     mimic_student_options so;
     mimic_student_options_init(&so, sizeof so);
     mimic_student_get_options(s, &so);
-    mimic_array *x = NULL;
-    void *owned = NULL;
-    float *logits = NULL, *buf = NULL;
-    int32_t *cls = NULL;
-    if ((rc = cli_array_load(cmd, inputs, &x, &owned)) != CLI_EXIT_OK) {
-        mimic_student_free(s);
-        return rc;
+    row_source r = {NULL, NULL, NULL};
+    size_t N = 0, cols = 0;
+    const char *src = inputs ? inputs : manifest;
+    if (inputs) {
+        rc = cli_array_load(cmd, inputs, &r.x, &r.owned);
+        N = rc ? 0 : mimic_array_rows(r.x);
+        cols = rc ? 0 : mimic_array_cols(r.x);
+    } else {
+        const cli_source from = {NULL, NULL, NULL, manifest};
+        rc = cli_data_load(cmd, &from, 0, &r.d);
+        N = rc ? 0 : mimic_dataset_rows(cli_data_dataset(r.d));
+        cols = rc ? 0 : mimic_dataset_n_inputs(cli_data_dataset(r.d));
     }
-    size_t N = mimic_array_rows(x), D = so.n_inputs, C = so.n_classes;
+    size_t D = so.n_inputs, C = so.n_classes;
     size_t ch = chunk < N ? (size_t)chunk : N;
-    if (mimic_array_ndim(x) != 2 || mimic_array_cols(x) != D) {
-        rc = cli_error(cmd, "%s: %zu features per row, but %s expects %zu", inputs,
-                       mimic_array_ndim(x) == 2 ? mimic_array_cols(x) : 0, model, D);
-        goto done;
-    }
-    if (N > SIZE_MAX / sizeof(float) / C || ch > SIZE_MAX / sizeof(float) / D) {
-        rc = cli_error(cmd, "%s: too many rows", inputs);
-        goto done;
-    }
-    logits = malloc(N * C * sizeof *logits);
-    buf = malloc(ch * D * sizeof *buf);
-    cls = classes ? malloc(N * sizeof *cls) : NULL;
-    if (!logits || !buf || (classes && !cls)) {
-        rc = cli_error(cmd, "out of memory for %zu rows", N);
-        goto done;
-    }
-    for (size_t r = 0; r < N; r += ch) {
-        size_t n = N - r < ch ? N - r : ch;
-        mimic_array_to_f32(x, r, n, buf);
-        int st = mimic_student_forward(s, buf, n, logits + r * C);
-        if (st != MIMIC_OK) {
-            rc = cli_lib_error(cmd, "forward pass failed", st);
-            goto done;
-        }
-    }
-    for (size_t r = 0; cls && r < N; r++) { /* the top class of each row, lowest on ties */
-        const float *row = logits + r * C;
-        size_t best = 0;
-        for (size_t j = 1; j < C; j++)
-            best = row[j] > row[best] ? j : best;
-        cls[r] = (int32_t)best;
-    }
-    int st = mimic_npy_save(out, logits, MIMIC_DTYPE_F32, N, C);
-    if (st == MIMIC_OK && cls)
-        st = mimic_npy_save(classes, cls, MIMIC_DTYPE_I32, N, 0);
-    rc = st == MIMIC_OK ? CLI_EXIT_OK : cli_lib_error(cmd, NULL, st);
+    if (rc == CLI_EXIT_OK && (cols != D || (r.x && mimic_array_ndim(r.x) != 2)))
+        rc = cli_error(cmd, "%s: %zu features per row, but %s expects %zu", src, cols, model, D);
+    if (rc == CLI_EXIT_OK && (ch > SIZE_MAX / sizeof(float) / C || ch > SIZE_MAX / sizeof(float) / D))
+        rc = cli_error(cmd, "%s: --chunk %llu is too large", src, (unsigned long long)chunk);
+    if (rc == CLI_EXIT_OK)
+        rc = predict_rows(cmd, s, &r, N, D, C, ch ? ch : 1, out, classes);
     if (rc == CLI_EXIT_OK && !quiet)
         fprintf(stderr, "wrote %s: %zu x %zu float32 logits%s%s%s\n", out, N, C,
                 classes ? " and " : "", classes ? classes : "", classes ? ": int32 classes" : "");
-done:
-    free(logits);
-    free(buf);
-    free(cls);
-    mimic_array_free(x);
-    free(owned);
+    mimic_array_free(r.x);
+    free(r.owned);
+    cli_data_free(r.d);
     mimic_student_free(s);
     return rc;
 }

@@ -22,7 +22,7 @@
 #define PROGRESS_EVERY 10
 
 typedef struct train_args {
-    const char *inputs, *logits, *labels, *vinputs, *vlogits, *vlabels;
+    cli_source train, valid; /* --inputs/--logits/--labels/--manifest and --valid-* */
     const char *out, *log, *plot, *image;
     uint64_t n_classes;
     int quiet;
@@ -88,6 +88,30 @@ static void print_summary(const train_args *a, const mimic_student *s, const mim
     fprintf(stderr, "\n");
 }
 
+static int has_source(const cli_source *src)
+{
+    return src->inputs || src->manifest;
+}
+
+/* A manifest's data against what the loss reads (for files the flags say it, checked before
+ * loading). */
+static int check_manifest_data(const char *cmd, const mimic_train_options *o,
+                               const mimic_dataset *d, const char *manifest, int validation)
+{
+    int32_t need_logits = 0, need_labels = 0, valid_labels = 0;
+    if (!manifest || mimic_train_data_needs(o, &need_logits, &need_labels, &valid_labels))
+        return CLI_EXIT_OK;
+    const char *loss = cli_choice_name(0, "loss", o->loss);
+    if (need_logits && !mimic_dataset_has_logits(d))
+        return cli_error(cmd, "%s: --loss %s needs teacher logits, and the manifest's shards have "
+                              "none",
+                         manifest, loss);
+    if ((validation ? valid_labels : need_labels) && !mimic_dataset_has_labels(d))
+        return cli_error(cmd, "%s: --loss %s%s needs labels, and the manifest's shards have none",
+                         manifest, loss, validation || valid_labels ? "" : " with --hard-weight > 0");
+    return CLI_EXIT_OK;
+}
+
 static int run(const char *cmd, train_args *a, mimic_train_options *o, mimic_student_options *so,
                const cli_opt *opts, size_t n_opts)
 {
@@ -97,29 +121,32 @@ static int run(const char *cmd, train_args *a, mimic_train_options *o, mimic_stu
     cli_progress p;
     memset(&p, 0, sizeof p);
 
-    if ((rc = cli_data_load(cmd, a->inputs, a->logits, a->labels, a->n_classes, &train)) !=
-        CLI_EXIT_OK)
+    if ((rc = cli_data_load(cmd, &a->train, a->n_classes, &train)) != CLI_EXIT_OK)
         return rc;
     const mimic_dataset *td = cli_data_dataset(train);
+    if ((rc = check_manifest_data(cmd, o, td, a->train.manifest, 0)) != CLI_EXIT_OK)
+        goto done;
     if ((o->flip > 0 || o->shift > 0) && !a->image) {
         cli_data_image_shape(train, &o->image_height, &o->image_width);
         if (!o->image_height) {
             rc = cli_usage_error(cmd,
                                  "%s needs --image HxW (the inputs' image shape; IDX image files "
-                                 "give it)",
+                                 "and .npy arrays of shape (n, H, W) give it)",
                                  o->flip > 0 ? "--flip" : "--shift");
             goto done;
         }
     }
     size_t C_ = mimic_dataset_n_classes(td);
-    if (a->vinputs) {
-        if ((rc = cli_data_load(cmd, a->vinputs, a->vlogits, a->vlabels, C_, &valid)) !=
-            CLI_EXIT_OK)
+    if (has_source(&a->valid)) {
+        if ((rc = cli_data_load(cmd, &a->valid, C_, &valid)) != CLI_EXIT_OK)
             goto done;
         const mimic_dataset *vd = cli_data_dataset(valid);
+        if ((rc = check_manifest_data(cmd, o, vd, a->valid.manifest, 1)) != CLI_EXIT_OK)
+            goto done;
         if (mimic_dataset_n_inputs(vd) != mimic_dataset_n_inputs(td)) {
-            rc = cli_error(cmd, "%s: %zu features per row, but %s has %zu", a->vinputs,
-                           mimic_dataset_n_inputs(vd), a->inputs, mimic_dataset_n_inputs(td));
+            rc = cli_error(cmd, "%s: %zu features per row, but %s has %zu",
+                           cli_source_name(&a->valid), mimic_dataset_n_inputs(vd),
+                           cli_source_name(&a->train), mimic_dataset_n_inputs(td));
             goto done;
         }
         o->validation = vd;
@@ -215,11 +242,20 @@ done:
 static int check_flags(const char *cmd, const train_args *a, const mimic_train_options *o,
                        const cli_opt *opts, size_t n_opts)
 {
-    static const char *const required[] = {"--inputs", "--hidden", "--loss", "--out"};
+    static const char *const required[] = {"--hidden", "--loss", "--out"};
     int rc;
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if ((rc = cli_require(cmd, opts, n_opts, required[i])) != CLI_EXIT_OK)
             return rc;
+    const cli_source *t = &a->train, *v = &a->valid;
+    if (!t->inputs && !t->manifest)
+        return cli_usage_error(cmd, "missing required option --inputs (or --manifest)");
+    if (t->manifest && (t->inputs || t->logits || t->labels))
+        return cli_usage_error(cmd, "--manifest names the training files: drop --%s",
+                               t->inputs ? "inputs" : t->logits ? "logits" : "labels");
+    if (v->manifest && (v->inputs || v->logits || v->labels))
+        return cli_usage_error(cmd, "--valid-manifest names the validation files: drop --valid-%s",
+                               v->inputs ? "inputs" : v->logits ? "logits" : "labels");
     /* a flag whose value the other options ignore is a mistake, not a no-op */
     char text[1024];
     for (size_t i = 0; i < n_opts; i++) {
@@ -238,28 +274,30 @@ static int check_flags(const char *cmd, const train_args *a, const mimic_train_o
     int32_t need_logits = 0, need_labels = 0, valid_labels = 0;
     if (mimic_train_data_needs(o, &need_logits, &need_labels, &valid_labels) != MIMIC_OK)
         return cli_usage_error(cmd, "%s", cli_translate(mimic_last_error(), text, sizeof text));
-    if (need_logits && !a->logits)
+    if (!t->manifest && need_logits && !t->logits)
         return cli_usage_error(cmd, "--loss %s needs --logits", loss);
-    if (need_labels && !a->labels)
+    if (!t->manifest && need_labels && !t->labels)
         return cli_usage_error(cmd, "--loss %s%s needs --labels", loss,
                                valid_labels ? "" : " with --hard-weight > 0");
-    if ((a->vlogits || a->vlabels) && !a->vinputs)
+    if ((v->logits || v->labels) && !v->inputs)
         return cli_usage_error(cmd, "--valid-logits and --valid-labels need --valid-inputs");
-    if (a->vinputs && !a->vlogits && !a->vlabels)
+    if (v->inputs && !v->logits && !v->labels)
         return cli_usage_error(cmd, "--valid-inputs needs --valid-logits or --valid-labels");
-    if (a->vinputs && need_logits && !a->vlogits)
+    if (v->inputs && need_logits && !v->logits)
         return cli_usage_error(cmd, "--loss %s with --valid-inputs needs --valid-logits", loss);
-    if (a->vinputs && valid_labels && !a->vlabels)
+    if (v->inputs && valid_labels && !v->labels)
         return cli_usage_error(cmd, "--loss %s with --valid-inputs needs --valid-labels", loss);
-    if (o->patience && !a->vinputs)
-        return cli_usage_error(cmd, "--patience needs validation data (--valid-inputs)");
+    if (o->patience && !has_source(v))
+        return cli_usage_error(cmd,
+                               "--patience needs validation data (--valid-inputs or "
+                               "--valid-manifest)");
     if (o->resume && !o->checkpoint_path)
         return cli_usage_error(cmd, "--resume needs --checkpoint");
     if (a->n_classes == 1)
         return cli_usage_error(cmd, "--n-classes: expected at least 2, got 1");
     /* every output is checked before the data is read and the first epoch runs */
-    const char *const inputs[] = {a->inputs,  a->logits,  a->labels,
-                                  a->vinputs, a->vlogits, a->vlabels};
+    const char *const inputs[] = {t->inputs, t->logits, t->labels, t->manifest,
+                                  v->inputs, v->logits, v->labels, v->manifest};
     const char *const outputs[][2] = {{"--out", a->out},
                                       {"--log", a->log},
                                       {"--plot", a->plot},
@@ -269,6 +307,44 @@ static int check_flags(const char *cmd, const train_args *a, const mimic_train_o
                                                     sizeof inputs / sizeof inputs[0])) != 0)
             return rc;
     return CLI_EXIT_OK;
+}
+
+/* "required for --loss l2|kd" from mimic_train_data_needs over the loss choices (logits = 1:
+ * the teacher logits; 0: the labels, with "--hard-weight" where only the weight needs them). */
+static void needs_text(char *buf, size_t cap, int logits)
+{
+    size_t idx, len = 0;
+    const char *name;
+    int32_t v;
+    char always[64] = "", weighted[64] = "";
+    mimic_train_options o;
+    mimic_train_options_init(&o, sizeof o);
+    for (size_t k = 0; mimic_train_option_find("loss", &idx) == MIMIC_OK &&
+                       mimic_train_option_choice(idx, k, &name, &v) == MIMIC_OK;
+         k++) {
+        int32_t zl = 0, yl = 0, vy = 0;
+        o.loss = v;
+        o.hard_weight = 0;
+        if (mimic_train_data_needs(&o, &zl, &yl, &vy) != MIMIC_OK)
+            continue;
+        char *dst = NULL;
+        if (logits ? zl : yl)
+            dst = always;
+        else if (!logits) {
+            o.hard_weight = 0.5;
+            if (mimic_train_data_needs(&o, &zl, &yl, &vy) == MIMIC_OK && yl)
+                dst = weighted;
+        }
+        if (dst)
+            snprintf(dst + strlen(dst), sizeof always - strlen(dst), "%s%s", *dst ? "|" : "",
+                     name);
+    }
+    len += (size_t)snprintf(buf, cap, "%s%s", *always ? "required for --loss " : "", always);
+    if (*weighted && len < cap)
+        snprintf(buf + len, cap - len, "%s--loss %s with --hard-weight > 0", *always ? "; " : "",
+                 weighted);
+    if (!*always && !*weighted)
+        snprintf(buf, cap, "none");
 }
 
 int cmd_train(int argc, char **argv)
@@ -282,16 +358,27 @@ int cmd_train(int argc, char **argv)
     mimic_student_options so;
     mimic_student_options_init(&so, sizeof so);
 
+    /* which losses read which files, from the library */
+    char logits_default[96], labels_default[96];
+    needs_text(logits_default, sizeof logits_default, 1);
+    needs_text(labels_default, sizeof labels_default, 0);
     const cli_opt own[] = {
-        {"--inputs", OPT_STR, &a.inputs, "FILE", "required",
+        {"--inputs", OPT_STR, &a.train.inputs, "FILE", "required (or --manifest)",
          "training inputs: rows x features .npy (f32, f64, u8) or IDX images (.gz or plain)", 0, 0},
-        {"--logits", OPT_STR, &a.logits, "FILE", "required for --loss l2|kd",
-         "teacher logits, rows x classes .npy", 0, 0},
-        {"--labels", OPT_STR, &a.labels, "FILE", "none", "labels: 1-D integer .npy or IDX labels",
+        {"--logits", OPT_STR, &a.train.logits, "FILE", logits_default,
+         "teacher logits, rows x classes .npy (f32, f16, f64)", 0, 0},
+        {"--labels", OPT_STR, &a.train.labels, "FILE", labels_default,
+         "labels: 1-D integer .npy or IDX labels", 0, 0},
+        {"--manifest", OPT_STR, &a.train.manifest, "FILE", "none",
+         "training set in shards: a manifest (JSON) listing each shard's inputs, logits and "
+         "labels files, instead of --inputs/--logits/--labels",
          0, 0},
-        {"--valid-inputs", OPT_STR, &a.vinputs, "FILE", "none", "validation inputs", 0, 0},
-        {"--valid-logits", OPT_STR, &a.vlogits, "FILE", "none", "validation teacher logits", 0, 0},
-        {"--valid-labels", OPT_STR, &a.vlabels, "FILE", "none", "validation labels", 0, 0},
+        {"--valid-inputs", OPT_STR, &a.valid.inputs, "FILE", "none", "validation inputs", 0, 0},
+        {"--valid-logits", OPT_STR, &a.valid.logits, "FILE", "none", "validation teacher logits",
+         0, 0},
+        {"--valid-labels", OPT_STR, &a.valid.labels, "FILE", "none", "validation labels", 0, 0},
+        {"--valid-manifest", OPT_STR, &a.valid.manifest, "FILE", "none",
+         "validation set in shards (a manifest), instead of --valid-inputs/-logits/-labels", 0, 0},
         {"--n-classes", OPT_POS_U64, &a.n_classes, "C", "logits' columns, else largest label + 1",
          "number of classes", 0, 0},
         {"--image", OPT_STR, &a.image, "HxW", "none (IDX images: their shape)",
@@ -333,13 +420,14 @@ int cmd_train(int argc, char **argv)
                  name);
     }
     snprintf(usage, sizeof usage,
-             "--inputs X [--logits Z] [--labels Y] --hidden H --loss %s --out FILE [options]",
+             "(--inputs X [--logits Z] [--labels Y] | --manifest M) --hidden H --loss %s --out "
+             "FILE [options]",
              losses);
     int help = 0;
     int rc = cli_parse(cmd, argc, argv, opts, n_opts, usage,
                        "Train a shallow student: logit regression on a teacher's logits (l2, the "
                        "mimic-learning paper),\nHinton distillation (kd) or plain hard labels "
-                       "(labels). Inputs are .npy or IDX files.\nCtrl-C stops training, leaves "
+                       "(labels). Inputs are .npy or IDX files, or shards a manifest lists.\nCtrl-C stops training, leaves "
                        "--out untouched and exits with status 130.",
                        &help);
     if (rc == CLI_EXIT_OK && !help && a.image && parse_image(cmd, a.image, &o) != 0)

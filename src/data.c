@@ -26,7 +26,6 @@ int cli_array_load(const char *cmd, const char *path, mimic_array **out, void **
 
 struct cli_data {
     mimic_dataset *ds;
-    size_t image_h, image_w;
     void *owned[3]; /* decompressed bytes the dataset borrows */
 };
 
@@ -37,8 +36,10 @@ const mimic_dataset *cli_data_dataset(const cli_data *d)
 
 void cli_data_image_shape(const cli_data *d, uint64_t *height, uint64_t *width)
 {
-    *height = d->image_h;
-    *width = d->image_w;
+    size_t h = 0, w = 0;
+    mimic_dataset_image_shape(d->ds, &h, &w);
+    *height = h;
+    *width = w;
 }
 
 void cli_data_free(cli_data *d)
@@ -51,27 +52,39 @@ void cli_data_free(cli_data *d)
     free(d);
 }
 
-int cli_data_load(const char *cmd, const char *inputs, const char *logits, const char *labels,
-                  size_t n_classes, cli_data **out)
+const char *cli_source_name(const cli_source *src)
+{
+    return src->manifest ? src->manifest : src->inputs;
+}
+
+int cli_data_load(const char *cmd, const cli_source *src, size_t n_classes, cli_data **out)
 {
     *out = NULL;
     cli_data *d = calloc(1, sizeof *d);
     if (!d)
         return cli_error(cmd, "out of memory");
-    const char *paths[3] = {inputs, logits, labels};
-    mimic_array *a[3] = {NULL, NULL, NULL};
     int rc = CLI_EXIT_OK;
-    for (int i = 0; i < 3 && rc == CLI_EXIT_OK; i++)
-        if (paths[i])
-            rc = cli_array_load(cmd, paths[i], &a[i], &d->owned[i]);
-    if (rc == CLI_EXIT_OK) {
-        int st = mimic_dataset_from_arrays(&d->ds, a[0], a[1], a[2], n_classes);
-        if (st != MIMIC_OK)
+    if (src->manifest) {
+        int st = mimic_dataset_load_manifest(&d->ds, src->manifest);
+        if (st == MIMIC_OK && n_classes && mimic_dataset_n_classes(d->ds) != n_classes)
+            rc = cli_error(cmd, "%s: %zu classes, but %zu are expected", src->manifest,
+                           mimic_dataset_n_classes(d->ds), n_classes);
+        else if (st != MIMIC_OK)
             rc = cli_lib_error(cmd, NULL, st);
-        mimic_array_image_shape(a[0], &d->image_h, &d->image_w);
+    } else {
+        const char *paths[3] = {src->inputs, src->logits, src->labels};
+        mimic_array *a[3] = {NULL, NULL, NULL};
+        for (int i = 0; i < 3 && rc == CLI_EXIT_OK; i++)
+            if (paths[i])
+                rc = cli_array_load(cmd, paths[i], &a[i], &d->owned[i]);
+        if (rc == CLI_EXIT_OK) {
+            int st = mimic_dataset_from_arrays(&d->ds, a[0], a[1], a[2], n_classes);
+            if (st != MIMIC_OK)
+                rc = cli_lib_error(cmd, NULL, st);
+        }
+        for (int i = 0; i < 3; i++)
+            mimic_array_free(a[i]);
     }
-    for (int i = 0; i < 3; i++)
-        mimic_array_free(a[i]);
     if (rc != CLI_EXIT_OK) {
         cli_data_free(d);
         return rc;

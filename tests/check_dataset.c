@@ -34,18 +34,32 @@ static const int32_t y_vals[6] = {0, 1, 2, 3, 0, 1};
 
 static void check_fixture_values(const mimic_dataset *d, size_t first_row, bool labels)
 {
-    const float *x = d->inputs;
+    const float *x = TU_INPUTS(d);
     for (size_t r = 0; r < d->rows; r++) {
+        float z[4];
+        mimic__logits_row(d, r, z); /* float32 or float16 as stored */
         for (size_t c = 0; c < 3; c++)
             ck_assert_float_eq(x[r * 3 + c], x_val(first_row + r, c));
         for (size_t c = 0; c < 4; c++)
-            ck_assert_float_eq(d->logits[r * 4 + c], z_val(first_row + r, c));
+            ck_assert_float_eq(z[c], z_val(first_row + r, c));
         if (labels)
-            ck_assert_int_eq(d->labels[r], y_vals[first_row + r]);
+            ck_assert_int_eq(mimic__label_at(d, r), y_vals[first_row + r]);
     }
 }
 
 /* ---- create / wrap ------------------------------------------------------------------------ */
+
+/* The dataset holds exactly these inputs, logits and labels, as stored. */
+static void assert_holds(const mimic_dataset *d, const void *x, size_t xb, const float *z,
+                         size_t zb, const int32_t *y, size_t yb)
+{
+    ck_assert(memcmp(TU_INPUTS(d), x, xb) == 0);
+    const float *dz = TU_LOGITS(d);
+    const int32_t *dy = TU_LABELS(d);
+    ck_assert(dz && dy);
+    ck_assert(memcmp(dz, z, zb) == 0);
+    ck_assert(memcmp(dy, y, yb) == 0);
+}
 
 START_TEST(test_create_copies)
 {
@@ -62,20 +76,18 @@ START_TEST(test_create_copies)
     ck_assert_int_eq(mimic_dataset_has_labels(d), 1);
     ck_assert_int_eq(mimic_dataset_has_logits(d), 1);
     ck_assert_int_eq(mimic_dataset_input_dtype(d), MIMIC_DTYPE_F32);
-    ck_assert_ptr_ne(d->inputs, x);
-    ck_assert_uint_eq((uintptr_t)d->inputs % 64, 0);
-    ck_assert_uint_eq((uintptr_t)d->logits % 64, 0);
-    ck_assert(memcmp(d->inputs, x, sizeof x) == 0);
-    ck_assert(memcmp(d->logits, z, sizeof z) == 0);
-    ck_assert(memcmp(d->labels, y, sizeof y) == 0);
+    ck_assert_ptr_ne(TU_INPUTS(d), x);
+    ck_assert_uint_eq((uintptr_t)TU_INPUTS(d) % 64, 0);
+    ck_assert_uint_eq((uintptr_t)TU_LOGITS(d) % 64, 0);
+    assert_holds(d, x, sizeof x, z, sizeof z, y, sizeof y);
     /* a copy: changing the caller's arrays does not change the dataset */
     float x0 = x[0];
     x[0] = 99;
     z[0] = 99;
     y[0] = 1;
-    ck_assert_float_eq(((const float *)d->inputs)[0], x0);
-    ck_assert_float_ne(d->logits[0], 99);
-    ck_assert_int_eq(d->labels[0], 0);
+    ck_assert_float_eq(((const float *)TU_INPUTS(d))[0], x0);
+    ck_assert_float_ne(TU_LOGITS(d)[0], 99);
+    ck_assert_int_eq(TU_LABELS(d)[0], 0);
     mimic_dataset_free(d);
 }
 END_TEST
@@ -89,14 +101,14 @@ START_TEST(test_create_u8_and_labels_only)
     ck_assert_int_eq(mimic_dataset_input_dtype(d), MIMIC_DTYPE_U8);
     ck_assert_int_eq(mimic_dataset_has_logits(d), 0);
     ck_assert_int_eq(mimic_dataset_has_labels(d), 1);
-    ck_assert_ptr_null(d->logits);
-    ck_assert(memcmp(d->inputs, x, sizeof x) == 0);
+    ck_assert_ptr_null(TU_LOGITS(d));
+    ck_assert(memcmp(TU_INPUTS(d), x, sizeof x) == 0);
     mimic_dataset_free(d);
 
     float z[6] = {0, 1, 2, 3, 4, 5};
     ck_assert_int_eq(mimic_dataset_create(&d, x, MIMIC_DTYPE_U8, z, NULL, 3, 2, 2), MIMIC_OK);
     ck_assert_int_eq(mimic_dataset_has_labels(d), 0);
-    ck_assert_ptr_null(d->labels);
+    ck_assert_ptr_null(TU_LABELS(d));
     mimic_dataset_free(d);
 }
 END_TEST
@@ -163,16 +175,16 @@ START_TEST(test_wrap_borrows)
     tu_fill_uniform(x, 8, 0, 1, 3);
     mimic_dataset *d = NULL;
     ck_assert_int_eq(mimic_dataset_wrap(&d, x, MIMIC_DTYPE_F32, z, y, 4, 2, 1), MIMIC_OK);
-    ck_assert_ptr_eq(d->inputs, x);
-    ck_assert_ptr_eq(d->logits, z);
-    ck_assert_ptr_eq(d->labels, y);
+    ck_assert_ptr_eq(TU_INPUTS(d), x);
+    ck_assert_ptr_eq(TU_LOGITS(d), z);
+    ck_assert_ptr_eq(TU_LABELS(d), y);
     ck_assert_ptr_null(d->storage);
     mimic_dataset *s = NULL;
     ck_assert_int_eq(mimic_dataset_slice(&s, d, 1, 2), MIMIC_OK);
     mimic_dataset_free(d); /* the parent goes first; the borrowed arrays are still ours */
-    ck_assert_ptr_eq(s->inputs, x + 2);
-    ck_assert_ptr_eq(s->logits, z + 1);
-    ck_assert_ptr_eq(s->labels, y + 1);
+    ck_assert_ptr_eq(TU_INPUTS(s), x + 2);
+    ck_assert_ptr_eq(TU_LOGITS(s), z + 1);
+    ck_assert_ptr_eq(TU_LABELS(s), y + 1);
     mimic_dataset_free(s);
     ck_assert_float_eq(z[3], 4); /* untouched */
 }
@@ -205,13 +217,13 @@ START_TEST(test_slices)
     /* free the parent and the middle slice first: the grandchild keeps the storage */
     mimic_dataset_free(d);
     mimic_dataset_free(s);
-    const float *sx = ss->inputs;
+    const float *sx = TU_INPUTS(ss);
     for (size_t r = 0; r < 4; r++) {
         for (size_t c = 0; c < D; c++)
             ck_assert_float_eq(sx[r * D + c], (float)((5 + r) * D + c));
         for (size_t c = 0; c < C; c++)
-            ck_assert_float_eq(ss->logits[r * C + c], -(float)((5 + r) * C + c));
-        ck_assert_int_eq(ss->labels[r], (int)(5 + r) % C);
+            ck_assert_float_eq(TU_LOGITS(ss)[r * C + c], -(float)((5 + r) * C + c));
+        ck_assert_int_eq(TU_LABELS(ss)[r], (int)(5 + r) % C);
     }
     /* range errors */
     mimic_dataset *bad = BOGUS;
@@ -232,7 +244,7 @@ START_TEST(test_slices)
     /* the whole dataset is a valid slice */
     ck_assert_int_eq(mimic_dataset_slice(&bad, ss, 0, 4), MIMIC_OK);
     mimic_dataset_free(ss);
-    ck_assert_float_eq(((const float *)bad->inputs)[0], (float)(5 * D));
+    ck_assert_float_eq(((const float *)TU_INPUTS(bad))[0], (float)(5 * D));
     mimic_dataset_free(bad);
 }
 END_TEST
@@ -248,9 +260,9 @@ START_TEST(test_slice_u8)
     ck_assert_int_eq(mimic_dataset_slice(&s, d, 3, 1), MIMIC_OK);
     mimic_dataset_free(d);
     ck_assert_int_eq(mimic_dataset_input_dtype(s), MIMIC_DTYPE_U8);
-    ck_assert_int_eq(((const uint8_t *)s->inputs)[1], 200);
-    ck_assert_float_eq(s->logits[0], 4);
-    ck_assert_ptr_null(s->labels);
+    ck_assert_int_eq(((const uint8_t *)TU_INPUTS(s))[1], 200);
+    ck_assert_float_eq(TU_LOGITS(s)[0], 4);
+    ck_assert_ptr_null(TU_LABELS(s));
     mimic_dataset_free(s);
 }
 END_TEST
@@ -267,7 +279,7 @@ static void *slicer(void *p)
     for (int i = 0; i < 2000; i++) {
         mimic_dataset *s = NULL;
         if (mimic_dataset_slice(&s, a->d, (size_t)i % 5, 1) != MIMIC_OK ||
-            s->logits[0] != a->d->logits[(size_t)(i % 5) * a->d->n_classes])
+            TU_LOGITS(s)[0] != TU_LOGITS(a->d)[(size_t)(i % 5) * a->d->n_classes])
             a->ok = 0;
         mimic_dataset_free(s);
     }
@@ -313,9 +325,13 @@ START_TEST(test_getters_and_misuse)
 
     /* A look-alike of a freed handle (we never touch really freed memory) and a handle of
      * the wrong type: getters give 0, calls give MISUSE, free leaves it alone. */
-    float z[2] = {1, 2};
-    int32_t y[2] = {0, 1};
-    struct mimic_dataset fake = {MIMIC__MAGIC_DEAD, MIMIC_DTYPE_F32, 2, 1, 1, z, z, y, NULL};
+    struct mimic_dataset fake;
+    memset(&fake, 0, sizeof fake);
+    fake.magic = MIMIC__MAGIC_DEAD;
+    fake.input_dtype = fake.logits_dtype = MIMIC_DTYPE_F32;
+    fake.labels_dtype = MIMIC_DTYPE_I32;
+    fake.rows = 2;
+    fake.n_inputs = fake.n_classes = 1;
     ck_assert_uint_eq(mimic_dataset_rows(&fake), 0);
     ck_assert_uint_eq(mimic_dataset_n_inputs(&fake), 0);
     ck_assert_uint_eq(mimic_dataset_n_classes(&fake), 0);
@@ -361,8 +377,8 @@ START_TEST(test_load_f4_mapped)
     check_fixture_values(d, 0, true);
     /* mapped: the arrays sit right after numpy's 64-byte aligned header in a page-aligned
      * mapping, not in a heap copy */
-    ck_assert_uint_eq((uintptr_t)d->inputs % 4096, 128);
-    ck_assert_uint_eq((uintptr_t)d->logits % 4096, 128);
+    ck_assert_uint_eq((uintptr_t)TU_INPUTS(d) % 4096, 128);
+    ck_assert_uint_eq((uintptr_t)TU_LOGITS(d) % 4096, 128);
     mimic_dataset *s = NULL;
     ck_assert_int_eq(mimic_dataset_slice(&s, d, 2, 3), MIMIC_OK);
     mimic_dataset_free(d); /* the mapping outlives the parent */
@@ -381,20 +397,23 @@ START_TEST(test_load_variants)
 {
     /* f8 converted to f32; every label dtype; v2.0 and v3.0 headers; an odd header */
     static const char *const xs[] = {"x_f8.npy", "x_v2.npy", "x_v3.npy", "x_odd_header.npy",
-                                     "x_f4.npy", "x_f4.npy"};
+                                     "x_f4.npy", "x_f4.npy", "x_f4.npy"};
     static const char *const zs[] = {"z_f8.npy", "z_f4.npy", "z_f8.npy", "z_f4.npy", "z_f4.npy",
-                                     "z_f8.npy"};
+                                     "z_f8.npy", "z_f2.npy"};
     static const char *const ys[] = {"y_i8.npy", "y_u1.npy", "y_i4.npy", "y_i8.npy", "y_u1.npy",
-                                     "y_i8.npy"};
+                                     "y_i8.npy", "y_i4.npy"};
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
         mimic_dataset *d = NULL;
         int rc = mimic_dataset_load_npy(&d, fixture(xs[i]), fixture(zs[i]), fixture(ys[i]));
         ck_assert_msg(rc == MIMIC_OK, "%s %s %s: %s", xs[i], zs[i], ys[i], mimic_last_error());
         ck_assert_int_eq(mimic_dataset_input_dtype(d), MIMIC_DTYPE_F32);
+        /* float16 logits stay float16 (used in place, widened per row) */
+        ck_assert_int_eq(mimic_dataset_logits_dtype(d),
+                         strcmp(zs[i], "z_f2.npy") == 0 ? MIMIC_DTYPE_F16 : MIMIC_DTYPE_F32);
         check_fixture_values(d, 0, true);
         /* converted or copied arrays are 64-byte aligned heap copies */
         if (strcmp(xs[i], "x_f8.npy") == 0 || strcmp(xs[i], "x_odd_header.npy") == 0)
-            ck_assert_uint_eq((uintptr_t)d->inputs % 64, 0);
+            ck_assert_uint_eq((uintptr_t)TU_INPUTS(d) % 64, 0);
         mimic_dataset *s = NULL;
         ck_assert_int_eq(mimic_dataset_slice(&s, d, 5, 1), MIMIC_OK);
         mimic_dataset_free(d);
@@ -412,16 +431,16 @@ START_TEST(test_load_u8_inputs_stay_u8)
                      MIMIC_OK);
     ck_assert_int_eq(mimic_dataset_input_dtype(d), MIMIC_DTYPE_U8);
     ck_assert_uint_eq(mimic_dataset_n_inputs(d), 3);
-    const uint8_t *x = d->inputs;
+    const uint8_t *x = TU_INPUTS(d);
     for (int i = 0; i < 18; i++)
         ck_assert_int_eq(x[i], i * 13 % 256);
-    ck_assert_uint_eq((uintptr_t)d->inputs % 4096, 128); /* mapped, not copied */
+    ck_assert_uint_eq((uintptr_t)TU_INPUTS(d) % 4096, 128); /* mapped, not copied */
     mimic_dataset *s = NULL, *ss = NULL;
     ck_assert_int_eq(mimic_dataset_slice(&s, d, 1, 4), MIMIC_OK);
     ck_assert_int_eq(mimic_dataset_slice(&ss, s, 2, 2), MIMIC_OK);
     mimic_dataset_free(s);
     mimic_dataset_free(d);
-    ck_assert_int_eq(((const uint8_t *)ss->inputs)[0], 9 * 13 % 256);
+    ck_assert_int_eq(((const uint8_t *)TU_INPUTS(ss))[0], 9 * 13 % 256);
     ck_assert_int_eq(mimic_dataset_input_dtype(ss), MIMIC_DTYPE_U8);
     mimic_dataset_free(ss);
 }
@@ -435,7 +454,7 @@ START_TEST(test_load_fortran_column)
                                             fixture("z_fortran_column.npy"), NULL),
                      MIMIC_OK);
     ck_assert_uint_eq(mimic_dataset_n_classes(d), 1);
-    ck_assert_float_eq(d->logits[5], 5);
+    ck_assert_float_eq(TU_LOGITS(d)[5], 5);
     mimic_dataset_free(d);
 }
 END_TEST
@@ -489,7 +508,7 @@ static const reject_case rejects[] = {
     {"dtype_structured.npy", "z_f4.npy", NULL, MIMIC_ERR_UNSUPPORTED, "dtype_structured.npy",
      "structured"},
     {"rank0.npy", "z_f4.npy", NULL, MIMIC_ERR_UNSUPPORTED, "rank0.npy", "0-D"},
-    {"rank3.npy", "z_f4.npy", NULL, MIMIC_ERR_UNSUPPORTED, "rank3.npy", "3-D"},
+    {"rank9.npy", "z_f4.npy", NULL, MIMIC_ERR_UNSUPPORTED, "rank9.npy", "9-D"},
     {"version4.npy", "z_f4.npy", NULL, MIMIC_ERR_UNSUPPORTED, "version4.npy", "version 4.0"},
     /* well-formed files in the wrong role */
     {"inputs_1d.npy", "z_f4.npy", NULL, MIMIC_ERR_UNSUPPORTED, "inputs_1d.npy",
@@ -593,9 +612,7 @@ START_TEST(test_save_then_load)
     ck_assert_uint_eq(mimic_dataset_rows(d), R);
     ck_assert_uint_eq(mimic_dataset_n_inputs(d), D);
     ck_assert_uint_eq(mimic_dataset_n_classes(d), C);
-    ck_assert(memcmp(d->inputs, x, sizeof x) == 0);
-    ck_assert(memcmp(d->logits, z, sizeof z) == 0);
-    ck_assert(memcmp(d->labels, y, sizeof y) == 0);
+    assert_holds(d, x, sizeof x, z, sizeof z, y, sizeof y);
     mimic_dataset_free(d);
 }
 END_TEST
@@ -676,13 +693,13 @@ START_TEST(test_alloc_failures)
     ck_assert_int_eq(fail_each_allocation(try_wrap, &full, "wrap"), 1);
 
     /* Loading: per file an array handle and its mapping (2); then the storage, a converted
-     * copy of each f8 array, the int32 labels and the handle. */
+     * copy of each f8 array and the handle (labels are read in place). */
     const char *f8[3] = {"x_f8.npy", "z_f8.npy", "y_i8.npy"};
-    ck_assert_int_eq(fail_each_allocation(try_load, (void *)f8, "load f8 + i8 labels"), 11);
+    ck_assert_int_eq(fail_each_allocation(try_load, (void *)f8, "load f8 + i8 labels"), 10);
     const char *f4[3] = {"x_f4.npy", "z_f4.npy", NULL};
     ck_assert_int_eq(fail_each_allocation(try_load, (void *)f4, "load f4"), 6);
     const char *u1[3] = {"x_u1.npy", "z_f4.npy", "y_u1.npy"};
-    ck_assert_int_eq(fail_each_allocation(try_load, (void *)u1, "load u1"), 9);
+    ck_assert_int_eq(fail_each_allocation(try_load, (void *)u1, "load u1"), 8);
 
     mimic_dataset *d = NULL;
     ck_assert_int_eq(mimic_dataset_load_npy(&d, fixture("x_f8.npy"), fixture("z_f4.npy"),

@@ -65,6 +65,8 @@ static const valid_case valid_files[] = {
     {"y_u1.npy", 'u', 1, 1, 6, 1},   {"x_v2.npy", 'f', 4, 2, 6, 3},
     {"x_v3.npy", 'f', 4, 2, 6, 3},   {"x_odd_header.npy", 'f', 4, 2, 6, 3},
     {"z_fortran_column.npy", 'f', 4, 2, 6, 1},
+    {"x_nhw.npy", 'u', 1, 3, 2, 9},  {"x_n1hw.npy", 'u', 1, 4, 2, 12},
+    {"x_nhwc.npy", 'f', 4, 4, 2, 12},
 };
 
 START_TEST(test_parse_valid_files)
@@ -124,10 +126,10 @@ static const bad_case bad_files[] = {
     {"header_shape_not_tuple.npy", MIMIC_ERR_FORMAT, "not a tuple"},
     {"fortran.npy", MIMIC_ERR_UNSUPPORTED, "Fortran"},
     {"big_endian.npy", MIMIC_ERR_UNSUPPORTED, "big-endian dtype '>f4'"},
-    {"dtype_f2.npy", MIMIC_ERR_UNSUPPORTED, "unsupported dtype '<f2'"},
+    {"dtype_c8.npy", MIMIC_ERR_UNSUPPORTED, "unsupported dtype '<c8'"},
     {"dtype_structured.npy", MIMIC_ERR_UNSUPPORTED, "structured"},
     {"rank0.npy", MIMIC_ERR_UNSUPPORTED, "0-D"},
-    {"rank3.npy", MIMIC_ERR_UNSUPPORTED, "3-D"},
+    {"rank9.npy", MIMIC_ERR_UNSUPPORTED, "9-D arrays are not supported (at most 8-D)"},
     {"version4.npy", MIMIC_ERR_UNSUPPORTED, "version 4.0"},
 };
 
@@ -181,8 +183,15 @@ static const inline_case inline_headers[] = {
      0},
     {"{'descr': '!f4', 'fortran_order': False, 'shape': (2,), }", 8, MIMIC_ERR_UNSUPPORTED, 0, 0,
      0},
-    {"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 3, 4, 5), }", 480,
+    /* (n, ...): n rows of the other dimensions' product */
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 3, 4, 5), }", 480, 0, 1, 120, 5},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 2), }", 8,
      MIMIC_ERR_UNSUPPORTED, 0, 0, 0},
+    {"{'descr': '<f4', 'fortran_order': True, 'shape': (1, 2, 1, 2), }", 16,
+     MIMIC_ERR_UNSUPPORTED, 0, 0, 0},
+    {"{'descr': '<f4', 'fortran_order': True, 'shape': (1, 1, 3, 1), }", 12, 0, 1, 3, 4},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4294967296, 4294967296), }", 0,
+     MIMIC_ERR_FORMAT, 0, 0, 0},
     {"{'descr': '<f4', 'fortran_order': False, 'shape': (3,,), }", 12, MIMIC_ERR_FORMAT, 0, 0, 0},
     {"{'descr': '<f4', 'fortran_order': False, 'shape': (,), }", 12, MIMIC_ERR_FORMAT, 0, 0, 0},
     {"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4}", 48, MIMIC_ERR_FORMAT, 0, 0, 0},
@@ -208,8 +217,8 @@ static const inline_case inline_headers[] = {
     {"{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551616, 0), }", 0,
      MIMIC_ERR_FORMAT, 0, 0, 0},
     /* an overflowing product with a zero dimension is an empty array */
-    {"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 0), }", 0,
-     MIMIC_ERR_UNSUPPORTED, 0, 0, 0},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 0), }", 0, 0,
+     4294967296, 0, 3},
 };
 
 START_TEST(test_parse_inline_headers)

@@ -42,6 +42,12 @@ int tu_have_python(const char *modules, const char *test);
 /* Fill with uniform values in [lo, hi) from a small deterministic generator. */
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
 
+/* A dataset's arrays from row 0, as stored (tests poke at single-shard datasets): inputs,
+ * float32 teacher logits (NULL without, or when stored as float16), labels as stored. */
+#define TU_INPUTS(d) ((const void *)mimic__input_row((d), 0))
+#define TU_LOGITS(d) ((d)->logits_dtype ? mimic__logits_f32((d), 0) : (const float *)NULL)
+#define TU_LABELS(d) ((d)->labels_dtype ? (const int32_t *)mimic__labels_stored((d), 0) : (const int32_t *)NULL)
+
 /* Run a suite and return the number of failures (for main). */
 int tu_run_suite(Suite *s);
 

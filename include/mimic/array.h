@@ -2,9 +2,10 @@
  * libmimic: arrays from .npy and IDX files, the building blocks of datasets.
  *
  * One parser per format, in the library (fuzzed): mimic_array_load reads a NumPy .npy file
- * (format 1.0-3.0, C order, little-endian '<f4' '<f8' '|u1' '<i4' '<i8', 1-D or 2-D) or an
- * uncompressed IDX file (unsigned bytes; 1-D labels or 3-D images, which become rows x
- * (height * width)), told apart by content, memory-mapped. mimic_array_parse does the same
+ * (format 1.0-3.0, C order, little-endian '<f4' '<f8' '<f2' '|u1' '<i4' '<i8', 1-D to 8-D;
+ * an array of shape (n, d1, d2, ...) is n rows of d1 * d2 * ... values) or an uncompressed
+ * IDX file (unsigned bytes; 1-D labels or 3-D images, which become rows x (height * width)),
+ * told apart by content, memory-mapped. mimic_array_parse does the same
  * on bytes in memory, e.g. a gzipped IDX file decompressed by the caller (libmimic does not
  * link zlib; the `mimic` tool does). Datasets are made from arrays
  * (mimic_dataset_from_arrays), zero-copy where the stored values can be used as they are.
@@ -44,15 +45,16 @@ MIMIC_API int mimic_array_parse(mimic_array **out, const void *data, size_t size
 MIMIC_API int mimic_array_file_size(const void *prefix, size_t n, const char *name,
                                     uint64_t *size);
 
-/* Getters; on an invalid handle they return 0. dtype: MIMIC_DTYPE_F32, _F64, _U8, _I32 or
- * _I64. rows: the first dimension; cols: the values per row (1 for a 1-D array). ndim: 1 or
- * 2 (a 3-D IDX image file is 2-D: rows x (height * width)). */
+/* Getters; on an invalid handle they return 0. dtype: MIMIC_DTYPE_F32, _F64, _F16, _U8, _I32
+ * or _I64. rows: the first dimension; cols: the values per row (1 for a 1-D array). ndim: 1
+ * or 2 (arrays of more dimensions are rows x (their product), e.g. 3-D IDX image files). */
 MIMIC_API int32_t mimic_array_dtype(const mimic_array *a);
 MIMIC_API size_t mimic_array_rows(const mimic_array *a);
 MIMIC_API size_t mimic_array_cols(const mimic_array *a);
 MIMIC_API int mimic_array_ndim(const mimic_array *a);
-/* For IDX image files, the images' height and width (rows of height x width values); 0 and
- * 0 otherwise. */
+/* For arrays of one-channel images (IDX image files; .npy of shape (n, height, width),
+ * (n, 1, height, width) or (n, height, width, 1)), the images' height and width; 0 and 0
+ * otherwise. */
 MIMIC_API void mimic_array_image_shape(const mimic_array *a, size_t *height, size_t *width);
 /* The values as stored (little-endian for .npy), rows x cols of the dtype. */
 MIMIC_API const void *mimic_array_data(const mimic_array *a);

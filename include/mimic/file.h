@@ -26,7 +26,8 @@ enum mimic_file_kind {
     MIMIC_FILE_STUDENT = 5,     /* a libmimic student (.safetensors, mimic_student_save) */
     MIMIC_FILE_CHECKPOINT = 6,  /* a libmimic trainer checkpoint (.safetensors) */
     MIMIC_FILE_SAFETENSORS = 7, /* another .safetensors file */
-    MIMIC_FILE_ONNX = 8         /* an ONNX model (protobuf ModelProto) */
+    MIMIC_FILE_ONNX = 8,        /* an ONNX model (protobuf ModelProto) */
+    MIMIC_FILE_MANIFEST = 9     /* a dataset manifest (JSON; since 1.3) */
 };
 
 /* The kind of the file at `path`, from its first bytes (and for .safetensors from the

@@ -235,6 +235,8 @@ void mimic__opt_ident(const mimic__opt *o, const void *opts, char *buf, size_t c
 #define MIMIC__MAGIC_TRAINER 0x4d545241u /* "MTRA" */
 #define MIMIC__MAGIC_ARRAY 0x4d415252u   /* "MARR" */
 #define MIMIC__MAGIC_META 0x4d4d4554u    /* "MMET" */
+#define MIMIC__MAGIC_NPY_WRITER 0x4e505957u /* "NPYW" */
+#define MIMIC__MAGIC_MANIFEST_WRITER 0x4d4d4657u /* "MMFW" */
 #define MIMIC__MAGIC_DEAD 0xdeadbeefu
 
 /* A handle's magic word against `want`: MIMIC_OK, or MIMIC_ERR_MISUSE naming `arg` and
@@ -253,6 +255,9 @@ typedef struct mimic__map {
 int mimic__map_file(const char *path, mimic__map *out); /* MIMIC_ERR_IO with message */
 void mimic__unmap(mimic__map *m);
 bool mimic__file_exists(const char *path);
+/* The file's identity (device, inode): two paths to one file have the same; false when it
+ * cannot be stat'ed. */
+bool mimic__file_id(const char *path, uint64_t id[2]);
 
 /* A reference-counted owner of bytes: a file mapping or an aligned copy. Arrays and the
  * datasets made from them share one, so either can be freed first. */
@@ -276,6 +281,8 @@ typedef struct mimic__atomic_file {
 
 int mimic__atomic_open(mimic__atomic_file *f, const char *path);
 int mimic__atomic_write(mimic__atomic_file *f, const void *data, size_t n);
+/* Overwrite n bytes at `offset` of what was written (a header fixed at the end). */
+int mimic__atomic_pwrite(mimic__atomic_file *f, const void *data, size_t n, uint64_t offset);
 int mimic__atomic_commit(mimic__atomic_file *f); /* frees f's strings in every case */
 void mimic__atomic_abort(mimic__atomic_file *f);
 
@@ -304,6 +311,23 @@ static inline uint32_t mimic__be32(const uint8_t *p)
 static inline uint32_t mimic__bswap32(uint32_t v)
 {
     return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+}
+
+/* ---- float16 (half.c) ---------------------------------------------------------------- */
+
+/* n IEEE binary16 values (as uint16 bits) widened to float32, exactly: F16C where the CPU has
+ * it, else the portable path (the two give the same bits; both are exposed for the tests and
+ * benchmarks that compare them). */
+void mimic__f16_to_f32(const uint16_t *src, float *dst, size_t n);
+void mimic__f16_to_f32_portable(const uint16_t *src, float *dst, size_t n);
+void mimic__f16_to_f32_f16c(const uint16_t *src, float *dst, size_t n);
+bool mimic__f16c_available(void);
+/* One float32 rounded to binary16 (nearest, ties to even; overflow to inf). */
+uint16_t mimic__f32_to_f16(float f);
+/* Whether binary16 bits are a finite number. */
+static inline bool mimic__f16_finite(uint16_t h)
+{
+    return (h & 0x7c00u) != 0x7c00u;
 }
 
 /* ---- random numbers (rng.c): counter-free, state in the handle ------------------------- */

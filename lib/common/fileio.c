@@ -124,6 +124,16 @@ void mimic__blob_release(mimic__blob *b)
     mimic__free(b);
 }
 
+bool mimic__file_id(const char *path, uint64_t id[2])
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0)
+        return false;
+    id[0] = (uint64_t)st.st_dev;
+    id[1] = (uint64_t)st.st_ino;
+    return true;
+}
+
 bool mimic__file_exists(const char *path)
 {
     struct stat st;
@@ -169,11 +179,13 @@ int mimic__atomic_open(mimic__atomic_file *f, const char *path)
     return MIMIC_OK;
 }
 
-int mimic__atomic_write(mimic__atomic_file *f, const void *data, size_t n)
+/* n bytes at `offset`, or at the end when offset is UINT64_MAX, in pieces of at most 1 GiB. */
+static int write_all(mimic__atomic_file *f, const void *data, size_t n, uint64_t offset)
 {
     const char *p = data;
     while (n > 0) {
-        ssize_t w = write(f->fd, p, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n);
+        size_t k = n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n;
+        ssize_t w = offset == UINT64_MAX ? write(f->fd, p, k) : pwrite(f->fd, p, k, (off_t)offset);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -181,8 +193,20 @@ int mimic__atomic_write(mimic__atomic_file *f, const void *data, size_t n)
         }
         p += w;
         n -= (size_t)w;
+        if (offset != UINT64_MAX)
+            offset += (uint64_t)w;
     }
     return MIMIC_OK;
+}
+
+int mimic__atomic_write(mimic__atomic_file *f, const void *data, size_t n)
+{
+    return write_all(f, data, n, UINT64_MAX);
+}
+
+int mimic__atomic_pwrite(mimic__atomic_file *f, const void *data, size_t n, uint64_t offset)
+{
+    return write_all(f, data, n, offset);
 }
 
 static void fsync_parent_dir(const char *path)

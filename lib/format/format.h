@@ -3,7 +3,7 @@
  *
  * One parser or writer per format, each over a memory buffer + length, each fuzzed
  * (tests/fuzz/): NumPy .npy, .safetensors (with its strict JSON header reader), IDX (the
- * MNIST family), and the ONNX / protocol-buffers writer. Nothing here knows what a dataset,
+ * MNIST family), dataset manifests (JSON), and the ONNX / protocol-buffers writer. Nothing here knows what a dataset,
  * a student or a trainer is: the model layer turns these into handles. Includes only
  * common/common.h.
  */
@@ -15,11 +15,16 @@
 /* ---- .npy (npy.c) --------------------------------------------------------------------- */
 
 /* A parsed .npy header over a memory buffer (the parser never reads past len). */
+#define MIMIC__NPY_MAX_RANK 8
+
 typedef struct mimic__npy {
     char dtype;          /* 'f' float, 'u' unsigned, 'i' signed */
-    uint8_t itemsize;    /* 1, 4 or 8 */
-    int ndim;            /* 1 or 2 (0-D and >2-D are rejected) */
-    size_t shape[2];     /* shape[1] = 1 for 1-D */
+    uint8_t itemsize;    /* 1, 2, 4 or 8 */
+    int32_t mdtype;      /* the MIMIC_DTYPE_* */
+    int ndim;            /* 1 to MIMIC__NPY_MAX_RANK (0-D is rejected) */
+    size_t shape[2];     /* rows, and the values per row (the product of the other
+                            dimensions; 1 for 1-D) */
+    size_t dims[MIMIC__NPY_MAX_RANK - 1]; /* the dimensions after the first (a row's shape) */
     size_t count;        /* shape[0] * shape[1] */
     size_t data_offset;  /* first data byte */
     size_t data_bytes;   /* count * itemsize, checked against len */
@@ -27,7 +32,7 @@ typedef struct mimic__npy {
 
 /* Parse and validate the header of a .npy image of `len` bytes: magic, version (1.0, 2.0,
  * 3.0), header length, the header dict (descr, fortran_order, shape), little-endian,
- * supported dtypes (<f4 <f8 |u1 <i4 <i8), rank 1 or 2, overflow-safe size, data present.
+ * supported dtypes (<f4 <f8 <f2 |u1 <i4 <i8), rank 1 to 8, overflow-safe size, data present.
  * `name` prefixes every message. MIMIC_ERR_FORMAT / MIMIC_ERR_UNSUPPORTED on failure. */
 int mimic__npy_parse(const uint8_t *buf, size_t len, const char *name, mimic__npy *out);
 /* The same without the data check: buf need only hold the header (to size a file from its
@@ -36,6 +41,10 @@ int mimic__npy_parse_header(const uint8_t *buf, size_t len, const char *name, mi
 
 /* The descr text of a parsed header ("<f4", "|u1", ...). */
 const char *mimic__npy_descr(const mimic__npy *h);
+/* The descr text ("<f2"; "?" for none) and the element size (0 for none) of a MIMIC_DTYPE_*:
+ * one table for every reader and writer. */
+const char *mimic__dtype_descr(int32_t dtype);
+size_t mimic__dtype_size(int32_t dtype);
 
 /* ---- IDX (idx.c) ----------------------------------------------------------------------- */
 
@@ -84,6 +93,37 @@ int mimic__json_string_eq(mimic__json *j, const char *want, bool *eq);
 int mimic__json_uint(mimic__json *j, uint64_t *v);
 /* Any value, nested at most 32 deep. */
 int mimic__json_skip(mimic__json *j, int depth);
+/* Consume a `null` (after spaces) when one is next. */
+bool mimic__json_null(mimic__json *j);
+/* `s` as a JSON string with its quotes into dst (NULL: just count), NUL-terminated; returns
+ * its length without the NUL, or SIZE_MAX when s is not valid UTF-8. */
+size_t mimic__json_quote(char *dst, const char *s);
+
+/* ---- dataset manifests (manifest.c): JSON lists of shards ------------------------------ */
+
+typedef struct mimic__manifest_shard {
+    const char *inputs;          /* paths as written (NUL-terminated, in the pool) */
+    const char *logits, *labels; /* or NULL */
+    uint64_t rows;               /* when has_rows */
+    bool has_rows;
+} mimic__manifest_shard;
+
+typedef struct mimic__manifest {
+    mimic__manifest_shard *shards;
+    size_t n_shards;             /* at least 1 */
+    uint64_t rows;               /* the declared total, when has_rows */
+    bool has_rows;
+    char *pool;
+} mimic__manifest;
+
+/* Parse a manifest of `len` bytes (format in manifest.c). MIMIC_ERR_FORMAT "NAME: manifest,
+ * byte N: problem" (shard problems name the shard's index), MIMIC_ERR_VERSION (another
+ * version), MIMIC_ERR_NOMEM. */
+int mimic__manifest_parse(const uint8_t *buf, size_t len, const char *name, mimic__manifest *out);
+void mimic__manifest_free(mimic__manifest *m);
+/* The text of a manifest (mimic__malloc'ed, NUL-terminated) into *out and *len. Errors:
+ * MIMIC_ERR_INVALID (a path that is not UTF-8), MIMIC_ERR_NOMEM. `name` prefixes messages. */
+int mimic__manifest_format(const mimic__manifest *m, const char *name, char **out, size_t *len);
 
 /* ---- .safetensors (safetensors.c): shared by student save/load and checkpoints ---------- */
 

@@ -300,3 +300,58 @@ int mimic__json_skip(mimic__json *j, int depth)
     }
     return MIMIC_OK;
 }
+
+bool mimic__json_null(mimic__json *j)
+{
+    mimic__json_ws(j);
+    if (j->end - j->p >= 4 && !memcmp(j->p, "null", 4) &&
+        (j->end - j->p == 4 || !(j->p[4] >= 'a' && j->p[4] <= 'z'))) {
+        j->p += 4;
+        return true;
+    }
+    return false;
+}
+
+/* ---- writing -------------------------------------------------------------------------------- */
+
+size_t mimic__json_quote(char *dst, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *p = (const uint8_t *)s, *end = p + strlen(s);
+    size_t n = 0;
+#define PUT(c)                                                                                   \
+    do {                                                                                         \
+        if (dst)                                                                                 \
+            dst[n] = (char)(c);                                                                  \
+        n++;                                                                                     \
+    } while (0)
+    PUT('"');
+    while (p < end) {
+        uint8_t c = *p;
+        if (c == '"' || c == '\\') {
+            PUT('\\');
+            PUT(c);
+            p++;
+        } else if (c < 0x20 || c == 0x7f) {
+            PUT('\\');
+            PUT('u');
+            PUT('0');
+            PUT('0');
+            PUT(hex[c >> 4]);
+            PUT(hex[c & 15]);
+            p++;
+        } else {
+            size_t k = utf8_valid(p, end);
+            if (!k)
+                return SIZE_MAX;
+            for (size_t i = 0; i < k; i++)
+                PUT(p[i]);
+            p += k;
+        }
+    }
+    PUT('"');
+#undef PUT
+    if (dst)
+        dst[n] = '\0';
+    return n;
+}

@@ -92,7 +92,7 @@ static int parse_bool(cursor *c, bool *v)
 
 typedef struct shape_info {
     size_t ndim;
-    size_t dims[2];
+    size_t dims[MIMIC__NPY_MAX_RANK]; /* the first MIMIC__NPY_MAX_RANK */
     bool overflow; /* the element count does not fit in size_t */
 } shape_info;
 
@@ -120,7 +120,8 @@ static int parse_shape(cursor *c, shape_info *s)
     size_t count = 1;
     bool ovf = false, zero = false, huge = false, trailing_comma = false;
     s->ndim = 0;
-    s->dims[0] = s->dims[1] = 1;
+    for (size_t i = 0; i < MIMIC__NPY_MAX_RANK; i++)
+        s->dims[i] = 1;
     if (!accept(c, '('))
         return malformed(c, "expected a shape tuple");
     while (!accept(c, ')')) {
@@ -129,7 +130,7 @@ static int parse_shape(cursor *c, shape_info *s)
         int rc = parse_dim(c, &v, &too_big);
         if (rc)
             return rc;
-        if (s->ndim < 2)
+        if (s->ndim < MIMIC__NPY_MAX_RANK)
             s->dims[s->ndim] = v;
         s->ndim++;
         /* A dimension beyond size_t overflows even when another one is 0: the shape
@@ -248,20 +249,38 @@ static int parse_dict(cursor *c, header *h)
 
 /* ---- validation ---------------------------------------------------------------------- */
 
+/* The element types libmimic reads and writes: one table for the parser, the writers and
+ * the messages. */
 static const struct {
     const char *descr;
     char kind;
     uint8_t itemsize;
+    int32_t dtype;
 } npy_dtypes[] = {
-    {"<f4", 'f', 4}, {"<f8", 'f', 8}, {"|u1", 'u', 1}, {"<i4", 'i', 4}, {"<i8", 'i', 8},
+    {"<f4", 'f', 4, MIMIC_DTYPE_F32}, {"<f8", 'f', 8, MIMIC_DTYPE_F64},
+    {"<f2", 'f', 2, MIMIC_DTYPE_F16}, {"|u1", 'u', 1, MIMIC_DTYPE_U8},
+    {"<i4", 'i', 4, MIMIC_DTYPE_I32}, {"<i8", 'i', 8, MIMIC_DTYPE_I64},
 };
 
 const char *mimic__npy_descr(const mimic__npy *h)
 {
+    return mimic__dtype_descr(h->mdtype);
+}
+
+const char *mimic__dtype_descr(int32_t dtype)
+{
     for (size_t i = 0; i < MIMIC__ARRAY_LEN(npy_dtypes); i++)
-        if (npy_dtypes[i].kind == h->dtype && npy_dtypes[i].itemsize == h->itemsize)
+        if (npy_dtypes[i].dtype == dtype)
             return npy_dtypes[i].descr;
     return "?";
+}
+
+size_t mimic__dtype_size(int32_t dtype)
+{
+    for (size_t i = 0; i < MIMIC__ARRAY_LEN(npy_dtypes); i++)
+        if (npy_dtypes[i].dtype == dtype)
+            return npy_dtypes[i].itemsize;
+    return 0;
 }
 
 static int check_dtype(const header *h, const char *name, mimic__npy *out)
@@ -270,6 +289,7 @@ static int check_dtype(const header *h, const char *name, mimic__npy *out)
         if (h->descr_len == 3 && memcmp(h->descr, npy_dtypes[i].descr, 3) == 0) {
             out->dtype = npy_dtypes[i].kind;
             out->itemsize = npy_dtypes[i].itemsize;
+            out->mdtype = npy_dtypes[i].dtype;
             return MIMIC_OK;
         }
     }
@@ -281,8 +301,9 @@ static int check_dtype(const header *h, const char *name, mimic__npy *out)
                             "arr.astype(arr.dtype.newbyteorder('<')))",
                             name, buf);
     return mimic__error(MIMIC_ERR_UNSUPPORTED,
-                        "%s: unsupported dtype '%s' (supported: '<f4', '<f8', '|u1', '<i4', "
-                        "'<i8')",
+                        "%s: unsupported dtype '%s' (libmimic reads '<f4', '<f8', '<f2', '|u1', "
+                        "'<i4' and '<i8'; which a role takes: inputs '<f4', '<f8' or '|u1', "
+                        "teacher logits '<f4', '<f2' or '<f8', labels '<i4', '<i8' or '|u1')",
                         name, buf);
 }
 
@@ -292,20 +313,30 @@ static int check_layout(const header *h, const char *name, mimic__npy *out)
     if (s->ndim == 0)
         return mimic__error(MIMIC_ERR_UNSUPPORTED,
                             "%s: unsupported rank: 0-D (scalar) arrays are not supported", name);
-    if (s->ndim > 2)
+    if (s->ndim > MIMIC__NPY_MAX_RANK)
         return mimic__error(MIMIC_ERR_UNSUPPORTED,
-                            "%s: unsupported rank: %zu-D arrays are not supported (only 1-D and "
-                            "2-D)",
-                            name, s->ndim);
+                            "%s: unsupported rank: %zu-D arrays are not supported (at most %d-D)",
+                            name, s->ndim, MIMIC__NPY_MAX_RANK);
     /* A Fortran-order array with at most one dimension above 1 has the C layout. */
-    if (h->fortran && s->ndim == 2 && s->dims[0] > 1 && s->dims[1] > 1)
+    size_t above_one = 0;
+    for (size_t i = 0; i < s->ndim; i++)
+        above_one += s->dims[i] > 1;
+    if (h->fortran && above_one > 1)
         return mimic__error(MIMIC_ERR_UNSUPPORTED,
                             "%s: Fortran-order (column-major) arrays are not supported (save "
                             "np.ascontiguousarray(arr))",
                             name);
     out->ndim = (int)s->ndim;
     out->shape[0] = s->dims[0];
-    out->shape[1] = s->ndim == 2 ? s->dims[1] : 1;
+    out->shape[1] = 1;
+    bool ovf = false;
+    for (size_t i = 1; i < s->ndim; i++) {
+        out->dims[i - 1] = s->dims[i];
+        ovf = ovf || !mimic__mul_ok(out->shape[1], s->dims[i], &out->shape[1]);
+    }
+    if (ovf)
+        return mimic__error(MIMIC_ERR_FORMAT,
+                            "%s: shape too large: the array's byte size overflows", name);
     if (s->overflow || !mimic__mul_ok(out->shape[0], out->shape[1], &out->count) ||
         !mimic__mul_ok(out->count, out->itemsize, &out->data_bytes))
         return mimic__error(MIMIC_ERR_FORMAT,
@@ -396,42 +427,34 @@ static int write_le(mimic__atomic_file *f, const uint8_t *p, size_t n, size_t si
     return MIMIC_OK;
 }
 
-int mimic_npy_save(const char *path, const void *data, int32_t dtype, size_t rows, size_t cols)
+/* A format 1.0 header for `rows` rows of shape row_shape[0..row_ndim) into hdr (at least
+ * MIMIC__NPY_HEADER_MAX bytes), padded with spaces and a final '\n' as numpy pads it, so the
+ * data starts at a multiple of 64 bytes (aligned for mapped SIMD loads); `total` 0 makes it as
+ * short as it can be, else exactly `total` bytes (a streaming writer reserves room for any
+ * row count). Returns its length, or 0 when it does not fit. */
+#define MIMIC__NPY_HEADER_MAX 512
+static size_t npy_header(char *hdr, const char *descr, uint64_t rows, const size_t *row_shape,
+                         size_t row_ndim, size_t total)
 {
-    if (!path || !*path)
-        return mimic__error(MIMIC_ERR_INVALID, "mimic_npy_save: path is NULL or empty");
-    if (!data)
-        return mimic__error(MIMIC_ERR_INVALID, "%s: data is NULL", path);
-    const char *descr;
-    size_t itemsize;
-    switch (dtype) {
-    case MIMIC_DTYPE_F32: descr = "<f4"; itemsize = 4; break;
-    case MIMIC_DTYPE_U8: descr = "|u1"; itemsize = 1; break;
-    case MIMIC_DTYPE_I32: descr = "<i4"; itemsize = 4; break;
-    default:
-        return mimic__error(MIMIC_ERR_INVALID,
-                            "%s: dtype %d is not MIMIC_DTYPE_F32, MIMIC_DTYPE_U8 or "
-                            "MIMIC_DTYPE_I32",
-                            path, (int)dtype);
-    }
-    size_t count = rows, bytes;
-    if ((cols && !mimic__mul_ok(rows, cols, &count)) || !mimic__mul_ok(count, itemsize, &bytes))
-        return mimic__error(MIMIC_ERR_RANGE, "%s: %zu x %zu array: byte size overflows", path,
-                            rows, cols);
-
-    /* numpy pads the header with spaces and a final '\n' so the data starts at a multiple
-     * of 64 bytes (aligned for mmap'ed SIMD loads). */
-    char hdr[256];
-    int n = cols ? snprintf(hdr + 10, sizeof hdr - 10,
-                            "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
-                            descr, rows, cols)
-                 : snprintf(hdr + 10, sizeof hdr - 10,
-                            "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }", descr,
-                            rows);
-    if (n < 0 || (size_t)n + 11 > sizeof hdr)
-        return mimic__error(MIMIC_ERR_INTERNAL, "%s: .npy header does not fit", path);
-    size_t total = ((size_t)n + 11 + 63) & ~(size_t)63;
-    memset(hdr + 10 + n, ' ', total - 10 - (size_t)n);
+    char shape[400];
+    int n = snprintf(shape, sizeof shape, "(%llu,", (unsigned long long)rows);
+    for (size_t i = 0; i < row_ndim && n > 0 && (size_t)n < sizeof shape; i++)
+        n += snprintf(shape + n, sizeof shape - (size_t)n, "%s%zu%s", i ? " " : " ", row_shape[i],
+                      i + 1 < row_ndim ? "," : "");
+    if (n < 0 || (size_t)n + 2 > sizeof shape)
+        return 0;
+    shape[n++] = ')';
+    shape[n] = '\0';
+    int d = snprintf(hdr + 10, MIMIC__NPY_HEADER_MAX - 10,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    if (d < 0 || (size_t)d + 11 > MIMIC__NPY_HEADER_MAX)
+        return 0;
+    size_t need = ((size_t)d + 11 + 63) & ~(size_t)63;
+    if (total == 0)
+        total = need;
+    if (need > total || total > MIMIC__NPY_HEADER_MAX)
+        return 0;
+    memset(hdr + 10 + d, ' ', total - 10 - (size_t)d);
     hdr[total - 1] = '\n';
     size_t hlen = total - 10;
     memcpy(hdr, npy_magic, sizeof npy_magic);
@@ -439,6 +462,37 @@ int mimic_npy_save(const char *path, const void *data, int32_t dtype, size_t row
     hdr[7] = 0;
     hdr[8] = (char)(hlen & 0xff);
     hdr[9] = (char)(hlen >> 8);
+    return total;
+}
+
+/* The element size of a dtype the writers take, or 0 with MIMIC_ERR_INVALID set. */
+static size_t writable_dtype(const char *what, int32_t dtype)
+{
+    size_t size = mimic__dtype_size(dtype);
+    if (!size)
+        mimic__error(MIMIC_ERR_INVALID,
+                     "%s: dtype %d is not one of MIMIC_DTYPE_F32, _F64, _F16, _U8, _I32, _I64",
+                     what, (int)dtype);
+    return size;
+}
+
+int mimic_npy_save(const char *path, const void *data, int32_t dtype, size_t rows, size_t cols)
+{
+    if (!path || !*path)
+        return mimic__error(MIMIC_ERR_INVALID, "mimic_npy_save: path is NULL or empty");
+    if (!data)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: data is NULL", path);
+    const size_t itemsize = writable_dtype(path, dtype);
+    if (!itemsize)
+        return MIMIC_ERR_INVALID;
+    size_t count = rows, bytes;
+    if ((cols && !mimic__mul_ok(rows, cols, &count)) || !mimic__mul_ok(count, itemsize, &bytes))
+        return mimic__error(MIMIC_ERR_RANGE, "%s: %zu x %zu array: byte size overflows", path,
+                            rows, cols);
+    char hdr[MIMIC__NPY_HEADER_MAX];
+    size_t total = npy_header(hdr, mimic__dtype_descr(dtype), rows, &cols, cols ? 1 : 0, 0);
+    if (!total)
+        return mimic__error(MIMIC_ERR_INTERNAL, "%s: .npy header does not fit", path);
 
     mimic__atomic_file f;
     int rc = mimic__atomic_open(&f, path);
@@ -452,4 +506,155 @@ int mimic_npy_save(const char *path, const void *data, int32_t dtype, size_t row
         return rc;
     }
     return mimic__atomic_commit(&f);
+}
+
+/* ---- the streaming writer ------------------------------------------------------------------ */
+
+struct mimic_npy_writer {
+    uint32_t magic;
+    int32_t dtype;
+    int failed;                 /* an append failed: close aborts */
+    size_t itemsize, row_values, row_bytes, header_bytes;
+    size_t row_ndim;
+    size_t row_shape[MIMIC__NPY_MAX_RANK - 1];
+    uint64_t rows;
+    mimic__atomic_file f;
+};
+
+static int writer_check(const mimic_npy_writer *w, const char *fn)
+{
+    return mimic__handle_check(w, w ? w->magic : 0, MIMIC__MAGIC_NPY_WRITER, fn, "npy writer");
+}
+
+int mimic_npy_writer_open(mimic_npy_writer **out, const char *path, int32_t dtype,
+                          const size_t *row_shape, size_t row_ndim)
+{
+    static const char fn[] = "mimic_npy_writer_open";
+    if (!out)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!path || !*path)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: path is NULL or empty", fn);
+    const size_t itemsize = writable_dtype(path, dtype);
+    if (!itemsize)
+        return MIMIC_ERR_INVALID;
+    if (row_ndim > MIMIC__NPY_MAX_RANK - 1)
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "%s: a row of %zu dimensions (at most %d: files are at most %d-D)",
+                            path, row_ndim, MIMIC__NPY_MAX_RANK - 1, MIMIC__NPY_MAX_RANK);
+    if (row_ndim && !row_shape)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: row_shape is NULL", path);
+    size_t values = 1, bytes;
+    for (size_t i = 0; i < row_ndim; i++) {
+        if (row_shape[i] == 0)
+            return mimic__error(MIMIC_ERR_INVALID, "%s: row_shape[%zu] is 0", path, i);
+        if (!mimic__mul_ok(values, row_shape[i], &values))
+            return mimic__error(MIMIC_ERR_RANGE, "%s: the row's size overflows", path);
+    }
+    if (!mimic__mul_ok(values, itemsize, &bytes))
+        return mimic__error(MIMIC_ERR_RANGE, "%s: the row's size overflows", path);
+    mimic_npy_writer *w = mimic__calloc(1, sizeof *w);
+    if (!w)
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", path);
+    w->dtype = dtype;
+    w->itemsize = itemsize;
+    w->row_values = values;
+    w->row_bytes = bytes;
+    w->row_ndim = row_ndim;
+    for (size_t i = 0; i < row_ndim; i++)
+        w->row_shape[i] = row_shape[i];
+    /* room for the largest row count: close rewrites the header in place */
+    char hdr[MIMIC__NPY_HEADER_MAX];
+    w->header_bytes = npy_header(hdr, mimic__dtype_descr(dtype), UINT64_MAX, w->row_shape,
+                                 row_ndim, 0);
+    int rc = w->header_bytes ? MIMIC_OK
+                             : mimic__error(MIMIC_ERR_INVALID, "%s: .npy header does not fit", path);
+    if (!rc)
+        rc = mimic__atomic_open(&w->f, path);
+    if (rc) {
+        mimic__free(w);
+        return rc;
+    }
+    /* a placeholder (0 rows) until close: an interrupted file reads as empty, and its name
+     * is the temporary one */
+    npy_header(hdr, mimic__dtype_descr(dtype), 0, w->row_shape, row_ndim, w->header_bytes);
+    rc = mimic__atomic_write(&w->f, hdr, w->header_bytes);
+    if (rc) {
+        mimic__atomic_abort(&w->f);
+        mimic__free(w);
+        return rc;
+    }
+    w->magic = MIMIC__MAGIC_NPY_WRITER;
+    *out = w;
+    return MIMIC_OK;
+}
+
+int mimic_npy_writer_append(mimic_npy_writer *w, const void *rows, size_t n_rows)
+{
+    int rc = writer_check(w, "mimic_npy_writer_append: w");
+    if (rc)
+        return rc;
+    if (w->failed)
+        return mimic__error(MIMIC_ERR_MISUSE,
+                            "%s: an earlier write failed; close or abort the writer", w->f.path);
+    if (n_rows == 0)
+        return MIMIC_OK;
+    if (!rows)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: rows is NULL", w->f.path);
+    size_t bytes;
+    if (!mimic__mul_ok(n_rows, w->row_bytes, &bytes) || w->rows + n_rows < w->rows)
+        return mimic__error(MIMIC_ERR_RANGE, "%s: %zu rows of %zu bytes: size overflows",
+                            w->f.path, n_rows, w->row_bytes);
+    rc = write_le(&w->f, rows, n_rows * w->row_values, w->itemsize);
+    if (rc) {
+        w->failed = 1;
+        char msg[512];
+        return mimic__error(rc, "%s (after %llu complete rows; the file is not kept)",
+                            mimic__error_copy(msg, sizeof msg), (unsigned long long)w->rows);
+    }
+    w->rows += n_rows;
+    return MIMIC_OK;
+}
+
+uint64_t mimic_npy_writer_rows(const mimic_npy_writer *w)
+{
+    return w && w->magic == MIMIC__MAGIC_NPY_WRITER ? w->rows : 0;
+}
+
+static void writer_free(mimic_npy_writer *w)
+{
+    w->magic = MIMIC__MAGIC_DEAD;
+    mimic__free(w);
+}
+
+int mimic_npy_writer_close(mimic_npy_writer *w)
+{
+    int rc = writer_check(w, "mimic_npy_writer_close: w");
+    if (rc)
+        return rc;
+    if (w->failed) {
+        char path[512];
+        snprintf(path, sizeof path, "%s", w->f.path);
+        mimic__atomic_abort(&w->f);
+        writer_free(w);
+        return mimic__error(MIMIC_ERR_IO, "%s: not written: an earlier write failed", path);
+    }
+    char hdr[MIMIC__NPY_HEADER_MAX];
+    npy_header(hdr, mimic__dtype_descr(w->dtype), w->rows, w->row_shape, w->row_ndim,
+               w->header_bytes);
+    rc = mimic__atomic_pwrite(&w->f, hdr, w->header_bytes, 0);
+    if (rc)
+        mimic__atomic_abort(&w->f);
+    else
+        rc = mimic__atomic_commit(&w->f);
+    writer_free(w);
+    return rc;
+}
+
+void mimic_npy_writer_abort(mimic_npy_writer *w)
+{
+    if (!w || w->magic != MIMIC__MAGIC_NPY_WRITER)
+        return;
+    mimic__atomic_abort(&w->f);
+    writer_free(w);
 }

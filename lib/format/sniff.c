@@ -49,6 +49,23 @@ static int32_t safetensors_kind(const uint8_t *h, size_t n)
     return MIMIC_FILE_SAFETENSORS;
 }
 
+/* A JSON object whose first 4 KiB name the manifest format (manifest.c). */
+static bool looks_like_manifest(const uint8_t *b, size_t len)
+{
+    static const char tag[] = "\"mimic-manifest\"";
+    const size_t tn = sizeof tag - 1;
+    size_t i = 0;
+    while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+        i++;
+    if (i >= len || b[i] != '{')
+        return false;
+    const size_t n = len < 4096 ? len : 4096;
+    for (; i + tn <= n; i++)
+        if (memcmp(b + i, tag, tn) == 0)
+            return true;
+    return false;
+}
+
 int32_t mimic__sniff(const uint8_t *b, size_t len)
 {
     static const uint8_t npy[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
@@ -72,5 +89,7 @@ int32_t mimic__sniff(const uint8_t *b, size_t len)
     }
     if (looks_like_onnx(b, len))
         return MIMIC_FILE_ONNX;
+    if (looks_like_manifest(b, len))
+        return MIMIC_FILE_MANIFEST;
     return MIMIC_FILE_UNKNOWN;
 }

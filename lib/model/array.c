@@ -20,39 +20,6 @@ struct mimic_array {
     char name[];         /* for messages (allocated with the handle) */
 };
 
-static const struct {
-    char kind;
-    uint8_t itemsize;
-    int32_t dtype;
-} npy_types[] = {
-    {'f', 4, MIMIC_DTYPE_F32}, {'f', 8, MIMIC_DTYPE_F64}, {'u', 1, MIMIC_DTYPE_U8},
-    {'i', 4, MIMIC_DTYPE_I32}, {'i', 8, MIMIC_DTYPE_I64},
-};
-
-const char *mimic__dtype_descr(int32_t dtype)
-{
-    switch (dtype) {
-    case MIMIC_DTYPE_F32: return "<f4";
-    case MIMIC_DTYPE_F64: return "<f8";
-    case MIMIC_DTYPE_U8: return "|u1";
-    case MIMIC_DTYPE_I32: return "<i4";
-    case MIMIC_DTYPE_I64: return "<i8";
-    default: return "?";
-    }
-}
-
-size_t mimic__dtype_size(int32_t dtype)
-{
-    switch (dtype) {
-    case MIMIC_DTYPE_U8: return 1;
-    case MIMIC_DTYPE_F32:
-    case MIMIC_DTYPE_I32: return 4;
-    case MIMIC_DTYPE_F64:
-    case MIMIC_DTYPE_I64: return 8;
-    default: return 0;
-    }
-}
-
 static bool valid(const mimic_array *a)
 {
     return a && a->magic == MIMIC__MAGIC_ARRAY;
@@ -75,6 +42,11 @@ static void array_free(mimic_array *a)
     mimic__free(a);
 }
 
+const char *mimic__array_descr(const mimic_array *a)
+{
+    return mimic__dtype_descr(a->dtype);
+}
+
 const char *mimic__array_name(const mimic_array *a)
 {
     return a->name;
@@ -86,9 +58,12 @@ static int not_an_array(const char *name, int32_t kind)
     return mimic__error(MIMIC_ERR_FORMAT,
                         "%s: this is %s, not an array (.npy or uncompressed IDX)%s", name,
                         mimic_file_kind_name(kind),
-                        kind == MIMIC_FILE_GZIP ? "; decompress it first (the mimic tool reads "
-                                                  ".gz files)"
-                                                : "");
+                        kind == MIMIC_FILE_GZIP
+                            ? "; decompress it first (the mimic tool reads .gz files)"
+                        : kind == MIMIC_FILE_MANIFEST
+                            ? "; load it with mimic_dataset_load_manifest (the mimic tool: "
+                              "--manifest)"
+                            : "");
 }
 
 /* Fill a's shape and data from the bytes it holds. */
@@ -118,11 +93,16 @@ static int parse_into(mimic_array *a, const uint8_t *buf, size_t len)
     int rc = mimic__npy_parse(buf, len, a->name, &h);
     if (rc != MIMIC_OK)
         return rc;
-    for (size_t i = 0; i < MIMIC__ARRAY_LEN(npy_types); i++)
-        if (npy_types[i].kind == h.dtype && npy_types[i].itemsize == h.itemsize)
-            a->dtype = npy_types[i].dtype;
+    a->dtype = h.mdtype;
     a->itemsize = h.itemsize;
-    a->ndim = h.ndim;
+    a->ndim = h.ndim == 1 ? 1 : 2; /* (n, ...) is n rows of the other dimensions' product */
+    if (h.ndim == 3) { /* (n, height, width) */
+        a->image_h = h.dims[0];
+        a->image_w = h.dims[1];
+    } else if (h.ndim == 4 && (h.dims[0] == 1 || h.dims[2] == 1)) { /* one channel */
+        a->image_h = h.dims[0] == 1 ? h.dims[1] : h.dims[0];
+        a->image_w = h.dims[0] == 1 ? h.dims[2] : h.dims[1];
+    }
     a->rows = h.shape[0];
     a->cols = h.shape[1];
     a->data = buf + h.data_offset;
@@ -260,6 +240,12 @@ static double value_at(const mimic_array *a, size_t i)
     const uint8_t *p = a->data + i * a->itemsize;
     switch (a->dtype) {
     case MIMIC_DTYPE_U8: return p[0];
+    case MIMIC_DTYPE_F16: {
+        uint16_t h = (uint16_t)(p[0] | p[1] << 8);
+        float f;
+        mimic__f16_to_f32(&h, &f, 1);
+        return f;
+    }
     case MIMIC_DTYPE_F32: {
         uint32_t u = mimic__le32(p);
         float f;

@@ -59,22 +59,53 @@ static void finish(const sums *a, size_t rows, size_t C, bool logits, bool label
 }
 
 void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double temperature,
-                        int center, size_t chunk, float *x, float *ws, mimic_metrics *out)
+                        int center, size_t chunk, const mimic__eval_ws *w, mimic_metrics *out)
 {
     const mimic__layout *L = &s->L;
     const size_t C = d->n_classes;
     sums a = {0, 0, 0, 0, 0};
-    for (size_t first = 0; first < d->rows; first += chunk) {
-        size_t n = d->rows - first < chunk ? d->rows - first : chunk;
-        const char *raw = (const char *)d->inputs + first * mimic__dataset_row_bytes(d);
-        mimic__normalize_rows(s->in_mean, s->in_scale, L->D, raw, d->input_dtype, n, x);
+    for (uint64_t first = 0; first < d->rows; first += chunk) {
+        size_t n = d->rows - first < chunk ? (size_t)(d->rows - first) : chunk;
+        for (size_t r = 0; r < n;) { /* the chunk's rows, a shard's run at a time */
+            size_t m = (size_t)mimic__dataset_span(d, first + r, n - r);
+            mimic__normalize_rows(s->in_mean, s->in_scale, L->D, mimic__input_row(d, first + r),
+                                  d->input_dtype, m, w->x + r * L->D);
+            r += m;
+        }
+        for (size_t r = 0; d->logits_dtype && r < n; r++)
+            mimic__logits_row(d, first + r, w->t + r * C);
+        for (size_t r = 0; d->labels_dtype && r < n; r++)
+            w->y[r] = mimic__label_at(d, first + r);
         float *z, *h, *logits;
-        mimic__student_forward_ws(L, s->opts.activation, s->params, x, n, NULL, ws, &z, &h,
+        mimic__student_forward_ws(L, s->opts.activation, s->params, w->x, n, NULL, w->ws, &z, &h,
                                   &logits);
-        accumulate(&a, logits, d->logits ? d->logits + first * C : NULL,
-                   d->labels ? d->labels + first : NULL, n, C, temperature, center);
+        accumulate(&a, logits, d->logits_dtype ? w->t : NULL, d->labels_dtype ? w->y : NULL, n,
+                   C, temperature, center);
     }
-    finish(&a, d->rows, C, d->logits != NULL, d->labels != NULL, out);
+    finish(&a, d->rows, C, d->logits_dtype != 0, d->labels_dtype != 0, out);
+}
+
+int mimic__eval_ws_alloc(mimic__eval_ws *w, const mimic__layout *L, size_t chunk)
+{
+    memset(w, 0, sizeof *w);
+    w->x = mimic__falloc(chunk, L->D);
+    w->ws = mimic__falloc(mimic__student_ws_floats(L, chunk), 1);
+    w->t = mimic__falloc(chunk, L->C);
+    w->y = mimic__calloc(chunk, sizeof(int32_t));
+    if (w->x && w->ws && w->t && w->y)
+        return MIMIC_OK;
+    mimic__eval_ws_free(w);
+    return mimic__error(MIMIC_ERR_NOMEM, "evaluation: out of memory for a %zu-row workspace",
+                        chunk);
+}
+
+void mimic__eval_ws_free(mimic__eval_ws *w)
+{
+    mimic__free(w->x);
+    mimic__free(w->ws);
+    mimic__free(w->t);
+    mimic__free(w->y);
+    memset(w, 0, sizeof *w);
 }
 
 void mimic_metrics_init(mimic_metrics *m, size_t struct_size)
@@ -145,19 +176,13 @@ int mimic_evaluate(const mimic_student *s, const mimic_dataset *d, double temper
                             "dataset: %zu inputs x %zu classes, but the student has %zu x %zu",
                             d->n_inputs, d->n_classes, s->L.D, s->L.C);
     size_t chunk = d->rows < EVAL_CHUNK ? d->rows : EVAL_CHUNK;
-    float *x = mimic__aligned_alloc(chunk * s->L.D * sizeof(float));
-    float *ws = mimic__aligned_alloc(mimic__student_ws_floats(&s->L, chunk) * sizeof(float));
-    if (!x || !ws) {
-        mimic__free(x);
-        mimic__free(ws);
-        return mimic__error(MIMIC_ERR_NOMEM,
-                            "mimic_evaluate: out of memory for a %zu-row workspace", chunk);
-    }
+    mimic__eval_ws w;
+    if ((rc = mimic__eval_ws_alloc(&w, &s->L, chunk)) != MIMIC_OK)
+        return rc;
     mimic_metrics m;
     mimic_metrics_init(&m, sizeof m);
-    mimic__evaluate_ws(s, d, temperature, 0, chunk, x, ws, &m);
-    mimic__free(x);
-    mimic__free(ws);
+    mimic__evaluate_ws(s, d, temperature, 0, chunk, &w, &m);
+    mimic__eval_ws_free(&w);
     mimic__struct_copy_out(out, out->struct_size, &m, sizeof m);
     return MIMIC_OK;
 }

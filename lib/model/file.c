@@ -25,6 +25,7 @@ const char *mimic_file_kind_name(int32_t kind)
     case MIMIC_FILE_CHECKPOINT: return "a libmimic trainer checkpoint (.safetensors)";
     case MIMIC_FILE_SAFETENSORS: return "a .safetensors file";
     case MIMIC_FILE_ONNX: return "an ONNX model";
+    case MIMIC_FILE_MANIFEST: return "a dataset manifest";
     default: return "a file of unknown format";
     }
 }

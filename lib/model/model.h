@@ -25,9 +25,8 @@ void mimic__array_floats(const mimic_array *a, float *out);
 /* The values of an integer array as labels in [0, n_classes) (n_classes 0: any >= 0);
  * MIMIC_ERR_RANGE naming the row. */
 int mimic__array_labels(const mimic_array *a, size_t n_classes, int32_t *out);
-/* "<f4", "|u1", ... and the element size of a MIMIC_DTYPE_*. */
-const char *mimic__dtype_descr(int32_t dtype);
-size_t mimic__dtype_size(int32_t dtype);
+/* The array's dtype as .npy writes it ("<f2"). */
+const char *mimic__array_descr(const mimic_array *a);
 
 /* ---- file kinds (file.c) --------------------------------------------------------------- */
 
@@ -40,19 +39,56 @@ int mimic__expect_kind(const char *path, const uint8_t *buf, size_t len, int32_t
  * plain .safetensors file with a student's tensors). */
 int mimic__read_safetensors_as(const char *path, int32_t want, mimic__st_file *out);
 
-/* ---- datasets (dataset.c) ----------------------------------------------------------- */
+/* ---- datasets (dataset.c, manifest.c) --------------------------------------------------- */
 
-typedef struct mimic__storage mimic__storage; /* refcounted owner of mapped/copied arrays */
+/* A contiguous run of a dataset's rows with its own arrays (one per file of a manifest). */
+typedef struct mimic__shard {
+    uint64_t first;          /* its row 0 as a row of the storage's numbering */
+    uint64_t rows;
+    const uint8_t *inputs;   /* rows x n_inputs of input_dtype */
+    const uint8_t *logits;   /* rows x n_classes of logits_dtype, or NULL */
+    const uint8_t *labels;   /* rows of labels_dtype, or NULL */
+    const char *name;        /* the inputs file (manifests), for messages; else NULL */
+} mimic__shard;
+
+/* Everything a dataset owns: its shard table (manifests), the bytes of the arrays it uses in
+ * place (shared with the arrays), converted copies, names. Freed when the last view releases
+ * it; allocated as one block by mimic__storage_new. */
+typedef struct mimic__storage {
+    atomic_size_t refs;
+    mimic__shard *shards;
+    size_t n_shards;
+    mimic__blob **blobs;
+    size_t n_blobs;
+    void **owned;            /* mimic__free'd */
+    size_t n_owned;
+} mimic__storage;
+
+mimic__storage *mimic__storage_new(size_t n_shards, size_t n_blobs, size_t n_owned);
+void mimic__storage_release(mimic__storage *s);
 
 struct mimic_dataset {
     uint32_t magic;
-    int32_t input_dtype;  /* MIMIC_DTYPE_F32 or MIMIC_DTYPE_U8 */
+    int32_t input_dtype;     /* MIMIC_DTYPE_F32 or MIMIC_DTYPE_U8 */
+    int32_t logits_dtype;    /* MIMIC_DTYPE_F32 or MIMIC_DTYPE_F16; 0: no teacher logits */
+    int32_t labels_dtype;    /* MIMIC_DTYPE_I32, _I64 or _U8; 0: no labels */
     size_t rows, n_inputs, n_classes;
-    const void *inputs;   /* row 0 of this view; rows x n_inputs of input_dtype */
-    const float *logits;  /* rows x n_classes, or NULL */
-    const int32_t *labels; /* rows, or NULL */
-    mimic__storage *storage; /* NULL for a wrap without anything owned */
+    size_t image_h, image_w; /* the inputs' image shape when their file gives one, else 0 */
+    uint64_t first;          /* this view's row 0 in the shards' numbering (slices) */
+    const mimic__shard *shards; /* &one, or the storage's table */
+    size_t n_shards;
+    mimic__shard one;        /* a single-shard dataset's shard */
+    mimic__storage *storage; /* NULL for a wrap */
 };
+
+typedef struct mimic__dataset_shape {
+    int32_t input_dtype, logits_dtype, labels_dtype;
+    size_t rows, n_inputs, n_classes;
+    size_t image_h, image_w;
+} mimic__dataset_shape;
+
+int mimic__dataset_new(mimic_dataset **out, const char *fn, const mimic__dataset_shape *shape,
+                       const mimic__shard *shards, size_t n_shards, mimic__storage *s);
 
 /* Validates a handle: returns MIMIC_OK, or sets an error naming `arg` and returns
  * MIMIC_ERR_MISUSE. */
@@ -60,6 +96,51 @@ int mimic__dataset_check(const mimic_dataset *d, const char *arg);
 
 /* Bytes of one input row of `d`. */
 size_t mimic__dataset_row_bytes(const mimic_dataset *d);
+
+/* Row r of a dataset (r < rows; 64-bit across shards): its raw input row; its teacher logits
+ * as float32 into dst (C floats; converted from float16); a pointer to them when they are
+ * stored as float32 (else NULL); its label. mimic__dataset_span: how many of the n rows from
+ * r lie in r's shard (contiguous in memory). */
+const void *mimic__input_row(const mimic_dataset *d, uint64_t r);
+void mimic__logits_row(const mimic_dataset *d, uint64_t r, float *dst);
+const float *mimic__logits_f32(const mimic_dataset *d, uint64_t r);
+/* The row's label as stored (labels_dtype). */
+const void *mimic__labels_stored(const mimic_dataset *d, uint64_t r);
+/* The row's logits as stored (float32 or float16 bytes). */
+const void *mimic__logits_stored(const mimic_dataset *d, uint64_t r);
+int32_t mimic__label_at(const mimic_dataset *d, uint64_t r);
+uint64_t mimic__dataset_span(const mimic_dataset *d, uint64_t r, uint64_t n);
+/* The file the row's shard came from (manifests), or NULL. */
+const char *mimic__shard_name(const mimic_dataset *d, uint64_t r);
+/* The shards a view covers (1 unless it spans a manifest's shards), and the k-th's part of
+ * the view: its first row (in the view's numbering), its rows, its name (or NULL). */
+size_t mimic__view_shards(const mimic_dataset *d);
+void mimic__view_shard(const mimic_dataset *d, size_t k, uint64_t *first, uint64_t *rows,
+                       const char **name);
+/* FNV-1a over `samples` evenly spread rows of [first, first + rows) of the view: inputs,
+ * logits as stored, labels as int32 (the checkpoints' data fingerprint). */
+uint64_t mimic__dataset_fingerprint(const mimic_dataset *d, uint64_t first, uint64_t rows,
+                                    uint64_t samples);
+
+/* Checks run once when a dataset is made: every logit finite, every label a class index; the
+ * messages name `what` and the row (counted from `base`). *top (optional) gets the largest
+ * label. */
+int mimic__check_logits(const void *z, int32_t dtype, uint64_t rows, size_t classes,
+                        uint64_t base, const char *what);
+int mimic__check_labels(const void *y, int32_t dtype, uint64_t rows, size_t classes,
+                        uint64_t base, const char *what, int64_t *top);
+/* Bytes of one teacher logit of `dtype`. */
+size_t mimic__dtype_size_of_logits(int32_t dtype);
+
+/* Arrays in their dataset roles (rank, dtype, not empty), and row counts that agree. */
+int mimic__check_input_array(const mimic_array *a);
+int mimic__check_logits_array(const mimic_array *a);
+int mimic__check_labels_array(const mimic_array *a);
+int mimic__same_rows(const mimic_array *a, const mimic_array *ref);
+/* An array's values for a dataset: in place (*blob_slot retains its bytes) when they can be
+ * used as stored, else converted to float32 (*owned_slot); *view and *dtype describe them. */
+int mimic__array_in_place(const mimic_array *a, mimic__blob **blob_slot, void **owned_slot,
+                          const uint8_t **view, int32_t *dtype);
 
 /* ---- students (student.c) ---------------------------------------------------------- */
 
@@ -257,10 +338,20 @@ double mimic__ce_row(const float *s, size_t y, size_t C);
 
 /* ---- evaluation (evaluate.c) ------------------------------------------------------------ */
 
-/* Metrics of `s` on `d` in chunks of `chunk` rows, with caller workspaces x (chunk x D,
- * aligned) and ws (mimic__student_ws_floats(chunk) floats). center = 1 compares the logits
- * with row-centered teacher logits (target_norm CENTER). Allocates nothing. */
+/* The workspaces of an evaluation in chunks of `chunk` rows: inputs (chunk x D, aligned),
+ * the forward pass (mimic__student_ws_floats(chunk)), teacher rows (chunk x C), labels. */
+typedef struct mimic__eval_ws {
+    float *x, *ws, *t;
+    int32_t *y;
+} mimic__eval_ws;
+
+int mimic__eval_ws_alloc(mimic__eval_ws *w, const mimic__layout *L, size_t chunk);
+void mimic__eval_ws_free(mimic__eval_ws *w);
+
+/* Metrics of `s` on `d` in chunks of `chunk` rows through the workspaces w. center = 1
+ * compares the logits with row-centered teacher logits (target_norm CENTER). Allocates
+ * nothing. */
 void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double temperature,
-                        int center, size_t chunk, float *x, float *ws, mimic_metrics *out);
+                        int center, size_t chunk, const mimic__eval_ws *w, mimic_metrics *out);
 
 #endif /* MIMIC_LIB_MODEL_H */

@@ -27,7 +27,22 @@ typedef struct meta_buf {
     char key[MAX_META][KEY_LEN];
     char val[MAX_META][VAL_LEN];
     size_t n;
+    char *shards; /* the one long value ("data.shards"), allocated; NULL when none */
+    int nomem;    /* it could not be allocated */
 } meta_buf;
+
+static void meta_init(meta_buf *b)
+{
+    b->n = 0;
+    b->shards = NULL;
+    b->nomem = 0;
+}
+
+static void meta_free(meta_buf *b)
+{
+    mimic__free(b->shards);
+    b->shards = NULL;
+}
 
 static void put(meta_buf *b, const char *key, const char *fmt, ...) MIMIC__PRINTF(3, 4);
 
@@ -59,21 +74,38 @@ static void put_dbl(meta_buf *b, const char *key, double v)
  * inputs, logits and labels. Catches "resumed on other data" without reading it all. */
 static uint64_t data_fingerprint(const mimic_dataset *d)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t in_row = mimic__dataset_row_bytes(d);
-    size_t samples = d->rows < 64 ? d->rows : 64;
-    for (size_t i = 0; i < samples; i++) {
-        size_t r = samples > 1 ? i * (d->rows - 1) / (samples - 1) : 0;
-        const unsigned char *parts[3] = {
-            (const unsigned char *)d->inputs + r * in_row,
-            d->logits ? (const unsigned char *)(d->logits + r * d->n_classes) : NULL,
-            d->labels ? (const unsigned char *)(d->labels + r) : NULL};
-        size_t lens[3] = {in_row, d->n_classes * sizeof(float), sizeof(int32_t)};
-        for (int p = 0; p < 3; p++)
-            for (size_t j = 0; parts[p] && j < lens[p]; j++)
-                h = (h ^ parts[p][j]) * 0x100000001b3ull;
+    return mimic__dataset_fingerprint(d, 0, d->rows, 64);
+}
+
+#define SHARD_SAMPLES 16
+#define SHARD_ENTRY 48 /* "rows:fingerprint," at most */
+
+/* A sharded training set (a manifest) also gets one entry per shard, "rows:fingerprint"
+ * (16 rows of each), so that a changed shard is named: "data.shards" = "65536:0123...,...". */
+static void put_shards(meta_buf *b, const mimic_dataset *d)
+{
+    const size_t n = mimic__view_shards(d);
+    if (n < 2)
+        return;
+    size_t cap;
+    if (!mimic__mul_ok(n, SHARD_ENTRY, &cap) || !(b->shards = mimic__malloc(cap))) {
+        b->nomem = 1;
+        return;
     }
-    return h;
+    size_t len = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t first, rows;
+        mimic__view_shard(d, k, &first, &rows, NULL);
+        int w = snprintf(b->shards + len, cap - len, "%s%" PRIu64 ":%016" PRIx64, k ? "," : "",
+                         rows, mimic__dataset_fingerprint(d, first, rows, SHARD_SAMPLES));
+        len += (size_t)w;
+    }
+    if (b->n < MAX_META) {
+        snprintf(b->key[b->n], KEY_LEN, "%s", "data.shards");
+        b->m[b->n].key = b->key[b->n];
+        b->m[b->n].value = b->shards;
+        b->n++;
+    }
 }
 
 /* What must match between the checkpoint and the run that resumes it: the options that shape
@@ -99,10 +131,11 @@ static void put_identity(meta_buf *b, const mimic__ckpt_view *v)
     put_u64(b, "student.bottleneck", v->L->k);
     put_u64(b, "student.classes", v->L->C);
     put_u64(b, "student.activation", (uint64_t)v->activation);
+    put_shards(b, d); /* before the whole set's keys: a changed shard is named */
     put_u64(b, "data.rows", d->rows);
     put_u64(b, "data.input_dtype", (uint64_t)d->input_dtype);
-    put_u64(b, "data.has_logits", d->logits != NULL);
-    put_u64(b, "data.has_labels", d->labels != NULL);
+    put_u64(b, "data.has_logits", d->logits_dtype != 0);
+    put_u64(b, "data.has_labels", d->labels_dtype != 0);
     put(b, "data.fingerprint", "%016" PRIx64, data_fingerprint(d));
 }
 
@@ -180,9 +213,12 @@ static void put_state(meta_buf *b, const mimic__train_state *st)
 int mimic__checkpoint_write(const char *path, const mimic__ckpt_view *v)
 {
     meta_buf b;
-    b.n = 0;
+    meta_init(&b);
     put_state(&b, v->st);
     put_identity(&b, v);
+    if (b.nomem)
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory for the shards' fingerprints",
+                            path);
 
     const mimic__layout *L = v->L;
     mimic__st_tensor ts[4 + MIMIC__MAX_OPT_STATE + 2];
@@ -200,7 +236,9 @@ int mimic__checkpoint_write(const char *path, const mimic__ckpt_view *v)
         ts[nt++] = (mimic__st_tensor){"target.mean", L->C, 0, v->tmean};
         ts[nt++] = (mimic__st_tensor){"target.std", L->C, 0, v->tstd};
     }
-    return mimic__safetensors_write(path, ts, nt, b.m, b.n);
+    int rc = mimic__safetensors_write(path, ts, nt, b.m, b.n);
+    meta_free(&b);
+    return rc;
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -276,24 +314,74 @@ static int mismatch(const char *path, const char *key, const char *theirs, const
                         path, o->name, o->ident_key ? " (rows)" : "", theirs, ours);
 }
 
+/* "data.shards" differs: name the first shard that does. */
+static int shards_mismatch(const char *path, const mimic_dataset *d, const char *theirs,
+                           const char *ours)
+{
+    const size_t n = mimic__view_shards(d);
+    if (!theirs)
+        return mimic__error(MIMIC_ERR_SHAPE,
+                            "%s: the checkpoint does not match this run: it was written for a "
+                            "training set of one file, this one has %zu shards",
+                            path, n);
+    size_t k = 0, commas = 0;
+    for (const char *p = theirs; *p; p++)
+        commas += *p == ',';
+    if (commas + 1 != n)
+        return mimic__error(MIMIC_ERR_SHAPE,
+                            "%s: the checkpoint does not match this run: its training set has "
+                            "%zu shards, this one %zu",
+                            path, commas + 1, n);
+    const char *a = theirs, *b = ours;
+    for (; k < n; k++) {
+        size_t la = strcspn(a, ","), lb = strcspn(b, ",");
+        if (la != lb || memcmp(a, b, la) != 0)
+            break;
+        a += la + (a[la] == ',');
+        b += lb + (b[lb] == ',');
+    }
+    uint64_t first, rows;
+    const char *name = NULL;
+    mimic__view_shard(d, k < n ? k : 0, &first, &rows, &name);
+    return mimic__error(MIMIC_ERR_SHAPE,
+                        "%s: the checkpoint does not match this run: shard %zu (%s) differs "
+                        "from the one it was written with (changed or replaced since)",
+                        path, k, name ? name : "in memory");
+}
+
 /* Every identity key must be present (or be one an older checkpoint may lack) and equal to
  * this run's value. */
 static int check_identity(const mimic__st_file *f, const mimic__ckpt_view *run, const char *path)
 {
     meta_buf b;
-    b.n = 0;
+    meta_init(&b);
     put_identity(&b, run);
-    for (size_t i = 0; i < b.n; i++) {
+    int rc = b.nomem ? mimic__error(MIMIC_ERR_NOMEM,
+                                    "%s: out of memory for the shards' fingerprints", path)
+                     : MIMIC_OK;
+    /* a sharded checkpoint resumed on one file */
+    if (!rc && !b.shards && mimic__st_meta_get(f, "data.shards"))
+        rc = mimic__error(MIMIC_ERR_SHAPE,
+                          "%s: the checkpoint does not match this run: it was written for a "
+                          "sharded training set (a manifest), this one is a single file",
+                          path);
+    for (size_t i = 0; i < b.n && !rc; i++) {
         const char *v = mimic__st_meta_get(f, b.m[i].key);
+        if (b.m[i].value == b.shards) {
+            if (!v || strcmp(v, b.shards) != 0)
+                rc = shards_mismatch(path, run->train, v, b.shards);
+            continue;
+        }
         if (!v)
             v = absent_means(b.m[i].key);
         if (!v)
-            return mimic__error(MIMIC_ERR_FORMAT, "%s: checkpoint metadata lacks \"%s\"", path,
-                                b.m[i].key);
-        if (strcmp(v, b.m[i].value) != 0)
-            return mismatch(path, b.m[i].key, v, b.m[i].value);
+            rc = mimic__error(MIMIC_ERR_FORMAT, "%s: checkpoint metadata lacks \"%s\"", path,
+                              b.m[i].key);
+        else if (strcmp(v, b.m[i].value) != 0)
+            rc = mismatch(path, b.m[i].key, v, b.m[i].value);
     }
-    return MIMIC_OK;
+    meta_free(&b);
+    return rc;
 }
 
 /* A tensor of exactly n finite floats (1-D, or one row/column), or NULL with an error. */
@@ -319,14 +407,6 @@ static const float *get_vec(const mimic__st_file *f, const char *path, const cha
             return NULL;
         }
     return x->data;
-}
-
-bool mimic__shuffle_consistent(const mimic__rng *rng_epoch, const mimic__rng *rng, size_t rows)
-{
-    mimic__rng r = *rng_epoch;
-    for (size_t i = rows - 1; i > 0; i--)
-        (void)mimic__rng_below(&r, (uint64_t)i + 1);
-    return memcmp(&r, rng, sizeof r) == 0;
 }
 
 static int read_state(const mimic__st_file *f, const mimic__ckpt_view *v, const char *path,
@@ -369,7 +449,7 @@ static int read_state(const mimic__st_file *f, const mimic__ckpt_view *v, const 
                             "%s: the checkpoint has %" PRIu64 " epochs done, more than "
                             "options.epochs = %" PRIu64,
                             path, c->epochs_done, v->o->epochs);
-    if (c->started && !mimic__shuffle_consistent(&c->rng_epoch, &c->rng, rows))
+    if (c->started && !mimic__order_consistent(rows, &c->rng_epoch, &c->rng))
         return mimic__error(MIMIC_ERR_FORMAT,
                             "%s: the RNG state does not match the epoch's shuffle (corrupt "
                             "checkpoint)",

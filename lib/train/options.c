@@ -192,14 +192,14 @@ static int check_data(const mimic_train_options *o, const mimic_student *s, cons
                             "%s: %zu inputs x %zu classes, but the student has %zu x %zu", what,
                             d->n_inputs, d->n_classes, s->L.D, s->L.C);
     const mimic__loss *l = mimic__loss_get(o->loss);
-    if ((l->needs & MIMIC__NEEDS_LOGITS) && !d->logits)
+    if ((l->needs & MIMIC__NEEDS_LOGITS) && !d->logits_dtype)
         return mimic__error(MIMIC_ERR_INVALID,
                             "%s: the %s loss needs teacher logits, the dataset has none", what,
                             l->name);
     /* labels for the hard-label part of a mixed loss are needed to train, not to validate */
     bool labels = is_train ? mimic__loss_needs_labels(l, o->hard_weight)
                            : (l->needs & MIMIC__NEEDS_LABELS) != 0;
-    if (labels && !d->labels)
+    if (labels && !d->labels_dtype)
         return mimic__error(MIMIC_ERR_INVALID,
                             "%s: the %s loss%s needs labels, the dataset has none", what, l->name,
                             (l->needs & MIMIC__NEEDS_LABELS) ? "" : " with hard_weight > 0");

@@ -37,11 +37,12 @@ int mimic__input_stats(const mimic_dataset *d, double std_floor, float *mean, fl
     if (!mu)
         return MIMIC_ERR_NOMEM;
     double *m2 = mu + D;
-    for (size_t r = 0; r < d->rows; r++) {
+    for (uint64_t r = 0; r < d->rows; r++) {
+        const void *row = mimic__input_row(d, r);
         if (d->input_dtype == MIMIC_DTYPE_U8)
-            welford_row_u8(mu, m2, r + 1, (const uint8_t *)d->inputs + r * D, D);
+            welford_row_u8(mu, m2, r + 1, row, D);
         else
-            welford_row(mu, m2, r + 1, (const float *)d->inputs + r * D, D);
+            welford_row(mu, m2, r + 1, row, D);
     }
     for (size_t j = 0; j < D; j++) {
         double sd = sqrt(m2[j] / (double)d->rows);
@@ -59,8 +60,16 @@ int mimic__target_stats(const mimic_dataset *d, float *mean, float *std)
     if (!mu)
         return MIMIC_ERR_NOMEM;
     double *m2 = mu + C;
-    for (size_t r = 0; r < d->rows; r++)
-        welford_row(mu, m2, r + 1, d->logits + r * C, C);
+    float *row = mimic__falloc(C, 1);
+    if (!row) {
+        mimic__free(mu);
+        return mimic__error(MIMIC_ERR_NOMEM, "target statistics: out of memory");
+    }
+    for (uint64_t r = 0; r < d->rows; r++) {
+        mimic__logits_row(d, r, row);
+        welford_row(mu, m2, r + 1, row, C);
+    }
+    mimic__free(row);
     for (size_t j = 0; j < C; j++) {
         double sd = sqrt(m2[j] / (double)d->rows);
         /* a class whose logit never varies: its normalized target is 0, the fold gives the

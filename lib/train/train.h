@@ -168,11 +168,29 @@ typedef struct mimic__ckpt {
 int mimic__checkpoint_read(const char *path, const mimic__ckpt_view *v, mimic__ckpt *out);
 void mimic__checkpoint_close(mimic__ckpt *c);
 
-/* Replays the draws of an epoch's shuffle of `rows` rows from rng_epoch: true when they end
- * at rng. */
-bool mimic__shuffle_consistent(const mimic__rng *rng_epoch, const mimic__rng *rng, size_t rows);
+/* ---- the order of an epoch's rows (order.c) ------------------------------------------- */
 
-/* Fisher-Yates over the identity into perm (rows entries) from r. */
-void mimic__shuffle(mimic__rng *r, uint64_t *perm, size_t rows);
+/* Up to this many rows an epoch's order is a shuffled table (8 bytes a row); above, a keyed
+ * permutation computed on demand (no memory per row). */
+#define MIMIC__ORDER_TABLE_ROWS (1ull << 20)
+
+typedef struct mimic__order {
+    uint64_t rows;
+    uint64_t *table;   /* rows entries, or NULL: the keyed permutation */
+    uint64_t keys[6];  /* its round keys */
+    unsigned half;     /* bits of each half of its domain */
+} mimic__order;
+
+int mimic__order_init(mimic__order *o, uint64_t rows);
+void mimic__order_free(mimic__order *o);
+/* A new order from r (the draws depend only on the row count). */
+void mimic__order_draw(mimic__order *o, mimic__rng *r);
+/* Position i of the order: the row an epoch visits i-th. */
+uint64_t mimic__order_at(const mimic__order *o, uint64_t i);
+/* Positions [first, first + n): a pointer into the table, or buf (n entries) filled. */
+const uint64_t *mimic__order_batch(const mimic__order *o, uint64_t first, size_t n,
+                                   uint64_t *buf);
+/* Replays the draws of an order of `rows` rows from rng_epoch: true when they end at rng. */
+bool mimic__order_consistent(uint64_t rows, const mimic__rng *rng_epoch, const mimic__rng *rng);
 
 #endif /* MIMIC_LIB_TRAIN_H */

@@ -32,9 +32,12 @@ struct mimic_trainer {
     float *opt_state[MIMIC__MAX_OPT_STATE]; /* the optimizer's state vectors */
     float *best; /* best weights (early stopping), training space, or NULL */
     float *x, *ws, *dlogits, *scratch, *dz, *tbuf;
+    float *eval_t;               /* evaluation: a chunk's teacher rows (validation, eval_train) */
+    int32_t *eval_y;             /* and labels */
     void *aug_row; /* one raw input row (augmentation), or NULL */
     int32_t *ybuf;
-    uint64_t *perm;
+    mimic__order order; /* of the epoch's rows */
+    uint64_t *ids;      /* a batch's rows (keyed order) */
     float *tmean, *tstd; /* target_norm STANDARDIZE: per-class stats, else NULL */
 
     mimic__train_state st; /* where the run stands (what a checkpoint restores) */
@@ -55,7 +58,9 @@ static void trainer_release(mimic_trainer *t)
     for (size_t i = 0; i < MIMIC__ARRAY_LEN(bufs); i++)
         mimic__free(bufs[i]);
     mimic__free(t->ybuf);
-    mimic__free(t->perm);
+    mimic__free(t->eval_y);
+    mimic__order_free(&t->order);
+    mimic__free(t->ids);
     mimic__free(t->aug_row);
     t->magic = MIMIC__MAGIC_DEAD;
     mimic__free(t);
@@ -81,9 +86,14 @@ static int alloc_buffers(mimic_trainer *t)
     if (ok && mimic__loss_needs_labels(t->loss, o->hard_weight))
         ok = (t->ybuf = mimic__calloc(B, sizeof(int32_t))) != NULL;
     if (ok)
-        ok = (t->perm = mimic__calloc(t->rows, sizeof(uint64_t))) != NULL;
+        ok = (t->ids = mimic__calloc(B, sizeof(uint64_t))) != NULL;
+    if (ok && mimic__order_init(&t->order, t->rows) != MIMIC_OK)
+        return MIMIC_ERR_NOMEM;
     if (ok && (o->flip > 0 || o->shift > 0))
         ok = (t->aug_row = mimic__falloc(L->D, 1)) != NULL; /* f32 or u8 */
+    if (ok && (o->validation || o->eval_train))
+        ok = (t->eval_t = mimic__falloc(B, L->C)) &&
+             (t->eval_y = mimic__calloc(B, sizeof(int32_t)));
     if (ok && o->target_norm == MIMIC_TARGET_STANDARDIZE)
         ok = (t->tmean = mimic__falloc(L->C, 1)) && (t->tstd = mimic__falloc(L->C, 1));
     if (!ok)
@@ -214,24 +224,12 @@ static int trainer_check(const mimic_trainer *t, const char *what)
 
 /* ---- one step ---------------------------------------------------------------------------- */
 
-void mimic__shuffle(mimic__rng *r, uint64_t *perm, size_t rows)
-{
-    for (size_t i = 0; i < rows; i++)
-        perm[i] = i;
-    for (size_t i = rows - 1; i > 0; i--) {
-        size_t j = (size_t)mimic__rng_below(r, (uint64_t)i + 1);
-        uint64_t tmp = perm[i];
-        perm[i] = perm[j];
-        perm[j] = tmp;
-    }
-}
-
-/* Fisher-Yates over the identity, so an epoch's order depends only on the RNG state at its
- * start (a checkpoint restores it from that state). */
+/* An epoch's order depends only on the RNG state at its start (a checkpoint restores it from
+ * that state). */
 static void shuffle_epoch(mimic_trainer *t)
 {
     t->st.rng_epoch = t->st.rng;
-    mimic__shuffle(&t->st.rng, t->perm, t->rows);
+    mimic__order_draw(&t->order, &t->st.rng);
     t->st.started = 1;
 }
 
@@ -253,12 +251,10 @@ static void gather(mimic_trainer *t, const uint64_t *ids, size_t n)
     const mimic_dataset *d = t->train;
     const mimic_student *s = t->s;
     size_t D = t->L.D, C = t->L.C;
-    size_t row_bytes = mimic__dataset_row_bytes(d);
-    const char *in = d->inputs;
     mimic__augment aug;
     int augment = mimic__augment_init(&aug, &t->o, D, t->st.steps_done);
     for (size_t i = 0; i < n; i++) {
-        const void *row = in + ids[i] * row_bytes;
+        const void *row = mimic__input_row(d, ids[i]);
         int flip = 0, dy = 0, dx = 0;
         if (augment)
             mimic__augment_draw(&aug, i, &flip, &dy, &dx);
@@ -271,8 +267,12 @@ static void gather(mimic_trainer *t, const uint64_t *ids, size_t n)
     }
     if (t->tbuf) {
         for (size_t i = 0; i < n; i++) {
-            const float *src = d->logits + ids[i] * C;
             float *dst = t->tbuf + i * C;
+            const float *src = mimic__logits_f32(d, ids[i]);
+            if (!src) { /* float16: widen in place first */
+                mimic__logits_row(d, ids[i], dst);
+                src = dst;
+            }
             if (t->o.target_norm == MIMIC_TARGET_CENTER) {
                 double mean = 0;
                 for (size_t j = 0; j < C; j++)
@@ -283,14 +283,14 @@ static void gather(mimic_trainer *t, const uint64_t *ids, size_t n)
             } else if (t->tstd) {
                 for (size_t j = 0; j < C; j++)
                     dst[j] = (src[j] - t->tmean[j]) / t->tstd[j];
-            } else {
+            } else if (src != dst) {
                 memcpy(dst, src, C * sizeof(float));
             }
         }
     }
     if (t->ybuf)
         for (size_t i = 0; i < n; i++)
-            t->ybuf[i] = d->labels[ids[i]];
+            t->ybuf[i] = mimic__label_at(d, ids[i]);
 }
 
 /* Divergence. A non-finite loss condemns the weights that produced it (p[cur]), so the student
@@ -322,7 +322,7 @@ static int train_step(mimic_trainer *t, double *loss_out)
     const mimic__layout *L = &t->L;
     size_t first = (size_t)st->pos * t->batch;
     size_t n = t->rows - first < t->batch ? t->rows - first : t->batch;
-    gather(t, t->perm + first, n);
+    gather(t, mimic__order_batch(&t->order, first, n, t->ids), n);
 
     float *z, *h, *logits;
     mimic__dropout drop, *dr = NULL;
@@ -525,8 +525,9 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
     mimic_progress p;
     fill_progress(t, &p, 1);
     int center = t->o.target_norm == MIMIC_TARGET_CENTER;
+    const mimic__eval_ws ew = {t->x, t->ws, t->eval_t, t->eval_y};
     if (t->o.validation) {
-        mimic__evaluate_ws(t->s, t->o.validation, t->o.temperature, center, t->batch, t->x, t->ws,
+        mimic__evaluate_ws(t->s, t->o.validation, t->o.temperature, center, t->batch, &ew,
                            &p.validation);
         p.has_validation = 1;
         double c = t->loss->criterion_of(&p.validation);
@@ -547,8 +548,7 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
         p.best_validation_loss = st->best_loss;
     }
     if (t->o.eval_train)
-        mimic__evaluate_ws(t->s, t->train, t->o.temperature, center, t->batch, t->x, t->ws,
-                           &p.train);
+        mimic__evaluate_ws(t->s, t->train, t->o.temperature, center, t->batch, &ew, &p.train);
     if (st->epochs_done >= t->o.epochs || st->stopped_early)
         st->finished = 1;
     int rc = MIMIC_OK;

@@ -48,6 +48,7 @@ def main():
     # ---- valid files ----------------------------------------------------------------------
     save("x_f4.npy", x.astype("<f4"))
     save("x_f8.npy", x.astype("<f8"))
+    save("z_f2.npy", z.astype("<f2"))  # float16 teacher logits (the values are exact in it)
     save("x_u1.npy", (np.arange(18).reshape(6, 3) * 13 % 256).astype("|u1"))
     save("z_f4.npy", z.astype("<f4"))
     save("z_f8.npy", z.astype("<f8"))
@@ -56,6 +57,11 @@ def main():
     save("y_u1.npy", y.astype("|u1"))
     save("x_v2.npy", x.astype("<f4"), version=(2, 0))
     save("x_v3.npy", x.astype("<f4"), version=(3, 0))
+    # Arrays of more dimensions are rows of the trailing dimensions' product; one-channel
+    # images keep their height and width.
+    save("x_nhw.npy", (np.arange(18).reshape(2, 3, 3) * 7 % 256).astype("|u1"))
+    save("x_n1hw.npy", (np.arange(24).reshape(2, 1, 3, 4) * 7 % 256).astype("|u1"))
+    save("x_nhwc.npy", (np.arange(24).reshape(2, 2, 2, 3)).astype("<f4"))
     # Keys in another order, double quotes, no trailing comma, Python 2 'L' dims, and no
     # padding: the data starts at an odd offset, so the reader must copy, not map, it.
     raw("x_odd_header.npy",
@@ -101,12 +107,15 @@ def main():
         x.astype(">f4").tobytes())
     raw("dtype_f2.npy", "{'descr': '<f2', 'fortran_order': False, 'shape': (6, 3), }",
         x.astype("<f2").tobytes())
+    raw("dtype_c8.npy", "{'descr': '<c8', 'fortran_order': False, 'shape': (6, 3), }",
+        x.astype("<c8").tobytes())
     raw("dtype_structured.npy",
         "{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False, 'shape': (6,), }",
         np.zeros(12, "<f4").tobytes())
     raw("rank0.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (), }",
         np.zeros(1, "<f4").tobytes())
-    raw("rank3.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 3), }", f4)
+    raw("rank9.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 3, 1, 1, 1, 1, 1, 1), }",
+        f4)
     write("version4.npy", MAGIC + b"\x04\x00" + header(good)[8:] + f4)
 
     # ---- well-formed files the dataset loader rejects --------------------------------------

@@ -72,17 +72,27 @@ static void check_dataset(const mimic_dataset *d)
     size_t rows = mimic_dataset_rows(d), D = mimic_dataset_n_inputs(d),
            C = mimic_dataset_n_classes(d);
     FUZZ_CHECK(rows > 0 && D > 0 && C > 0, "empty dataset accepted");
-    size_t item = d->input_dtype == MIMIC_DTYPE_F32 ? 4 : 1;
-    const uint8_t *x = d->inputs;
+    const size_t row_bytes = mimic__dataset_row_bytes(d);
     unsigned acc = 0;
-    for (size_t i = 0; i < rows * D * item; i++)
-        acc += x[i];
+    float *z = malloc(C * sizeof *z);
+    FUZZ_CHECK(z != NULL, "harness out of memory");
+    for (size_t r = 0; r < rows; r++) { /* every row through the accessors the trainer uses */
+        const uint8_t *x = mimic__input_row(d, r);
+        for (size_t i = 0; i < row_bytes; i++)
+            acc += x[i];
+        if (d->logits_dtype) {
+            mimic__logits_row(d, r, z);
+            for (size_t c = 0; c < C; c++)
+                FUZZ_CHECK(isfinite(z[c]), "non-finite logit at row %zu accepted", r);
+        }
+        if (d->labels_dtype) {
+            int32_t y = mimic__label_at(d, r);
+            FUZZ_CHECK(y >= 0 && (size_t)y < C, "label at row %zu out of range", r);
+        }
+    }
+    free(z);
     volatile unsigned sink = acc;
     (void)sink;
-    for (size_t i = 0; d->logits && i < rows * C; i++)
-        FUZZ_CHECK(isfinite(d->logits[i]), "non-finite logit %zu accepted", i);
-    for (size_t i = 0; d->labels && i < rows; i++)
-        FUZZ_CHECK(d->labels[i] >= 0 && (size_t)d->labels[i] < C, "label %zu out of range", i);
 }
 
 /* Load the fuzz input through mimic_dataset_load_npy in the role its header allows. */
@@ -134,9 +144,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    "message does not name the file: %s", mimic_last_error());
         return 0;
     }
-    FUZZ_CHECK(h.ndim == 1 || h.ndim == 2, "ndim %d", h.ndim);
-    FUZZ_CHECK(h.ndim == 2 || h.shape[1] == 1, "1-D with shape[1] = %zu", h.shape[1]);
-    FUZZ_CHECK((h.dtype == 'f' && (h.itemsize == 4 || h.itemsize == 8)) ||
+    FUZZ_CHECK(h.ndim >= 1 && h.ndim <= MIMIC__NPY_MAX_RANK, "ndim %d", h.ndim);
+    size_t per_row = 1;
+    for (int i = 1; i < h.ndim; i++)
+        FUZZ_CHECK(mimic__mul_ok(per_row, h.dims[i - 1], &per_row), "row size overflows");
+    FUZZ_CHECK(per_row == h.shape[1], "shape[1] = %zu, the row's dimensions make %zu", h.shape[1],
+               per_row);
+    FUZZ_CHECK(h.mdtype != 0 && mimic__dtype_size(h.mdtype) == h.itemsize, "mdtype %d",
+               (int)h.mdtype);
+    FUZZ_CHECK((h.dtype == 'f' && (h.itemsize == 2 || h.itemsize == 4 || h.itemsize == 8)) ||
                    (h.dtype == 'u' && h.itemsize == 1) ||
                    (h.dtype == 'i' && (h.itemsize == 4 || h.itemsize == 8)),
                "dtype %c%u", h.dtype, h.itemsize);
