@@ -32,12 +32,12 @@ struct mimic_trainer {
     float *opt_state[MIMIC__MAX_OPT_STATE]; /* the optimizer's state vectors */
     float *best; /* best weights (early stopping), training space, or NULL */
     float *x, *ws, *dlogits, *scratch, *dz, *tbuf;
-    float *eval_t;               /* evaluation: a chunk's teacher rows (validation, eval_train) */
-    int32_t *eval_y;             /* and labels */
-    void *aug_row; /* one raw input row (augmentation), or NULL */
+    float *eval_t;   /* evaluation: a chunk's teacher rows (validation, eval_train) */
+    int32_t *eval_y; /* and labels */
+    void *aug_row;   /* one raw input row (augmentation), or NULL */
     int32_t *ybuf;
-    mimic__order order; /* of the epoch's rows */
-    uint64_t *ids;      /* a batch's rows (keyed order) */
+    mimic__order order;  /* of the epoch's rows */
+    uint64_t *ids;       /* a batch's rows (keyed order) */
     float *tmean, *tstd; /* target_norm STANDARDIZE: per-class stats, else NULL */
 
     mimic__train_state st; /* where the run stands (what a checkpoint restores) */
@@ -54,7 +54,7 @@ static void trainer_release(mimic_trainer *t)
 {
     float *bufs[] = {t->p[0], t->p[1], t->grads, t->opt_state[0], t->opt_state[1],
                      t->best, t->x,    t->ws,    t->dlogits,      t->scratch,
-                     t->dz,   t->tbuf, t->tmean, t->tstd};
+                     t->dz,   t->tbuf, t->tmean, t->tstd,         t->eval_t};
     for (size_t i = 0; i < MIMIC__ARRAY_LEN(bufs); i++)
         mimic__free(bufs[i]);
     mimic__free(t->ybuf);
@@ -92,8 +92,8 @@ static int alloc_buffers(mimic_trainer *t)
     if (ok && (o->flip > 0 || o->shift > 0))
         ok = (t->aug_row = mimic__falloc(L->D, 1)) != NULL; /* f32 or u8 */
     if (ok && (o->validation || o->eval_train))
-        ok = (t->eval_t = mimic__falloc(B, L->C)) &&
-             (t->eval_y = mimic__calloc(B, sizeof(int32_t)));
+        ok =
+            (t->eval_t = mimic__falloc(B, L->C)) && (t->eval_y = mimic__calloc(B, sizeof(int32_t)));
     if (ok && o->target_norm == MIMIC_TARGET_STANDARDIZE)
         ok = (t->tmean = mimic__falloc(L->C, 1)) && (t->tstd = mimic__falloc(L->C, 1));
     if (!ok)
@@ -333,8 +333,12 @@ static int train_step(mimic_trainer *t, double *loss_out)
     }
     mimic__student_forward_ws(L, t->act, t->p[t->cur], t->x, n, dr, t->ws, &z, &h, &logits);
     double loss = NAN;
-    const mimic__loss_args args = {.logits = logits, .targets = t->tbuf, .labels = t->ybuf,
-                                   .rows = n, .classes = L->C, .o = &t->o,
+    const mimic__loss_args args = {.logits = logits,
+                                   .targets = t->tbuf,
+                                   .labels = t->ybuf,
+                                   .rows = n,
+                                   .classes = L->C,
+                                   .o = &t->o,
                                    .scratch = t->scratch};
     int rc = t->loss->batch(&args, &loss, t->dlogits);
     if (rc == MIMIC_ERR_NUMERIC || (rc == MIMIC_OK && !isfinite(loss)))
@@ -648,8 +652,9 @@ static const mimic__opt run_rows[] = {
      MIMIC__IN_HALF(0, 1), .flag = "--dropout", .metavar = "P",
      .help = "dropout rate on the hidden units while training", .default_text = "0 (off)"},
     {MIMIC__TRAIN_ROW(seed, UINT64), MIMIC__SHAPES_RUN, MIMIC__GE(0), .flag = "--seed",
-     .metavar = "S", .help = "seed for shuffling, dropout and augmentation (the CLI: also the "
-                             "weights)"},
+     .metavar = "S",
+     .help = "seed for shuffling, dropout and augmentation (the CLI: also the "
+             "weights)"},
     {MIMIC__TRAIN_ROW(threads, INT32), MIMIC__GE(0), .flag = "--threads", .metavar = "N",
      .help = "BLAS threads for the call", .default_text = "0 (leave the BLAS setting as is)"},
     {MIMIC__TRAIN_ROW(progress, POINTER), MIMIC__ANY, .help = "progress callback"},
@@ -684,8 +689,7 @@ static const mimic__opt checkpoint_rows[] = {
      .help = "resume from the checkpoint when it exists"},
 };
 
-const mimic__opt_group mimic__checkpoint_options = {"validation and checkpoints",
-                                                    checkpoint_rows,
+const mimic__opt_group mimic__checkpoint_options = {"validation and checkpoints", checkpoint_rows,
                                                     MIMIC__ARRAY_LEN(checkpoint_rows)};
 
 /* ---- the one-call path ------------------------------------------------------------------- */
