@@ -140,43 +140,101 @@ def idx_bytes(arr, code=None):
 
 
 def make_idx():
+    """Seeds of fuzz_idx: the library's array parser (IDX, and .npy through the same entry
+    point) and the CLI's gzip path (src/gz.c)."""
     t = "idx"
     clean(t)
     rng = np.random.default_rng(2)
     images = (rng.random((3, 4, 4)) * 255).astype("u1")
     labels = np.array([1, 0, 9], "u1")
+    # Plain IDX: the supported kinds (unsigned bytes, 1-D labels and 3-D images).
     put(t, "images_u8_3d.idx", idx_bytes(images))
     put(t, "labels_u8_1d.idx", idx_bytes(labels))
+    put(t, "image_1x1x1.idx", idx_bytes(np.array([[[7]]], "u1")))
+    put(t, "images_wide_3d.idx", idx_bytes((rng.random((2, 20, 20)) * 255).astype("u1")))
+    # Well-formed IDX the library refuses: other element types and ranks.
     put(t, "vectors_u8_2d.idx", idx_bytes(images.reshape(3, 16)))
-    put(t, "images_u8_3d.idx.gz", gzip.compress(idx_bytes(images), mtime=0))
-    put(t, "labels_u8_1d.idx.gz", gzip.compress(idx_bytes(labels), mtime=0))
     put(t, "f32_2d.idx", idx_bytes(rng.standard_normal((2, 3)).astype(">f4")))
     put(t, "f64_2d.idx", idx_bytes(rng.standard_normal((2, 3)).astype(">f8")))
     put(t, "i32_1d.idx", idx_bytes(np.arange(4, dtype=">i4")))
     put(t, "i16_1d.idx", idx_bytes(np.arange(4, dtype=">i2")))
     put(t, "i8_1d.idx", idx_bytes(np.arange(4, dtype="i1")))
-    put(t, "zero_items.idx", idx_bytes(np.zeros((0, 4, 4), "u1")))
+    put(t, "rank4_u8.idx", b"\x00\x00\x08\x04" + b"\x00\x00\x00\x01" * 4 + b"\x05")
+    # Malformed IDX.
     good = idx_bytes(images)
+    put(t, "zero_items.idx", idx_bytes(np.zeros((0, 4, 4), "u1")))
+    put(t, "zero_width.idx", b"\x00\x00\x08\x03" + struct.pack(">III", 2, 4, 0))
     put(t, "truncated_data.idx", good[:-3])
     put(t, "truncated_dims.idx", good[:9])
+    put(t, "extra_data.idx", good + b"\0" * 7)
     put(t, "bad_magic.idx", b"\x01\x00" + good[2:])
     put(t, "bad_type.idx", good[:2] + b"\x07" + good[3:])
     put(t, "ndim0.idx", b"\x00\x00\x08\x00" + b"\x05")
     put(t, "ndim255.idx", b"\x00\x00\x08\xff" + b"\x00\x00\x00\x01" * 8)
-    put(t, "huge_dims.idx", b"\x00\x00\x08\x04" + b"\xff\xff\xff\xff" * 4 + b"\0" * 16)
+    # 3 dimensions of 2^32 - 1: the byte count overflows 64 bits.
+    put(t, "huge_dims.idx", b"\x00\x00\x08\x03" + b"\xff\xff\xff\xff" * 3 + b"\0" * 16)
+    put(t, "huge_dims_1d.idx", b"\x00\x00\x08\x01" + b"\xff\xff\xff\xff" + b"\0" * 16)
     put(t, "huge_dims_f64.idx", b"\x00\x00\x0e\x03" + b"\x80\x00\x00\x00" * 3 + b"\0" * 16)
-    put(t, "extra_data.idx", good + b"\0" * 7)
     put(t, "header_only.idx", b"\x00\x00\x08")
     put(t, "empty.idx", b"")
+    # .npy through the same parser (and its header reader, which sizes the gzip output).
+    x = rng.standard_normal((3, 4)).astype("<f4")
+    put(t, "npy_f4_2d.npy", npy_bytes(x))
+    put(t, "npy_f8_2d.npy", npy_bytes(x.astype("<f8")))
+    put(t, "npy_u1_2d.npy", npy_bytes(images.reshape(3, 16)))
+    put(t, "npy_u1_1d.npy", npy_bytes(labels))
+    put(t, "npy_i4_col.npy", npy_bytes(np.array([[2], [0], [1]], "<i4")))
+    put(t, "npy_i8_neg.npy", npy_bytes(np.array([1, -1, 3], "<i8")))
+    put(t, "npy_i8_big.npy", npy_bytes(np.array([1, 1 << 40], "<i8")))
+    put(t, "npy_f4_nan.npy", npy_bytes(np.array([[np.nan, 1.0], [0.0, np.inf]], "<f4")))
+    put(t, "npy_f4_0rows.npy", npy_bytes(np.zeros((0, 5), "<f4")))
+    put(t, "npy_f4_wide.npy", npy_bytes(np.ones((2, 300), "<f4")))
+    put(t, "npy_trailing.npy", npy_bytes(x) + b"\0" * 5)
+    put(t, "npy_truncated.npy", npy_bytes(x)[:-3])
+    put(t, "npy_header_cut.npy", npy_bytes(x)[:30])
+    put(t, "npy_bigendian.npy", npy_bytes(x.astype(">f4")))
+    # gzip: good files, and every way the CLI's stream reading can fail.
     gz = gzip.compress(good, mtime=0)
+    put(t, "images_u8_3d.idx.gz", gz)
+    put(t, "labels_u8_1d.idx.gz", gzip.compress(idx_bytes(labels), mtime=0))
+    put(t, "npy_f4_2d.npy.gz", gzip.compress(npy_bytes(x), mtime=0))
+    put(t, "npy_u1_1d.npy.gz", gzip.compress(npy_bytes(labels), mtime=0))
+    # 100 images of 28 x 28 zeros: a high ratio that is still within deflate's bound.
+    put(t, "gz_zeros_28x28.idx.gz", gzip.compress(idx_bytes(np.zeros((100, 28, 28), "u1")), 9, mtime=0))
+    put(t, "gz_fname.idx.gz", gzip_named(good, b"images.idx"))
     put(t, "gz_truncated.idx.gz", gz[:-10])
+    put(t, "gz_no_trailer.idx.gz", gz[:-8])
     put(t, "gz_bad_crc.idx.gz", gz[:-8] + b"\0\0\0\0" + gz[-4:])
     put(t, "gz_garbage.idx.gz", b"\x1f\x8b\x08\x00" + b"\xab" * 20)
+    put(t, "gz_magic_only.gz", b"\x1f\x8b")
     put(t, "gz_of_garbage.idx.gz", gzip.compress(b"not an idx file", mtime=0))
+    put(t, "gz_of_empty.gz", gzip.compress(b"", mtime=0))
+    put(t, "gz_of_header_only.idx.gz", gzip.compress(good[:16], mtime=0))
+    put(t, "gz_of_unsupported.idx.gz", gzip.compress(idx_bytes(images.reshape(3, 16)), mtime=0))
+    put(t, "gz_of_bigendian.npy.gz", gzip.compress(npy_bytes(x.astype(">f4")), mtime=0))
+    # Concatenated members (gzip allows them), split after the data starts and inside the header.
     put(t, "gz_concat.idx.gz", gzip.compress(good[:20], mtime=0) + gzip.compress(good[20:], mtime=0))
-    # A small gzip that inflates to a header claiming a large array (decompression-bomb shape).
+    put(t, "gz_concat_in_header.idx.gz", gzip.compress(good[:6], mtime=0) + gzip.compress(good[6:], mtime=0))
+    put(t, "gz_concat_empty_member.idx.gz", gzip.compress(good, mtime=0) + gzip.compress(b"", mtime=0))
+    put(t, "gz_trailing_garbage.idx.gz", gz + b"\0\0\0\0")
+    put(t, "gz_trailing_gzip_magic.idx.gz", gz + b"\x1f\x8b")
+    # More, and less, data than the header declares.
+    put(t, "gz_extra_data.idx.gz", gzip.compress(good + b"\0" * 9, mtime=0))
+    put(t, "gz_short_data.idx.gz", gzip.compress(good[:-4], mtime=0))
+    put(t, "gz_npy_trailing.npy.gz", gzip.compress(npy_bytes(x) + b"\0" * 5, mtime=0))
+    # A small gzip that inflates to a header claiming a large array (decompression-bomb
+    # shape): refused before anything is allocated.
     bomb = b"\x00\x00\x08\x03" + struct.pack(">III", 60000, 28, 28) + b"\0" * 200000
     put(t, "gz_bomb_small.idx.gz", gzip.compress(bomb, mtime=0))
+    put(t, "gz_bomb_npy.npy.gz", gzip.compress(npy_raw("{'descr': '|u1', 'fortran_order': False, 'shape': (1000000, 1000), }") + b"\0" * 100000, mtime=0))
+    # A .npy header longer than the 64 KiB the CLI inflates to read it.
+    put(t, "gz_npy_header_70k.npy.gz", gzip.compress(npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }" + " " * 70000, b"\0" * 16, version=2), mtime=0))
+
+
+def gzip_named(data, fname):
+    """A gzip member with the FNAME header field set (as gzip(1) writes it)."""
+    body = gzip.compress(data, mtime=0)
+    return body[:3] + b"\x08" + body[4:10] + fname + b"\0" + body[10:]
 
 
 # ---- safetensors ---------------------------------------------------------------------------
