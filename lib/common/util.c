@@ -53,7 +53,8 @@ bool mimic__parse_u64(const char *s, uint64_t *out)
 
 bool mimic__parse_double(const char *s, double *out)
 {
-    if (!s || !*s || *s == ' ' || *s == '\t' || *s == '\n')
+    /* strtod skips leading white space (any of isspace's, in the C locale): refuse it all */
+    if (!s || !*s || strchr(" \t\n\v\f\r", *s))
         return false;
     char *end;
     errno = 0;

@@ -15,35 +15,96 @@ static bool looks_like_onnx(const uint8_t *b, size_t len)
     return false;
 }
 
+static bool json_ws(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The JSON string that starts at h[*i] (a '"'): its text decoded into out when it is ASCII
+ * and shorter than cap (*fits; else false), and *i moved past its closing quote. false when
+ * the string does not end inside the header. */
+static bool json_string(const uint8_t *h, size_t n, size_t *i, char *out, size_t cap, bool *fits)
+{
+    size_t j = *i + 1, k = 0;
+    *fits = true;
+    while (j < n && h[j] != '"') {
+        unsigned c = h[j++];
+        if (c == '\\') {
+            if (j >= n)
+                return false;
+            unsigned e = h[j++];
+            switch (e) {
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'u':
+                if (n - j < 4)
+                    return false;
+                c = 0;
+                for (int d = 0; d < 4; d++) {
+                    unsigned x = h[j++], lx = x | 0x20u;
+                    if (x >= '0' && x <= '9')
+                        c = c * 16 + (x - '0');
+                    else if (lx >= 'a' && lx <= 'f')
+                        c = c * 16 + (lx - 'a' + 10);
+                    else
+                        c = 0x10000; /* not an escape the parser takes: matches nothing */
+                }
+                break;
+            default: c = e; break; /* \" \\ \/ (others fail the parser) */
+            }
+        }
+        if (c == 0 || c >= 0x80 || k + 1 >= cap)
+            *fits = false;
+        else
+            out[k++] = (char)c;
+    }
+    if (j >= n)
+        return false;
+    out[k] = '\0';
+    *i = j + 1;
+    return true;
+}
+
 /* The value of the "format" key in a .safetensors header (the JSON text `h`), found by
- * scanning for the key (allocation-free; the loaders parse the file properly afterwards):
- * writers put it in "__metadata__" as a plain string. */
+ * reading its strings in order (allocation-free; the loaders parse the file properly
+ * afterwards): the first key "format" with a string value. In a header the parser takes,
+ * that is the "__metadata__" entry (tensor entries have no string-valued keys but dtype),
+ * escapes and white space as the parser reads them, so the kind is the metadata's. */
 static int32_t safetensors_kind(const uint8_t *h, size_t n)
 {
-    static const char key[] = "\"format\"";
     static const struct {
         const char *value;
         int32_t kind;
     } formats[] = {{"libmimic-student", MIMIC_FILE_STUDENT},
                    {"mimic-trainer-checkpoint", MIMIC_FILE_CHECKPOINT}};
-    const size_t kn = sizeof key - 1;
-    for (size_t i = 0; i + kn < n; i++) {
-        if (memcmp(h + i, key, kn) != 0)
+    char key[8], value[32];
+    bool fits;
+    size_t i = 0;
+    while (i < n) {
+        if (h[i] != '"') {
+            i++;
             continue;
-        size_t j = i + kn;
-        while (j < n && (h[j] == ' ' || h[j] == '\t' || h[j] == '\n' || h[j] == '\r'))
-            j++;
-        if (j >= n || h[j++] != ':')
-            continue;
-        while (j < n && (h[j] == ' ' || h[j] == '\t' || h[j] == '\n' || h[j] == '\r'))
-            j++;
-        if (j >= n || h[j++] != '"')
-            continue;
-        for (size_t k = 0; k < MIMIC__ARRAY_LEN(formats); k++) {
-            size_t vn = strlen(formats[k].value);
-            if (n - j > vn && memcmp(h + j, formats[k].value, vn) == 0 && h[j + vn] == '"')
-                return formats[k].kind;
         }
+        if (!json_string(h, n, &i, key, sizeof key, &fits))
+            break;
+        size_t j = i;
+        while (j < n && json_ws(h[j]))
+            j++;
+        if (!fits || strcmp(key, "format") != 0 || j >= n || h[j] != ':')
+            continue;
+        for (j++; j < n && json_ws(h[j]); j++)
+            ;
+        if (j >= n || h[j] != '"')
+            continue;
+        i = j;
+        if (!json_string(h, n, &i, value, sizeof value, &fits))
+            break;
+        for (size_t k = 0; fits && k < MIMIC__ARRAY_LEN(formats); k++)
+            if (strcmp(value, formats[k].value) == 0)
+                return formats[k].kind;
         return MIMIC_FILE_SAFETENSORS;
     }
     return MIMIC_FILE_SAFETENSORS;
@@ -82,7 +143,7 @@ int32_t mimic__sniff(const uint8_t *b, size_t len)
     if (len >= 10) {
         uint64_t n = mimic__le64(b);
         size_t i = 8;
-        while (i < len && i < 8 + n && b[i] == ' ')
+        while (i < len && i < 8 + n && json_ws(b[i])) /* JSON white space, as the parser */
             i++;
         if (n >= 2 && n <= len - 8 && i < len && b[i] == '{')
             return safetensors_kind(b + 8, (size_t)n);

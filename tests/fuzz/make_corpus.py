@@ -140,43 +140,101 @@ def idx_bytes(arr, code=None):
 
 
 def make_idx():
+    """Seeds of fuzz_idx: the library's array parser (IDX, and .npy through the same entry
+    point) and the CLI's gzip path (src/gz.c)."""
     t = "idx"
     clean(t)
     rng = np.random.default_rng(2)
     images = (rng.random((3, 4, 4)) * 255).astype("u1")
     labels = np.array([1, 0, 9], "u1")
+    # Plain IDX: the supported kinds (unsigned bytes, 1-D labels and 3-D images).
     put(t, "images_u8_3d.idx", idx_bytes(images))
     put(t, "labels_u8_1d.idx", idx_bytes(labels))
+    put(t, "image_1x1x1.idx", idx_bytes(np.array([[[7]]], "u1")))
+    put(t, "images_wide_3d.idx", idx_bytes((rng.random((2, 20, 20)) * 255).astype("u1")))
+    # Well-formed IDX the library refuses: other element types and ranks.
     put(t, "vectors_u8_2d.idx", idx_bytes(images.reshape(3, 16)))
-    put(t, "images_u8_3d.idx.gz", gzip.compress(idx_bytes(images), mtime=0))
-    put(t, "labels_u8_1d.idx.gz", gzip.compress(idx_bytes(labels), mtime=0))
     put(t, "f32_2d.idx", idx_bytes(rng.standard_normal((2, 3)).astype(">f4")))
     put(t, "f64_2d.idx", idx_bytes(rng.standard_normal((2, 3)).astype(">f8")))
     put(t, "i32_1d.idx", idx_bytes(np.arange(4, dtype=">i4")))
     put(t, "i16_1d.idx", idx_bytes(np.arange(4, dtype=">i2")))
     put(t, "i8_1d.idx", idx_bytes(np.arange(4, dtype="i1")))
-    put(t, "zero_items.idx", idx_bytes(np.zeros((0, 4, 4), "u1")))
+    put(t, "rank4_u8.idx", b"\x00\x00\x08\x04" + b"\x00\x00\x00\x01" * 4 + b"\x05")
+    # Malformed IDX.
     good = idx_bytes(images)
+    put(t, "zero_items.idx", idx_bytes(np.zeros((0, 4, 4), "u1")))
+    put(t, "zero_width.idx", b"\x00\x00\x08\x03" + struct.pack(">III", 2, 4, 0))
     put(t, "truncated_data.idx", good[:-3])
     put(t, "truncated_dims.idx", good[:9])
+    put(t, "extra_data.idx", good + b"\0" * 7)
     put(t, "bad_magic.idx", b"\x01\x00" + good[2:])
     put(t, "bad_type.idx", good[:2] + b"\x07" + good[3:])
     put(t, "ndim0.idx", b"\x00\x00\x08\x00" + b"\x05")
     put(t, "ndim255.idx", b"\x00\x00\x08\xff" + b"\x00\x00\x00\x01" * 8)
-    put(t, "huge_dims.idx", b"\x00\x00\x08\x04" + b"\xff\xff\xff\xff" * 4 + b"\0" * 16)
+    # 3 dimensions of 2^32 - 1: the byte count overflows 64 bits.
+    put(t, "huge_dims.idx", b"\x00\x00\x08\x03" + b"\xff\xff\xff\xff" * 3 + b"\0" * 16)
+    put(t, "huge_dims_1d.idx", b"\x00\x00\x08\x01" + b"\xff\xff\xff\xff" + b"\0" * 16)
     put(t, "huge_dims_f64.idx", b"\x00\x00\x0e\x03" + b"\x80\x00\x00\x00" * 3 + b"\0" * 16)
-    put(t, "extra_data.idx", good + b"\0" * 7)
     put(t, "header_only.idx", b"\x00\x00\x08")
     put(t, "empty.idx", b"")
+    # .npy through the same parser (and its header reader, which sizes the gzip output).
+    x = rng.standard_normal((3, 4)).astype("<f4")
+    put(t, "npy_f4_2d.npy", npy_bytes(x))
+    put(t, "npy_f8_2d.npy", npy_bytes(x.astype("<f8")))
+    put(t, "npy_u1_2d.npy", npy_bytes(images.reshape(3, 16)))
+    put(t, "npy_u1_1d.npy", npy_bytes(labels))
+    put(t, "npy_i4_col.npy", npy_bytes(np.array([[2], [0], [1]], "<i4")))
+    put(t, "npy_i8_neg.npy", npy_bytes(np.array([1, -1, 3], "<i8")))
+    put(t, "npy_i8_big.npy", npy_bytes(np.array([1, 1 << 40], "<i8")))
+    put(t, "npy_f4_nan.npy", npy_bytes(np.array([[np.nan, 1.0], [0.0, np.inf]], "<f4")))
+    put(t, "npy_f4_0rows.npy", npy_bytes(np.zeros((0, 5), "<f4")))
+    put(t, "npy_f4_wide.npy", npy_bytes(np.ones((2, 300), "<f4")))
+    put(t, "npy_trailing.npy", npy_bytes(x) + b"\0" * 5)
+    put(t, "npy_truncated.npy", npy_bytes(x)[:-3])
+    put(t, "npy_header_cut.npy", npy_bytes(x)[:30])
+    put(t, "npy_bigendian.npy", npy_bytes(x.astype(">f4")))
+    # gzip: good files, and every way the CLI's stream reading can fail.
     gz = gzip.compress(good, mtime=0)
+    put(t, "images_u8_3d.idx.gz", gz)
+    put(t, "labels_u8_1d.idx.gz", gzip.compress(idx_bytes(labels), mtime=0))
+    put(t, "npy_f4_2d.npy.gz", gzip.compress(npy_bytes(x), mtime=0))
+    put(t, "npy_u1_1d.npy.gz", gzip.compress(npy_bytes(labels), mtime=0))
+    # 100 images of 28 x 28 zeros: a high ratio that is still within deflate's bound.
+    put(t, "gz_zeros_28x28.idx.gz", gzip.compress(idx_bytes(np.zeros((100, 28, 28), "u1")), 9, mtime=0))
+    put(t, "gz_fname.idx.gz", gzip_named(good, b"images.idx"))
     put(t, "gz_truncated.idx.gz", gz[:-10])
+    put(t, "gz_no_trailer.idx.gz", gz[:-8])
     put(t, "gz_bad_crc.idx.gz", gz[:-8] + b"\0\0\0\0" + gz[-4:])
     put(t, "gz_garbage.idx.gz", b"\x1f\x8b\x08\x00" + b"\xab" * 20)
+    put(t, "gz_magic_only.gz", b"\x1f\x8b")
     put(t, "gz_of_garbage.idx.gz", gzip.compress(b"not an idx file", mtime=0))
+    put(t, "gz_of_empty.gz", gzip.compress(b"", mtime=0))
+    put(t, "gz_of_header_only.idx.gz", gzip.compress(good[:16], mtime=0))
+    put(t, "gz_of_unsupported.idx.gz", gzip.compress(idx_bytes(images.reshape(3, 16)), mtime=0))
+    put(t, "gz_of_bigendian.npy.gz", gzip.compress(npy_bytes(x.astype(">f4")), mtime=0))
+    # Concatenated members (gzip allows them), split after the data starts and inside the header.
     put(t, "gz_concat.idx.gz", gzip.compress(good[:20], mtime=0) + gzip.compress(good[20:], mtime=0))
-    # A small gzip that inflates to a header claiming a large array (decompression-bomb shape).
+    put(t, "gz_concat_in_header.idx.gz", gzip.compress(good[:6], mtime=0) + gzip.compress(good[6:], mtime=0))
+    put(t, "gz_concat_empty_member.idx.gz", gzip.compress(good, mtime=0) + gzip.compress(b"", mtime=0))
+    put(t, "gz_trailing_garbage.idx.gz", gz + b"\0\0\0\0")
+    put(t, "gz_trailing_gzip_magic.idx.gz", gz + b"\x1f\x8b")
+    # More, and less, data than the header declares.
+    put(t, "gz_extra_data.idx.gz", gzip.compress(good + b"\0" * 9, mtime=0))
+    put(t, "gz_short_data.idx.gz", gzip.compress(good[:-4], mtime=0))
+    put(t, "gz_npy_trailing.npy.gz", gzip.compress(npy_bytes(x) + b"\0" * 5, mtime=0))
+    # A small gzip that inflates to a header claiming a large array (decompression-bomb
+    # shape): refused before anything is allocated.
     bomb = b"\x00\x00\x08\x03" + struct.pack(">III", 60000, 28, 28) + b"\0" * 200000
     put(t, "gz_bomb_small.idx.gz", gzip.compress(bomb, mtime=0))
+    put(t, "gz_bomb_npy.npy.gz", gzip.compress(npy_raw("{'descr': '|u1', 'fortran_order': False, 'shape': (1000000, 1000), }") + b"\0" * 100000, mtime=0))
+    # A .npy header longer than the 64 KiB the CLI inflates to read it.
+    put(t, "gz_npy_header_70k.npy.gz", gzip.compress(npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }" + " " * 70000, b"\0" * 16, version=2), mtime=0))
+
+
+def gzip_named(data, fname):
+    """A gzip member with the FNAME header field set (as gzip(1) writes it)."""
+    body = gzip.compress(data, mtime=0)
+    return body[:3] + b"\x08" + body[4:10] + fname + b"\0" + body[10:]
 
 
 # ---- safetensors ---------------------------------------------------------------------------
@@ -415,8 +473,187 @@ def make_options():
     put(t, "copy_tiny.bin", b"\x02\x08" + struct.pack("<Q", 3))
 
 
+
+# ---- files: every file-level entry point on a file ------------------------------------------
+# fuzz_files writes the input to a file and runs identify, metadata, array, student and
+# dataset loading on it (the dataset's other files are made by the harness, with the rows the
+# input's own header gives). Seeds: one or two of every kind identify knows.
+
+def st_lead(data, lead):
+    """The .safetensors image with `lead` (JSON white space) before its header's '{'."""
+    n = struct.unpack("<Q", data[:8])[0]
+    return struct.pack("<Q", n + len(lead)) + lead + data[8:]
+
+
+def make_files():
+    t = "files"
+    clean(t)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 4)).astype("<f4")
+    images = (rng.random((3, 2, 2)) * 255).astype("u1")
+    # .npy in every role and dtype
+    put(t, "npy_f4_inputs.npy", npy_bytes(x))
+    put(t, "npy_f8_inputs.npy", npy_bytes(x.astype("<f8")))
+    put(t, "npy_u1_inputs.npy", npy_bytes(images.reshape(3, 4)))
+    put(t, "npy_f4_logits_nan.npy", npy_bytes(np.array([[0.5, np.nan], [1, 2], [3, 4]], "<f4")))
+    put(t, "npy_u1_labels.npy", npy_bytes(np.array([1, 0, 1], "u1")))
+    put(t, "npy_i4_labels.npy", npy_bytes(np.array([0, 1, 1], "<i4")))
+    put(t, "npy_i8_labels_big.npy", npy_bytes(np.array([0, 5, 1 << 33], "<i8")))
+    put(t, "npy_i8_labels_neg.npy", npy_bytes(np.array([0, -1], "<i8")))
+    put(t, "npy_i4_column.npy", npy_bytes(np.array([[1], [0]], "<i4")))
+    put(t, "npy_f4_1d.npy", npy_bytes(np.arange(3, dtype="<f4")))
+    put(t, "npy_f4_0rows.npy", npy_bytes(np.zeros((0, 3), "<f4")))
+    put(t, "npy_f4_0cols.npy", npy_bytes(np.zeros((3, 0), "<f4")))
+    put(t, "npy_bigendian.npy", npy_bytes(x.astype(">f4")))
+    put(t, "npy_truncated.npy", npy_bytes(x)[:-2])
+    put(t, "npy_trailing.npy", npy_bytes(x) + b"\0" * 3)
+    # IDX
+    put(t, "idx_images.idx", idx_bytes(images))
+    put(t, "idx_labels.idx", idx_bytes(np.array([1, 0, 2], "u1")))
+    put(t, "idx_2d_unsupported.idx", idx_bytes(images.reshape(3, 4)))
+    put(t, "idx_f32.idx", idx_bytes(x.astype(">f4")))
+    put(t, "idx_truncated.idx", idx_bytes(images)[:-1])
+    # gzip (the CLI's path to an array)
+    put(t, "gz_idx_images.gz", gzip.compress(idx_bytes(images), mtime=0))
+    put(t, "gz_npy_labels.gz", gzip.compress(npy_bytes(np.array([1, 0, 1], "u1")), mtime=0))
+    put(t, "gz_truncated.gz", gzip.compress(idx_bytes(images), mtime=0)[:-5])
+    # .safetensors: students, a checkpoint, plain files, broken ones
+    st = student_tensors(4, 3, 2, 2, rng)
+    put(t, "student_k2.safetensors", st_bytes(st, student_meta(4, 3, 2, 2)))
+    put(t, "student_norm.safetensors", st_bytes(student_tensors(3, 2, 0, 2, rng, norm=True), student_meta(3, 2, 0, 2, "tanh")))
+    put(t, "student_no_format.safetensors", st_bytes(st, {k: v for k, v in student_meta(4, 3, 2, 2).items() if k != "format"}))
+    put(t, "student_ws_header.safetensors", st_lead(st_bytes(st, student_meta(4, 3, 2, 2)), b"\t\r\n "))
+    put(t, "student_missing_tensor.safetensors", st_bytes(st[1:], student_meta(4, 3, 2, 2)))
+    put(t, "student_shape_mismatch.safetensors", st_bytes(st, student_meta(5, 3, 2, 2)))
+    put(t, "student_format_checkpoint.safetensors", st_bytes(st, dict(student_meta(4, 3, 2, 2), format="mimic-trainer-checkpoint")))
+    put(t, "plain.safetensors", st_bytes([("w", np.ones((2, 2), "f4")), ("b", np.zeros(2, "f4"))], {"k": "v"}))
+    put(t, "plain_format_other.safetensors", st_bytes([("w", np.ones(1, "f4"))], {"format": "pt"}))
+    put(t, "tensor_named_format.safetensors", st_bytes([("format", np.ones(1, "f4"))], {"a": "format"}))
+    put(t, "safetensors_truncated.safetensors", st_bytes(st, student_meta(4, 3, 2, 2))[:-7])
+    put(t, "safetensors_bad_json.safetensors", st_raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},}', b"\0" * 4))
+    ckpt = os.path.join(OUT, "safetensors", "checkpoint_epoch1.safetensors")
+    if os.path.exists(ckpt):
+        put(t, "checkpoint.safetensors", open(ckpt, "rb").read())
+    # other kinds
+    put(t, "onnx_like.onnx", b"\x08\x07\x12\x08libmimic\x1a\x051.2.0:\x00")
+    put(t, "text.txt", b"hello, not a model\n")
+    put(t, "one_byte", b"\x93")
+    put(t, "empty", b"")
+
+
+# ---- option_text: the option tables' text interface -----------------------------------------
+# fuzz_option_text reads lines: 'T' train set, 'S' student set (NAME=VALUE), 'U' check_used,
+# 'F' find + info + choices (NAME), 'I' info by number. Names, flags and choices are read
+# from the library's tables (lib/train/options.c, lib/model/student.c, ...), so the seeds and
+# the dictionary follow the tables.
+
+def read_src(rel):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, rel)) as f:
+        return f.read()
+
+
+def option_rows(rel, macro):
+    """(name, type, flag) of each row of an option table."""
+    import re
+    src = read_src(rel)
+    rows = []
+    for m in re.finditer(r"\{" + macro + r"\((\w+), (\w+)[^)]*\)(.*?)\},?\n(?=\s*(?:\{" + macro + r"|\};))", src, re.S):
+        flag = re.search(r'\.flag = "([^"]+)"', m.group(3))
+        rows.append((m.group(1), m.group(2), flag.group(1) if flag else None))
+    return rows
+
+
+def choice_names():
+    import re
+    names = set()
+    for rel, pat in [("lib/model/loss.c", r'\{MIMIC_LOSS_\w+,\s*"(\w+)"'),
+                     ("lib/train/optimizer.c", r'\{MIMIC_OPTIMIZER_\w+,\s*"(\w+)"'),
+                     ("lib/train/schedule.c", r'\{MIMIC_SCHEDULE_\w+,\s*"(\w+)"'),
+                     ("lib/train/options.c", r'\{"(\w+)", MIMIC_TARGET_'),
+                     ("lib/model/student.c", r'\{"(\w+)", MIMIC_(?:ACT|INIT)_')]:
+        names.update(re.findall(pat, read_src(rel)))
+    return sorted(names)
+
+
+VALUES = {
+    "BOOL": ["1", "0", "true", "off", "2", "yes "],
+    "ENUM": ["1", "0", "99", "-1"],
+    "INT32": ["4", "0", "-1", "2147483648", "1e3"],
+    "UINT64": ["3", "0", "18446744073709551615", "18446744073709551616", "-1", "+5", "0x10"],
+    "SIZE": ["4", "0", "1", "18446744073709551615", "4294967296", " 4"],
+    "DOUBLE": ["0.5", "0", "-0", "1e-3", "1e308", "1e999", "1e-400", "nan", "inf", "0x1p-2",
+               ".5", "5.", " 0.5", "0.5 ", "\t1", "1,5"],
+    "STRING": ["/nonexistent-mimic-fuzz/ckpt.safetensors", ""],
+    "POINTER": ["0", "0x1"],
+}
+
+
+def make_option_text():
+    t = "option_text"
+    clean(t)
+    train = option_rows("lib/train/options.c", "TOPT")
+    student = option_rows("lib/model/student.c", "SOPT")
+    assert len(train) > 30 and len(student) >= 7, (len(train), len(student))
+    choices = choice_names()
+    for op, rows in (("T", train), ("S", student)):
+        for name, typ, flag in rows:
+            vals = VALUES[typ] + (choices if typ == "ENUM" else [])
+            lines = ["%s%s=%s" % (op, name, v) for v in vals]
+            if flag:
+                lines.append("%s%s=%s" % (op, flag, vals[0]))
+            lines.append("%s%s" % (op, name))  # no value: NULL
+            put(t, "%s_%s" % (op.lower(), name), "\n".join(lines).encode())
+    for name, _, flag in train:
+        put(t, "u_%s" % name, ("U%s\nF%s" % (name, flag or name)).encode())
+    # rules between fields, and whole runs
+    put(t, "run_sgd_nesterov", b"Toptimizer=sgd\nTmomentum=0.5\nTnesterov=1\nUmomentum\nUadam_beta1")
+    put(t, "run_nesterov_adam", b"Tnesterov=1\nUnesterov")
+    put(t, "run_augment", b"Tflip=0.5\nTimage_height=2\nTimage_width=2\nTshift=1\nUimage_height")
+    put(t, "run_augment_bad_shape", b"Tflip=0.5\nTimage_height=3\nTimage_width=1")
+    put(t, "run_checkpoint", b"Tcheckpoint_path=/nonexistent-mimic-fuzz/c.safetensors\nTresume=1\nTcheckpoint_every=0\nUcheckpoint_every")
+    put(t, "run_resume_no_path", b"Tresume=1")
+    put(t, "run_kd", b"T--loss=kd\nT--temperature=2\nT--hard-weight=0.5\nUtemperature\nUtarget_norm")
+    put(t, "run_labels_target_norm", b"Tloss=labels\nTtarget_norm=center")
+    put(t, "run_step_schedule", b"Tschedule=step\nTstep_epochs=1\nTstep_gamma=0.5\nUstep_gamma")
+    put(t, "run_standardize", b"T--standardize=1\nTstd_floor=0.01\nUstd_floor")
+    put(t, "run_dropout", b"Tdropout=0.5\nT--batch=1000000")
+    put(t, "run_patience", b"Tpatience=3")
+    put(t, "run_student", b"Sn_inputs=6\nS--hidden=5\nS--bottleneck=2\nSn_classes=4\nS--activation=tanh\nS--init=he")
+    put(t, "run_student_overflow", b"Sn_inputs=4294967296\nSn_hidden=4294967296")
+    put(t, "run_student_huge", b"Sn_inputs=100000\nSn_hidden=100000")
+    put(t, "info_all", "\n".join("I%s%s%d" % (c, chr(64 + k), i) for i in range(0, 48, 5) for c, k in (("a", 0), ("b", 3))).encode("latin1"))
+    put(t, "info_sizes", b"Ia\x00\x00\nIa\x08\x00\nIa\x10 3\nIb\x7f2\nIa\xff99999999999999999999")
+    put(t, "garbage_names", b"T=1\nT--=1\nTlearning_rate\x00x=1\nTLEARNING_RATE=1\nT--lr=\nUno_such\nF\nFvalidation\nTvalidation=0\nTprogress=1")
+    put(t, "plain_line", b"learning_rate=0.1")
+    put(t, "empty", b"")
+
+
+def make_option_text_dict():
+    """tests/fuzz/option_text.dict: the names, flags, choices and a few values."""
+    train = option_rows("lib/train/options.c", "TOPT")
+    student = option_rows("lib/model/student.c", "SOPT")
+    words = set()
+    for name, _, flag in train + student:
+        words.add(name)
+        if flag:
+            words.add(flag)
+    words.update(choice_names())
+    for v in VALUES.values():
+        words.update(x for x in v if x)
+    words.update(["\nT", "\nS", "\nU", "\nF", "\nI", "=", "e-", "e+", "."])
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "option_text.dict")
+    with open(path, "w") as f:
+        f.write("# libFuzzer dictionary for fuzz_option_text (written by make_corpus.py from the\n"
+                "# library's option tables: field names, CLI flags, choice names, values)\n")
+        for w in sorted(words):
+            f.write('"%s"\n' % "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "\\x%02x" % ord(c) for c in w))
+
 if __name__ == "__main__":
     make_npy()
     make_idx()
     make_safetensors()
     make_options()
+    make_files()
+    make_option_text()
+    make_option_text_dict()
