@@ -3,6 +3,7 @@
 #ifndef MIMIC_FUZZ_COMMON_H
 #define MIMIC_FUZZ_COMMON_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,37 @@ static inline void fuzz_check_failure(int rc, const char *call)
     FUZZ_CHECK(rc < 0 && rc >= MIMIC_ERR_INTERNAL, "%s returned unknown status %d", call, rc);
     FUZZ_CHECK(rc != MIMIC_ERR_INTERNAL, "%s: internal error: %s", call, mimic_last_error());
     FUZZ_CHECK(mimic_last_error()[0] != '\0', "%s failed (%d) without a message", call, rc);
+}
+
+/* Every row of an accepted dataset read back through the public getters (an overread is a
+ * sanitizer report): logits finite, labels class indices. */
+static inline void fuzz_check_dataset(const mimic_dataset *d)
+{
+    size_t rows = mimic_dataset_rows(d), D = mimic_dataset_n_inputs(d),
+           C = mimic_dataset_n_classes(d);
+    FUZZ_CHECK(rows > 0 && D > 0 && C >= 1, "empty dataset accepted (%zu x %zu, %zu classes)",
+               rows, D, C);
+    FUZZ_CHECK(mimic_dataset_input_dtype(d) == MIMIC_DTYPE_F32 ||
+                   mimic_dataset_input_dtype(d) == MIMIC_DTYPE_U8,
+               "input dtype %d", (int)mimic_dataset_input_dtype(d));
+    float *x = malloc(D * sizeof *x), *z = malloc(C * sizeof *z);
+    FUZZ_CHECK(x && z, "harness out of memory");
+    for (size_t r = 0; r < rows; r++) {
+        FUZZ_CHECK(mimic_dataset_get_inputs(d, r, 1, x) == MIMIC_OK, "row %zu: %s", r,
+                   mimic_last_error());
+        if (mimic_dataset_has_logits(d)) {
+            FUZZ_CHECK(mimic_dataset_get_logits(d, r, 1, z) == MIMIC_OK, "row %zu", r);
+            for (size_t c = 0; c < C; c++)
+                FUZZ_CHECK(isfinite(z[c]), "non-finite logit at row %zu accepted", r);
+        }
+        if (mimic_dataset_has_labels(d)) {
+            int32_t y = -1;
+            FUZZ_CHECK(mimic_dataset_get_labels(d, r, 1, &y) == MIMIC_OK, "row %zu", r);
+            FUZZ_CHECK(y >= 0 && (size_t)y < C, "label at row %zu out of range", r);
+        }
+    }
+    free(x);
+    free(z);
 }
 
 /* Sanitizer defaults for the fuzz and replay binaries: a huge allocation request that the

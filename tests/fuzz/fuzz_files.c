@@ -378,19 +378,7 @@ static void check_dataset(const mimic_dataset *d, size_t rows, size_t n_inputs, 
                mimic_dataset_n_inputs(d), n_inputs);
     size_t C = mimic_dataset_n_classes(d);
     FUZZ_CHECK(n_classes ? C == n_classes : C >= 2, "%zu classes, expected %zu", C, n_classes);
-    size_t item = d->input_dtype == MIMIC_DTYPE_F32 ? 4 : 1;
-    FUZZ_CHECK(d->input_dtype == MIMIC_DTYPE_F32 || d->input_dtype == MIMIC_DTYPE_U8, "dtype %d",
-               (int)d->input_dtype);
-    const uint8_t *x = d->inputs;
-    unsigned acc = 0;
-    for (size_t i = 0; i < rows * n_inputs * item; i++)
-        acc += x[i];
-    volatile unsigned sink = acc;
-    (void)sink;
-    for (size_t i = 0; d->logits && i < rows * C; i++)
-        FUZZ_CHECK(isfinite(d->logits[i]), "non-finite logit %zu accepted", i);
-    for (size_t i = 0; d->labels && i < rows; i++)
-        FUZZ_CHECK(d->labels[i] >= 0 && (size_t)d->labels[i] < C, "label %zu out of range", i);
+    fuzz_check_dataset(d);
 }
 
 /* One load with the fuzz file in a role. array_rc: how the file loads as an array. */

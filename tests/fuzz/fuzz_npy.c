@@ -67,33 +67,6 @@ static void write_zeros(const char *path, const char *descr, size_t item, size_t
     free(zeros);
 }
 
-static void check_dataset(const mimic_dataset *d)
-{
-    size_t rows = mimic_dataset_rows(d), D = mimic_dataset_n_inputs(d),
-           C = mimic_dataset_n_classes(d);
-    FUZZ_CHECK(rows > 0 && D > 0 && C > 0, "empty dataset accepted");
-    const size_t row_bytes = mimic__dataset_row_bytes(d);
-    unsigned acc = 0;
-    float *z = malloc(C * sizeof *z);
-    FUZZ_CHECK(z != NULL, "harness out of memory");
-    for (size_t r = 0; r < rows; r++) { /* every row through the accessors the trainer uses */
-        const uint8_t *x = mimic__input_row(d, r);
-        for (size_t i = 0; i < row_bytes; i++)
-            acc += x[i];
-        if (d->logits_dtype) {
-            mimic__logits_row(d, r, z);
-            for (size_t c = 0; c < C; c++)
-                FUZZ_CHECK(isfinite(z[c]), "non-finite logit at row %zu accepted", r);
-        }
-        if (d->labels_dtype) {
-            int32_t y = mimic__label_at(d, r);
-            FUZZ_CHECK(y >= 0 && (size_t)y < C, "label at row %zu out of range", r);
-        }
-    }
-    free(z);
-    volatile unsigned sink = acc;
-    (void)sink;
-}
 
 /* Load the fuzz input through mimic_dataset_load_npy in the role its header allows. */
 static void load_for_real(const uint8_t *data, size_t size, const mimic__npy *h)
@@ -122,7 +95,7 @@ static void load_for_real(const uint8_t *data, size_t size, const mimic__npy *h)
         FUZZ_CHECK(strstr(mimic_last_error(), "mimic-fuzz-npy-") != NULL,
                    "message does not name the file: %s", mimic_last_error());
     } else {
-        check_dataset(d);
+        fuzz_check_dataset(d);
         mimic_dataset_free(d);
     }
     unlink(fz);

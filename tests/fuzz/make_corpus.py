@@ -649,6 +649,45 @@ def make_option_text_dict():
         for w in sorted(words):
             f.write('"%s"\n' % "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "\\x%02x" % ord(c) for c in w))
 
+# ---- manifests ---------------------------------------------------------------------------
+
+def make_manifest():
+    """Manifests naming the shard files fuzz_manifest.c writes beside them (a.*: 3 rows of 4
+    inputs, 3 classes, labels; b.*: 2 rows of 6 inputs; c.z16.npy: float16 logits)."""
+    t = "manifest"
+    clean(t)
+
+    def m(shards, **top):
+        doc = {"format": "mimic-manifest", "version": 1, "shards": shards}
+        doc.update(top)
+        return json.dumps(doc, indent=1).encode()
+
+    a = {"inputs": "a.x.npy", "logits": "a.z.npy", "labels": "a.y.npy", "rows": 3}
+    put(t, "one_shard", m([a]))
+    put(t, "three_shards", m([a, a, {k: v for k, v in a.items() if k != "rows"}], rows=9))
+    put(t, "float16", m([{"inputs": "a.x.npy", "logits": "c.z16.npy"},
+                         {"inputs": "a.x.npy", "logits": "c.z16.npy"}]))
+    put(t, "labels_only", m([{"inputs": "a.x.npy", "labels": "a.y.npy"}]))
+    put(t, "metadata", m([a], metadata={"seed": 3, "made_by": ["label", {"x": None}]}))
+    put(t, "escaped", m([{"inputs": "a.x.npy", "logits": "./a.z.npy"}])
+        .replace(b'"a.x.npy"', b'"a.x.np' + b'\\' + b'u0079"'))
+    put(t, "columns_differ", m([{"inputs": "a.x.npy", "logits": "a.z.npy"},
+                                {"inputs": "b.x.npy", "logits": "b.z.npy"}]))
+    put(t, "rows_differ", m([{"inputs": "a.x.npy", "logits": "b.z.npy"}]))
+    put(t, "dtypes_differ", m([{"inputs": "a.x.npy", "logits": "a.z.npy"},
+                               {"inputs": "a.x.npy", "logits": "c.z16.npy"}]))
+    put(t, "missing_file", m([{"inputs": "nope.npy", "logits": "a.z.npy"}]))
+    put(t, "wrong_total", m([a], rows=4))
+    put(t, "wrong_rows", m([dict(a, rows=5)]))
+    put(t, "version2", m([a]).replace(b'"version": 1', b'"version": 2'))
+    put(t, "unknown_key", m([dict(a, label="a.y.npy")]))
+    put(t, "not_object", b'["mimic-manifest"]')
+    put(t, "truncated", m([a])[:40])
+    put(t, "deep", b'{"format": "mimic-manifest", "version": 1, "metadata": ' + b"[" * 40 + b"]" * 40 +
+        b', "shards": [{"inputs": "a.x.npy", "logits": "a.z.npy"}]}')
+    put(t, "array_file", npy_bytes(np.zeros((2, 2), "<f4")))
+
+
 if __name__ == "__main__":
     make_npy()
     make_idx()
@@ -657,3 +696,4 @@ if __name__ == "__main__":
     make_files()
     make_option_text()
     make_option_text_dict()
+    make_manifest()
