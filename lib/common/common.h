@@ -359,4 +359,8 @@ bool mimic__parse_u64(const char *s, uint64_t *out);
 /* Strict double: the whole string is one number (strtod's syntax), finite or not. */
 bool mimic__parse_double(const char *s, double *out);
 
+/* Whether `name` is a word of `list`, a space-separated list of names (NULL or "" lists
+ * none): the options a loss, optimizer or schedule reads. */
+bool mimic__name_in(const char *list, const char *name);
+
 #endif /* MIMIC_LIB_COMMON_H */

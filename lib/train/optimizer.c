@@ -189,20 +189,6 @@ const char *mimic__optimizer_choice(size_t k, int32_t *value)
     return optimizers[k].name;
 }
 
-bool mimic__name_in(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        while (*p == ' ')
-            p++;
-        size_t w = strcspn(p, " ");
-        if (w == n && strncmp(p, name, n) == 0)
-            return true;
-        p += w;
-    }
-    return false;
-}
-
 /* ---- the optimizer's options: rows of the mimic_train_options table ---------------------- */
 
 static bool optimizer_reads(int32_t value, const char *field)
