@@ -451,7 +451,8 @@ MIMIC__UNUSED_BY(unused_by_loss, hard_weight)
 
 static const mimic__opt loss_rows[] = {
     {MIMIC__TRAIN_ROW(loss, ENUM), MIMIC__SHAPES_RUN, MIMIC__ANY, .def = MIMIC_LOSS_L2,
-     .flag = "--loss", .help = "what the student learns from (the losses: include/mimic/loss.h)",
+     .flag = "--loss",
+     .help = "what the student learns from (each loss: MIMIC_LOSS_* in include/mimic/train.h)",
      .choice = loss_choice, .enum_prefix = "MIMIC_LOSS_"},
     {MIMIC__TRAIN_ROW(target_norm, ENUM), MIMIC__SHAPES_RUN, MIMIC__ANY,
      .def = MIMIC_TARGET_AUTO, .flag = "--target-norm",
