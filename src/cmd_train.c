@@ -425,9 +425,10 @@ int cmd_train(int argc, char **argv)
              losses);
     int help = 0;
     int rc = cli_parse(cmd, argc, argv, opts, n_opts, usage,
-                       "Train a shallow student: logit regression on a teacher's logits (l2, the "
-                       "mimic-learning paper),\nHinton distillation (kd) or plain hard labels "
-                       "(labels). Inputs are .npy or IDX files, or shards a manifest lists.\nCtrl-C stops training, leaves "
+                       "Train a shallow student from a teacher's logits or from labels, as --loss "
+                       "chooses (e.g. l2,\nlogit regression as in the mimic-learning paper; kd, "
+                       "Hinton distillation). Inputs are .npy or IDX files, or shards a manifest "
+                       "lists.\nCtrl-C stops training, leaves "
                        "--out untouched and exits with status 130.",
                        &help);
     if (rc == CLI_EXIT_OK && !help && a.image && parse_image(cmd, a.image, &o) != 0)

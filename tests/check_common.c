@@ -1,4 +1,5 @@
-/* Status codes, last error, version, versioned options structs, allocation hook. */
+/* Status codes, last error, version, versioned options structs, allocation hook, small
+ * helpers. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,19 @@ START_TEST(test_rng_deterministic)
 }
 END_TEST
 
+/* Option-name lists of the descriptors: whole words only, any spacing, NULL and "" empty. */
+START_TEST(test_name_in)
+{
+    ck_assert(mimic__name_in("adam_beta1 adam_beta2 adam_eps", "adam_beta2"));
+    ck_assert(mimic__name_in("adam_beta1 adam_beta2 adam_eps", "adam_eps"));
+    ck_assert(mimic__name_in("  temperature   hard_weight ", "hard_weight"));
+    ck_assert(!mimic__name_in("adam_beta1 adam_beta2", "adam_beta"));
+    ck_assert(!mimic__name_in("adam_beta1", "adam_beta12"));
+    ck_assert(!mimic__name_in("", "momentum"));
+    ck_assert(!mimic__name_in(NULL, "momentum"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("common");
@@ -157,6 +171,7 @@ int main(void)
     tcase_add_test(tc, test_options_copy);
     tcase_add_test(tc, test_alloc_fail_injection);
     tcase_add_test(tc, test_rng_deterministic);
+    tcase_add_test(tc, test_name_in);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

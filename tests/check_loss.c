@@ -409,6 +409,56 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* The options a loss reads are its descriptor's string: each word is a training option, and
+ * an option of the loss group is used exactly by the losses that name it ("has no effect",
+ * naming the losses that read it, otherwise). */
+START_TEST(test_loss_options)
+{
+    static const char *const fields[] = {"target_norm", "temperature", "hard_weight"};
+    static const struct {
+        int32_t loss;
+        const char *reads;
+    } want[] = {{MIMIC_LOSS_L2, "target_norm"},
+                {MIMIC_LOSS_KD, "temperature hard_weight"},
+                {MIMIC_LOSS_LABELS, ""}};
+    size_t n, index;
+    const mimic__loss *all = mimic__loss_all(&n);
+    for (size_t k = 0; k < n; k++) {
+        const char *p = all[k].options;
+        ck_assert_ptr_nonnull(p);
+        while (*p) {
+            char word[64];
+            size_t w = strcspn(p, " ");
+            ck_assert_uint_lt(w, sizeof word);
+            memcpy(word, p, w);
+            word[w] = '\0';
+            ck_assert_msg(w > 0 && mimic_train_option_find(word, &index) == MIMIC_OK,
+                          "loss %s reads \"%s\", which is not a training option", all[k].name,
+                          word);
+            p += w + (p[w] == ' ');
+        }
+    }
+    mimic_train_options o;
+    mimic_train_options_init(&o, sizeof o);
+    for (size_t k = 0; k < MIMIC__ARRAY_LEN(want); k++) {
+        o.loss = want[k].loss;
+        for (size_t f = 0; f < MIMIC__ARRAY_LEN(fields); f++) {
+            int rc = mimic_train_option_check_used(&o, fields[f]);
+            ck_assert_msg((rc == MIMIC_OK) == mimic__name_in(want[k].reads, fields[f]),
+                          "loss %d, %s: %d", (int)want[k].loss, fields[f], rc);
+        }
+    }
+    o.loss = MIMIC_LOSS_LABELS;
+    ck_assert_int_eq(mimic_train_option_check_used(&o, "hard_weight"), MIMIC_ERR_INVALID);
+    ck_assert_str_eq(mimic_last_error(), "options.hard_weight has no effect: it applies to "
+                                         "options.loss kd, and options.loss is labels");
+    o.loss = MIMIC_LOSS_KD;
+    ck_assert_int_eq(mimic_train_option_check_used(&o, "target_norm"), MIMIC_ERR_INVALID);
+    ck_assert_str_eq(mimic_last_error(), "options.target_norm has no effect: it applies to "
+                                         "options.loss l2, and options.loss is kd");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loss");
@@ -422,6 +472,7 @@ int main(void)
     tcase_add_test(tc, test_no_subnormal_outputs);
     tcase_add_test(tc, test_wide_rows);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_loss_options);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -2,9 +2,9 @@
  * libmimic: training and evaluation.
  *
  * mimic_train() is the one-call path; the step-wise trainer (mimic_trainer_*) is for users
- * who run their own loop. Both use minibatch SGD with momentum (optionally Nesterov) or
- * Adam/AdamW, weight decay, an LR schedule, optional warm-up and global gradient-norm
- * clipping, and shuffle the rows from the options' seed.
+ * who run their own loop. Both use minibatch gradient descent with one of the optimizers
+ * below (MIMIC_OPTIMIZER_*), weight decay, an LR schedule, optional warm-up and global
+ * gradient-norm clipping, and shuffle the rows from the options' seed.
  *
  * Determinism: same data + options + seed + thread count => bitwise-identical student.
  *
@@ -27,7 +27,9 @@
 extern "C" {
 #endif
 
-/* Loss kinds (int32_t). */
+/* Loss kinds (int32_t). Their names (the CLI's --loss, Python's loss=) and the options each
+ * reads come from the library's table: mimic_train_option_choice on the "loss" row,
+ * mimic_train_option_check_used, `mimic train --help`. */
 enum mimic_loss_kind {
     MIMIC_LOSS_L2 = 1,    /* regression on teacher logits (Ba & Caruana) */
     MIMIC_LOSS_KD = 2,    /* softmax CE at temperature T (Hinton), mixed with hard labels by hard_weight */
@@ -58,7 +60,8 @@ enum mimic_optimizer {
  * gradient by clip_norm / (norm + 1e-6) when its L2 norm exceeds clip_norm (PyTorch's
  * clip_grad_norm_), before weight decay and momentum. */
 
-/* Teacher-logit normalization for the L2 loss (int32_t).
+/* Teacher-logit normalization (int32_t), for a loss that regresses on the teacher's logits
+ * (L2; mimic_train_option_check_used(o, "target_norm") says whether options.loss does).
  * STANDARDIZE: targets (t - mean_c) / std_c with per-class stats of the training set
  *   (computed once at trainer creation; a class with std 0 uses 1). The trainer keeps its
  *   weights in that normalized space and writes the student with the inverse map folded into
@@ -78,7 +81,8 @@ enum mimic_target_norm {
     MIMIC_TARGET_NONE = 0,
     MIMIC_TARGET_CENTER = 1,      /* subtract each row's mean (softmax-invariant) */
     MIMIC_TARGET_STANDARDIZE = 2, /* per-class mean and std over the training set */
-    MIMIC_TARGET_AUTO = 3         /* the default: STANDARDIZE for the L2 loss, NONE otherwise */
+    MIMIC_TARGET_AUTO = 3         /* the default: the loss's own choice (e.g.
+                                     STANDARDIZE for L2, NONE for KD) */
 };
 
 /* What the progress callback receives (versioned: read struct_size before new fields). */
@@ -97,8 +101,9 @@ typedef struct mimic_progress {
     mimic_metrics train;     /* metrics on the training set if options->eval_train, else NaN */
     /* Since 1.3 (check struct_size before reading): */
     double validation_loss;  /* the loss's evaluation criterion on `validation`: what early
-                                stopping minimizes (L2: logit_l2, KD: kl at the temperature,
-                                LABELS: hard_ce); NaN without fresh validation metrics */
+                                stopping minimizes, the metric mimic_train_criterion names
+                                (e.g. logit_l2 for L2, kl at the temperature for KD); NaN
+                                without fresh validation metrics */
     double best_validation_loss; /* the lowest validation_loss so far, NaN before the first */
 } mimic_progress;
 
@@ -126,7 +131,7 @@ typedef struct mimic_train_options {
                                 one streaming pass) and store them in the student at trainer
                                 creation (replacing any it had); default 0 */
     int32_t target_norm;     /* MIMIC_TARGET_*, default AUTO; CENTER and STANDARDIZE need
-                                the L2 loss */
+                                a loss that regresses on the teacher's logits (above) */
     int32_t threads;         /* BLAS threads for this call, 0 = leave as is (default) */
     int32_t eval_train;      /* 1 = compute training-set metrics after each epoch */
     uint64_t epochs;         /* default 10 */
@@ -150,9 +155,9 @@ typedef struct mimic_train_options {
     const mimic_dataset *validation; /* optional, borrowed */
     uint64_t patience;       /* early stopping: epochs without validation improvement
                                 before stopping, 0 = off; needs `validation`. The criterion
-                                is the loss's metric (L2: logit_l2, KD: kl at T, LABELS:
-                                hard_ce). When training ends (all epochs or early), the
-                                student gets the best epoch's weights */
+                                is the loss's metric, mimic_train_criterion(loss). When
+                                training ends (all epochs or early), the student gets the
+                                best epoch's weights */
     mimic_progress_fn progress;      /* optional */
     void *progress_user_data;
     uint64_t progress_every_steps;   /* also report every N steps, 0 = per epoch only */
@@ -212,15 +217,16 @@ typedef struct mimic_train_report {
  * these defaults: docs/STUDY.md. */
 MIMIC_API void mimic_train_options_init(mimic_train_options *o, size_t struct_size);
 
-/* The learning rate that options.learning_rate = 0 stands for: 0.001 for ADAM and ADAMW (the
- * step size is scale-free, one rate fits every loss); for SGD 0.05 with the softmax losses
- * (KD, LABELS: bounded gradients) and 0.001 with L2 (its gradient grows with the logit
- * error; teacher logits often span 15 or more). NaN for a value that is not a
- * MIMIC_OPTIMIZER_* / MIMIC_LOSS_* pair. */
+/* The learning rate that options.learning_rate = 0 stands for: an optimizer whose step size
+ * is scale-free brings its own, whatever the loss (ADAM and ADAMW: 0.001); with one whose
+ * step scales with the gradient (SGD) it is the loss's: e.g. 0.05 for KD (a softmax loss,
+ * bounded gradients), 0.001 for L2 (its gradient grows with the logit error; teacher logits
+ * often span 15 or more). NaN for a value that is not a MIMIC_OPTIMIZER_* / MIMIC_LOSS_*
+ * pair. */
 MIMIC_API double mimic_train_default_learning_rate(int32_t optimizer, int32_t loss);
 /* The metric that early stopping minimizes with a loss, and that
- * mimic_progress.validation_loss reports: the name of a mimic_metrics field ("logit_l2" for
- * MIMIC_LOSS_L2, "kl" for KD, "hard_ce" for LABELS); NULL for an unknown loss. */
+ * mimic_progress.validation_loss reports: the name of a mimic_metrics field (e.g. "logit_l2"
+ * for MIMIC_LOSS_L2, "kl" for KD); NULL for an unknown loss. */
 MIMIC_API const char *mimic_train_criterion(int32_t loss);
 
 /* What a run with options *o needs from its datasets, from the loss: *logits = 1 when the

@@ -203,6 +203,14 @@ const char *mimic__opt_applies_to(char *buf, size_t cap, const char *field, cons
                                   const char *current,
                                   const char *(*owner_choice)(size_t, int32_t *),
                                   bool (*reads)(int32_t value, const char *field));
+/* Defines unused_FIELD, the `unused` rule of a field that only some losses, optimizers or
+ * schedules read: by_owner(opts, "FIELD", buf, cap) (e.g. unused_by_optimizer in
+ * train/optimizer.c, which ends in mimic__opt_applies_to). */
+#define MIMIC__UNUSED_BY(by_owner, field)                                                          \
+    static const char *unused_##field(const void *p, char *buf, size_t cap)                        \
+    {                                                                                              \
+        return by_owner(p, #field, buf, cap);                                                      \
+    }
 
 /* Fill `dst` (the library's full struct) with the table's defaults; other bytes zero. */
 void mimic__opt_defaults(const mimic__optable *t, void *dst, size_t size);
@@ -358,5 +366,9 @@ void mimic__u64_to_str(uint64_t v, char out[24]);
 bool mimic__parse_u64(const char *s, uint64_t *out);
 /* Strict double: the whole string is one number (strtod's syntax), finite or not. */
 bool mimic__parse_double(const char *s, double *out);
+
+/* Whether `name` is a word of `list`, a space-separated list of names (NULL or "" lists
+ * none): the options a loss, optimizer or schedule reads. */
+bool mimic__name_in(const char *list, const char *name);
 
 #endif /* MIMIC_LIB_COMMON_H */

@@ -1,4 +1,5 @@
-/* Small helpers shared by every layer: argmax, time, decimal text, handle checks. */
+/* Small helpers shared by every layer: argmax, time, decimal text, strict parsing, name lists,
+ * handle checks. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -63,6 +64,20 @@ bool mimic__parse_double(const char *s, double *out)
         return false;
     *out = v;
     return true;
+}
+
+bool mimic__name_in(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (w == n && strncmp(p, name, n) == 0)
+            return true;
+        p += w;
+    }
+    return false;
 }
 
 int mimic__handle_check(const void *h, uint32_t magic, uint32_t want, const char *arg,

@@ -374,13 +374,12 @@ static double hard_ce_of(const mimic_metrics *m)
  * (0.05); L2's grows with the logit error (teacher logits often span 15 or more), so it
  * needs a small one. */
 static const mimic__loss losses[] = {
-    {MIMIC_LOSS_L2, "l2", "logit L2", "1/(2N) sum ||s - t||^2",
-     MIMIC__NEEDS_LOGITS | MIMIC__TAKES_TARGET_NORM, MIMIC_TARGET_STANDARDIZE, 0.001, l2_batch,
-     "logit_l2", logit_l2_of},
+    {MIMIC_LOSS_L2, "l2", "logit L2", "1/(2N) sum ||s - t||^2", MIMIC__NEEDS_LOGITS, "target_norm",
+     MIMIC_TARGET_STANDARDIZE, 0.001, l2_batch, "logit_l2", logit_l2_of},
     {MIMIC_LOSS_KD, "kd", "distillation", "(1-a) T^2 KL(p_t/T || p_s/T) + a CE",
-     MIMIC__NEEDS_LOGITS | MIMIC__LABELS_IF_HARD | MIMIC__USES_TEMPERATURE, MIMIC_TARGET_NONE, 0.05,
-     kd_batch, "kl", kl_of},
-    {MIMIC_LOSS_LABELS, "labels", "cross-entropy", "-log p_s[y]", MIMIC__NEEDS_LABELS,
+     MIMIC__NEEDS_LOGITS | MIMIC__LABELS_IF_HARD, "temperature hard_weight", MIMIC_TARGET_NONE,
+     0.05, kd_batch, "kl", kl_of},
+    {MIMIC_LOSS_LABELS, "labels", "cross-entropy", "-log p_s[y]", MIMIC__NEEDS_LABELS, "",
      MIMIC_TARGET_NONE, 0.05, labels_batch, "hard_ce", hard_ce_of},
 };
 
@@ -429,17 +428,14 @@ static const char *target_norm_choice(size_t k, int32_t *v)
     return norms[k].name;
 }
 
-/* Whether the loss with id `value` has the need that makes it read `field`. */
+/* Whether the loss with id `value` names `field` among the options it reads. */
 static bool loss_reads(int32_t value, const char *field)
 {
     const mimic__loss *l = mimic__loss_get(value);
-    uint32_t need = strcmp(field, "target_norm") == 0 ? MIMIC__TAKES_TARGET_NORM
-                                                       : MIMIC__USES_TEMPERATURE;
-    return l && (l->needs & need);
+    return l && mimic__name_in(l->options, field);
 }
 
-/* temperature and hard_weight: losses with MIMIC__USES_TEMPERATURE; target_norm: losses with
- * MIMIC__TAKES_TARGET_NORM. */
+/* A field that only some losses read (temperature, target_norm, ...). */
 static const char *unused_by_loss(const void *p, const char *field, char *buf, size_t cap)
 {
     const mimic_train_options *o = p;
@@ -449,19 +445,14 @@ static const char *unused_by_loss(const void *p, const char *field, char *buf, s
     return mimic__opt_applies_to(buf, cap, field, "loss", l->name, loss_choice, loss_reads);
 }
 
-static const char *unused_temperature(const void *p, char *buf, size_t cap)
-{
-    return unused_by_loss(p, "temperature", buf, cap);
-}
-
-static const char *unused_target_norm(const void *p, char *buf, size_t cap)
-{
-    return unused_by_loss(p, "target_norm", buf, cap);
-}
+MIMIC__UNUSED_BY(unused_by_loss, target_norm)
+MIMIC__UNUSED_BY(unused_by_loss, temperature)
+MIMIC__UNUSED_BY(unused_by_loss, hard_weight)
 
 static const mimic__opt loss_rows[] = {
     {MIMIC__TRAIN_ROW(loss, ENUM), MIMIC__SHAPES_RUN, MIMIC__ANY, .def = MIMIC_LOSS_L2,
-     .flag = "--loss", .help = "what the student learns from (the losses: include/mimic/loss.h)",
+     .flag = "--loss",
+     .help = "what the student learns from (each loss: MIMIC_LOSS_* in include/mimic/train.h)",
      .choice = loss_choice, .enum_prefix = "MIMIC_LOSS_"},
     {MIMIC__TRAIN_ROW(target_norm, ENUM), MIMIC__SHAPES_RUN, MIMIC__ANY,
      .def = MIMIC_TARGET_AUTO, .flag = "--target-norm",
@@ -474,7 +465,7 @@ static const mimic__opt loss_rows[] = {
     {MIMIC__TRAIN_ROW(hard_weight, DOUBLE), MIMIC__SHAPES_RUN, MIMIC__IN(0, 1),
      .flag = "--hard-weight", .metavar = "A",
      .help = "weight of the hard-label loss in distillation, (1-A) soft + A hard",
-     .unused = unused_temperature},
+     .unused = unused_hard_weight},
 };
 
 const mimic__opt_group mimic__loss_options = {"loss", loss_rows, MIMIC__ARRAY_LEN(loss_rows)};

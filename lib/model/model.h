@@ -292,13 +292,11 @@ typedef struct mimic__loss_args {
     float *scratch;        /* rows x classes floats */
 } mimic__loss_args;
 
-/* Needs of a loss (mimic__loss.needs). */
+/* What a loss needs from the data (mimic__loss.needs). */
 enum {
-    MIMIC__NEEDS_LOGITS = 1u,        /* teacher logits */
-    MIMIC__NEEDS_LABELS = 2u,        /* labels, always */
-    MIMIC__LABELS_IF_HARD = 4u,      /* labels when hard_weight > 0 */
-    MIMIC__USES_TEMPERATURE = 8u,    /* options.temperature and hard_weight apply */
-    MIMIC__TAKES_TARGET_NORM = 16u   /* options.target_norm CENTER / STANDARDIZE apply */
+    MIMIC__NEEDS_LOGITS = 1u,  /* teacher logits */
+    MIMIC__NEEDS_LABELS = 2u,  /* labels, always */
+    MIMIC__LABELS_IF_HARD = 4u /* labels when hard_weight > 0 */
 };
 
 /* One loss, everything the rest of the library needs to know about it. Adding a loss is a
@@ -309,6 +307,10 @@ typedef struct mimic__loss {
     const char *title;        /* "logit L2" for reports and plots */
     const char *formula;      /* "1/(2N) sum ||s - t||^2", for the CLI's progress legend */
     uint32_t needs;           /* MIMIC__NEEDS_* | ... */
+    const char *options;      /* the options it reads, space-separated: "has no effect"
+                                 with the other losses (mimic__name_in); "target_norm" when
+                                 it regresses on the teacher's logits, so that center and
+                                 standardize apply */
     int32_t auto_target_norm; /* what MIMIC_TARGET_AUTO means with this loss */
     double sgd_lr;            /* default learning rate for optimizers whose step scales with
                                  the gradient (SGD); scale-free ones bring their own */

@@ -189,20 +189,6 @@ const char *mimic__optimizer_choice(size_t k, int32_t *value)
     return optimizers[k].name;
 }
 
-bool mimic__name_in(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        while (*p == ' ')
-            p++;
-        size_t w = strcspn(p, " ");
-        if (w == n && strncmp(p, name, n) == 0)
-            return true;
-        p += w;
-    }
-    return false;
-}
-
 /* ---- the optimizer's options: rows of the mimic_train_options table ---------------------- */
 
 static bool optimizer_reads(int32_t value, const char *field)
@@ -222,16 +208,11 @@ static const char *unused_by_optimizer(const void *p, const char *field, char *b
                                  optimizer_reads);
 }
 
-#define UNUSED_BY_OPTIMIZER(field)                                                             \
-    static const char *unused_##field(const void *p, char *buf, size_t cap)                   \
-    {                                                                                          \
-        return unused_by_optimizer(p, #field, buf, cap);                                       \
-    }
-UNUSED_BY_OPTIMIZER(momentum)
-UNUSED_BY_OPTIMIZER(nesterov)
-UNUSED_BY_OPTIMIZER(adam_beta1)
-UNUSED_BY_OPTIMIZER(adam_beta2)
-UNUSED_BY_OPTIMIZER(adam_eps)
+MIMIC__UNUSED_BY(unused_by_optimizer, momentum)
+MIMIC__UNUSED_BY(unused_by_optimizer, nesterov)
+MIMIC__UNUSED_BY(unused_by_optimizer, adam_beta1)
+MIMIC__UNUSED_BY(unused_by_optimizer, adam_beta2)
+MIMIC__UNUSED_BY(unused_by_optimizer, adam_eps)
 
 static const mimic__opt optimizer_rows[] = {
     {MIMIC__TRAIN_ROW(optimizer, ENUM), MIMIC__SHAPES_RUN, MIMIC__ANY,

@@ -146,7 +146,7 @@ static int check_rules(const mimic_train_options *o)
     if (o->nesterov && (!mimic__name_in(opt->options, "nesterov") || !(o->momentum > 0)))
         return BAD("nesterov", "needs the SGD optimizer with momentum > 0");
     if ((o->target_norm == MIMIC_TARGET_CENTER || o->target_norm == MIMIC_TARGET_STANDARDIZE) &&
-        !(loss->needs & MIMIC__TAKES_TARGET_NORM))
+        !mimic__name_in(loss->options, "target_norm"))
         return BAD("target_norm", "center and standardize apply to losses that regress on the "
                    "teacher's logits, not to options.loss %s", loss->name);
     if (o->patience > 0 && !o->validation)

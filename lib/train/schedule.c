@@ -79,15 +79,8 @@ static const char *unused_by_schedule(const void *p, const char *field, char *bu
                                  schedule_reads);
 }
 
-static const char *unused_step_gamma(const void *p, char *buf, size_t cap)
-{
-    return unused_by_schedule(p, "step_gamma", buf, cap);
-}
-
-static const char *unused_step_epochs(const void *p, char *buf, size_t cap)
-{
-    return unused_by_schedule(p, "step_epochs", buf, cap);
-}
+MIMIC__UNUSED_BY(unused_by_schedule, step_gamma)
+MIMIC__UNUSED_BY(unused_by_schedule, step_epochs)
 
 static const mimic__opt schedule_rows[] = {
     {MIMIC__TRAIN_ROW(learning_rate, DOUBLE), MIMIC__SHAPES_RUN, MIMIC__GE(0), .flag = "--lr",

@@ -76,9 +76,6 @@ const char *mimic__optimizer_choice(size_t k, int32_t *value);
 /* sqrt(sum g^2) in double. */
 double mimic__grad_norm(const float *g, size_t n);
 
-/* Whether `name` is in a space-separated list of option names. */
-bool mimic__name_in(const char *list, const char *name);
-
 /* ---- statistics over a dataset (standardize.c) ----------------------------------------- */
 
 /* Per-feature mean and scale = 1 / max(std, std_floor) over all rows (population std),

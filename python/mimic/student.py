@@ -89,8 +89,9 @@ def _report_dict(r):
 
 
 def default_learning_rate(optimizer, loss):
-    """The learning rate fit(learning_rate=None) uses for `optimizer` ("sgd", "adam",
-    "adamw") and `loss` ("l2", "kd", "labels"): mimic_train_default_learning_rate."""
+    """The learning rate fit(learning_rate=None) uses for `optimizer` and `loss`, each by
+    name (the choices of fit's optimizer= and loss=, listed in its docstring):
+    mimic_train_default_learning_rate, e.g. default_learning_rate("sgd", "l2") == 0.001."""
     return float(_lib.lib.mimic_train_default_learning_rate(
         _enum(_lib.OPTIMIZERS, optimizer, "optimizer"), _enum(_lib.LOSSES, loss, "loss")))
 
@@ -102,8 +103,8 @@ def _criterion_of(code):
 
 def criterion(loss):
     """The metric early stopping minimizes with `loss` and that the records'
-    validation_loss reports (mimic_train_criterion): "logit_l2" for "l2", "kl" (at the
-    run's temperature) for "kd", "hard_ce" for "labels"."""
+    validation_loss reports (mimic_train_criterion): the name of a metric of evaluate(),
+    e.g. "logit_l2" for "l2", "kl" (at the run's temperature) for "kd"."""
     return _criterion_of(_enum(_lib.LOSSES, loss, "loss"))
 
 
@@ -115,7 +116,7 @@ class History(list):
                   examples_per_s)
       .cancelled  True when the progress callback stopped training by returning True
       .criterion  the validation metric the records' validation_loss is and early
-                  stopping minimizes ("logit_l2", "kl" or "hard_ce": see criterion())
+                  stopping minimizes (a metric's name such as "logit_l2": see criterion())
     """
 
     def __init__(self):
@@ -421,8 +422,8 @@ class Student:
           epoch, step, steps_per_epoch, epoch_end, train_loss, learning_rate, elapsed_s,
           examples_per_s, validation (a metrics dict as evaluate() returns, or None),
           train_metrics (the same on the training set when eval_train=True, else None),
-          validation_loss (the loss's criterion on the validation set: its logit_l2 for
-          "l2", kl at the temperature for "kd", hard_ce for "labels"; what early stopping
+          validation_loss (the loss's criterion on the validation set, criterion(loss):
+          e.g. its logit_l2 for "l2", kl at the temperature for "kd"; what early stopping
           minimizes; None without validation) and best_validation_loss (the lowest so far)
 
         and .report (the run's summary), .cancelled and .criterion (the metric's name).
@@ -438,16 +439,19 @@ class Student:
         (momentum= with the default Adam optimizer, temperature= with loss "l2"). An
         unknown keyword is a TypeError naming what you may have meant.
 
-        loss: "l2" (regression on the teacher logits, the default), "kd" (softmax
-          cross-entropy at `temperature`, mixed with labels by `hard_weight`) or "labels".
+        loss, optimizer, schedule: one of the names the list below gives for each (the
+          losses are defined by MIMIC_LOSS_* in include/mimic/train.h): e.g. loss "l2"
+          (regression on the teacher logits, the default) or "kd" (softmax cross-entropy at
+          `temperature`, mixed with labels by `hard_weight`); optimizer "sgd" (momentum,
+          nesterov) or "adam" (adam_beta1/2, adam_eps); schedule "cosine" or "step"
+          (step_gamma, step_epochs).
         learning_rate=None: the library's default for the optimizer and loss
-          (default_learning_rate(): Adam/AdamW 0.001; SGD 0.05 for "labels"/"kd", 0.001
-          for "l2"). Logit regression with SGD needs the small rate: its gradient grows with
-          the logit error, a softmax gradient is bounded.
-        schedule: "constant", "cosine" or "step" (step_gamma, step_epochs);
-        optimizer: "sgd" (momentum, nesterov), "adam" or "adamw" (adam_beta1/2, adam_eps);
-        target_norm: "auto" (the default: "standardize" for "l2", "none" otherwise),
-          "none", or for "l2" only "center" or "standardize";
+          (default_learning_rate()): Adam/AdamW 0.001 with any loss; with SGD the loss's
+          own, e.g. 0.05 for "kd", 0.001 for "l2". Logit regression with SGD needs the small
+          rate: its gradient grows with the logit error, a softmax gradient is bounded.
+        target_norm: "auto" (the default: the loss's own choice, e.g. "standardize" for
+          "l2", "none" for "kd"), "none", or "center" or "standardize" for a loss that
+          regresses on the teacher logits (such as "l2"; another loss refuses them);
         validation: a Dataset evaluated after each epoch; patience > 0 stops after that many
           epochs without improvement and restores the best weights;
         standardize: fit the input mean/scale on the data and store them in the model

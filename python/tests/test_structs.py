@@ -155,13 +155,43 @@ class TestOptionsStructsFromTable(unittest.TestCase):
         with self.assertRaises(_lib.OptionLayoutError):
             build("t", opts + (opts[0]._replace(offset=ctypes.sizeof(_lib.TrainOptions)),))
 
+    # The enum names of the releases so far and their values, which callers rely on: a
+    # release may add names (a loss, optimizer, schedule, ...), never renumber or drop one.
+    RELEASED = {
+        ("train", "loss"): ("LOSSES", {"l2": 1, "kd": 2, "labels": 3}),
+        ("train", "optimizer"): ("OPTIMIZERS", {"sgd": 1, "adam": 2, "adamw": 3}),
+        ("train", "schedule"): ("SCHEDULES", {"constant": 1, "cosine": 2, "step": 3}),
+        ("train", "target_norm"): ("TARGET_NORMS",
+                                   {"none": 0, "center": 1, "standardize": 2, "auto": 3}),
+        ("student", "activation"): ("ACTIVATIONS", {"relu": 1, "sigmoid": 2, "tanh": 3}),
+        ("student", "init"): ("INITS", {"uniform": 1, "he": 2}),
+    }
+
+    @staticmethod
+    def _table_choices(kind, field):
+        """name -> value of an ENUM row, asked of the library directly."""
+        index = ctypes.c_size_t()
+        find = getattr(_lib.lib, "mimic_%s_option_find" % kind)
+        choice = getattr(_lib.lib, "mimic_%s_option_choice" % kind)
+        if find(field.encode(), ctypes.byref(index)) != 0:
+            raise AssertionError("%s options: no row %r" % (kind, field))
+        out, k = {}, 0
+        name, value = ctypes.c_char_p(), ctypes.c_int32()
+        while choice(index.value, k, ctypes.byref(name), ctypes.byref(value)) == 0:
+            out[name.value.decode()] = value.value
+            k += 1
+        return out
+
     def test_enums_from_the_table(self):
-        self.assertEqual(_lib.LOSSES, {"l2": 1, "kd": 2, "labels": 3})
-        self.assertEqual(_lib.OPTIMIZERS, {"sgd": 1, "adam": 2, "adamw": 3})
-        self.assertEqual(_lib.SCHEDULES, {"constant": 1, "cosine": 2, "step": 3})
-        self.assertEqual(_lib.TARGET_NORMS, {"none": 0, "center": 1, "standardize": 2,
-                                             "auto": 3})
-        self.assertEqual(_lib.ACTIVATIONS, {"relu": 1, "sigmoid": 2, "tanh": 3})
+        for (kind, field), (attr, released) in self.RELEASED.items():
+            with self.subTest(field=field):
+                exposed = getattr(_lib, attr)
+                for name, value in released.items():
+                    self.assertEqual(exposed.get(name), value,
+                                     "_lib.%s[%r] is a released value" % (attr, name))
+                # every name of the table, and nothing else, is exposed
+                self.assertEqual(exposed, self._table_choices(kind, field))
+                self.assertEqual(len(set(exposed.values())), len(exposed), exposed)
 
     def test_new_prototypes(self):
         crit = _lib.lib.mimic_train_criterion
