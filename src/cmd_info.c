@@ -100,6 +100,41 @@ static int info_checkpoint(const char *cmd, const char *path)
     return CLI_EXIT_OK;
 }
 
+static const char *dtype_name(int32_t dt)
+{
+    static const char *const names[] = {"?",       "float32", "uint8",  "int32",
+                                        "float64", "int64",   "float16"};
+    return dt > 0 && dt < (int32_t)(sizeof names / sizeof names[0]) ? names[dt] : "?";
+}
+
+static int info_manifest(const char *cmd, const char *path)
+{
+    const cli_source src = {NULL, NULL, NULL, path};
+    cli_data *data = NULL;
+    int rc = cli_data_load(cmd, &src, 0, &data);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const mimic_dataset *d = cli_data_dataset(data);
+    size_t h = 0, w = 0;
+    mimic_dataset_image_shape(d, &h, &w);
+    printf("manifest:     %s (a dataset in %zu shards)\n", path, mimic_dataset_n_shards(d));
+    printf("rows:         %zu\n", mimic_dataset_rows(d));
+    if (h)
+        printf("inputs:       %zu %s values a row (images of %zu x %zu)\n",
+               mimic_dataset_n_inputs(d), dtype_name(mimic_dataset_input_dtype(d)), h, w);
+    else
+        printf("inputs:       %zu %s values a row\n", mimic_dataset_n_inputs(d),
+               dtype_name(mimic_dataset_input_dtype(d)));
+    printf("classes:      %zu\n", mimic_dataset_n_classes(d));
+    printf("logits:       %s\n", mimic_dataset_has_logits(d)
+                                      ? dtype_name(mimic_dataset_logits_dtype(d))
+                                      : "none");
+    printf("labels:       %s\n", mimic_dataset_has_labels(d) ? "yes" : "none");
+    printf("note:         every shard was mapped and checked; use it with --manifest\n");
+    cli_data_free(data);
+    return CLI_EXIT_OK;
+}
+
 static int info_array(const char *cmd, const char *path, int32_t kind)
 {
     mimic_array *a = NULL;
@@ -107,13 +142,12 @@ static int info_array(const char *cmd, const char *path, int32_t kind)
     int rc = cli_array_load(cmd, path, &a, &owned);
     if (rc != CLI_EXIT_OK)
         return rc;
-    static const char *const dtypes[] = {"?", "float32", "uint8", "int32", "float64", "int64"};
     int32_t dt = mimic_array_dtype(a);
     size_t h, w;
     mimic_array_image_shape(a, &h, &w);
     printf("array:        %s (%s%s)\n", path, mimic_file_kind_name(kind),
            owned ? ", gzip-compressed" : "");
-    printf("dtype:        %s\n", dt > 0 && dt < 6 ? dtypes[dt] : "?");
+    printf("dtype:        %s\n", dtype_name(dt));
     if (mimic_array_ndim(a) == 1)
         printf("shape:        %zu\n", mimic_array_rows(a));
     else if (h)
@@ -134,14 +168,16 @@ int cmd_info(int argc, char **argv)
     cli_opt opts[] = {
         {"--model", OPT_STR, &model, "FILE", NULL, "a student (.safetensors)", 0, 0},
         {"--file", OPT_STR, &file, "FILE", NULL,
-         "any file libmimic reads: a student, a trainer checkpoint, a .npy or IDX array (.gz too)",
+         "any file libmimic reads: a student, a trainer checkpoint, a .npy or IDX array (.gz "
+         "too), a dataset manifest",
          0, 0},
     };
     int help = 0;
     int rc = cli_parse(cmd, argc, argv, opts, 2, "--model M | --file F",
                        "Describe a file: a student's architecture, parameter count, activation, "
                        "input normalization and\nmetadata; a checkpoint's position, options and "
-                       "architecture; an array's dtype and shape.",
+                       "architecture; an array's dtype and shape; a\nmanifest's shards, rows "
+                       "and types.",
                        &help);
     if (rc != CLI_EXIT_OK || help)
         return rc;
@@ -164,6 +200,7 @@ int cmd_info(int argc, char **argv)
     }
     switch (kind) {
     case MIMIC_FILE_CHECKPOINT: rc = info_checkpoint(cmd, path); break;
+    case MIMIC_FILE_MANIFEST: rc = info_manifest(cmd, path); break;
     case MIMIC_FILE_NPY:
     case MIMIC_FILE_IDX:
     case MIMIC_FILE_GZIP: rc = info_array(cmd, path, kind); break;
@@ -171,8 +208,8 @@ int cmd_info(int argc, char **argv)
     case MIMIC_FILE_SAFETENSORS: rc = info_student(cmd, path); break;
     default:
         return cli_error(cmd,
-                         "%s: this is %s; mimic info describes students, trainer checkpoints and "
-                         ".npy or IDX arrays",
+                         "%s: this is %s; mimic info describes students, trainer checkpoints, "
+                         ".npy or IDX arrays and dataset manifests",
                          path, mimic_file_kind_name(kind));
     }
     if (rc == CLI_EXIT_OK && fflush(stdout) != 0)

@@ -77,9 +77,10 @@ flags = {
               "--clip-norm", "--patience", "--seed", "--threads", "--standardize", "--out", "--log",
               "--plot", "--checkpoint", "--checkpoint-every", "--resume", "--quiet", "--optimizer",
               "--warmup", "--target-norm", "--step-gamma", "--step-epochs", "--std-floor",
-              "--progress-every", "--dropout", "--image", "--flip", "--shift"],
-    "eval": ["--model", "--inputs", "--logits", "--labels", "--temperature", "--json"],
-    "predict": ["--model", "--inputs", "--out", "--classes"],
+              "--progress-every", "--dropout", "--image", "--flip", "--shift", "--manifest",
+              "--valid-manifest"],
+    "eval": ["--model", "--inputs", "--logits", "--labels", "--temperature", "--json", "--manifest"],
+    "predict": ["--model", "--inputs", "--out", "--classes", "--manifest"],
     "info": ["--model"],
     "export": ["--model", "--onnx"],
 }
@@ -367,6 +368,77 @@ for name, word in bad.items():
     expect(f"{name} rejected", ["train", *args, "--hidden", "5", "--loss", "labels", "--out", p("bad.st")], 1,
            [name, word])
 check("no model from bad IDX", not os.path.exists(p("bad.st")))
+
+# ---- sharded datasets: --manifest wherever files are read ----------------------------------------
+# The training rows in three shards (float16 logits, uint8-free float inputs), written by numpy;
+# training on the manifest gives the student training on the same rows as files gives.
+shards = os.path.join(TMP, "shards")
+os.makedirs(shards)
+Z16 = Z[:480].astype(np.float16)
+np.save(p("z16.npy"), Z16)
+cuts = [0, 100, 350, 480]
+entries = []
+for k in range(3):
+    a, b = cuts[k], cuts[k + 1]
+    np.save(os.path.join(shards, f"s{k}.x.npy"), X[a:b])
+    np.save(os.path.join(shards, f"s{k}.z.npy"), Z16[a:b])
+    np.save(os.path.join(shards, f"s{k}.y.npy"), Y[a:b])
+    entries.append({"inputs": f"s{k}.x.npy", "logits": f"s{k}.z.npy", "labels": f"s{k}.y.npy"})
+man = os.path.join(shards, "train.json")
+with open(man, "w") as f:
+    json.dump({"format": "mimic-manifest", "version": 1, "shards": entries}, f)
+vman = os.path.join(shards, "valid.json")
+np.save(os.path.join(shards, "v.x.npy"), X[480:])
+np.save(os.path.join(shards, "v.z.npy"), Z[480:].astype(np.float16))
+with open(vman, "w") as f:
+    json.dump({"format": "mimic-manifest", "version": 1,
+               "shards": [{"inputs": "v.x.npy", "logits": "v.z.npy"}]}, f)
+S = ["--hidden", "16", "--loss", "l2", "--epochs", "3", "--seed", "4", "--quiet"]
+expect("train on a manifest", ["train", "--manifest", man, "--valid-manifest", vman, *S,
+                                "--out", p("man.st")], 0)
+expect("train on the same rows as files", ["train", "--inputs", p("x.npy"), "--logits", p("z16.npy"),
+                                           "--labels", p("y.npy"), "--valid-inputs", p("vx.npy"),
+                                           "--valid-logits", p("vz.npy"), *S, "--out", p("files.st")], 0)
+try:
+    same = open(p("man.st"), "rb").read() == open(p("files.st"), "rb").read()
+except OSError:
+    same = False
+check("a manifest trains the student its files train", same)
+code, out, err = expect("eval on a manifest", ["eval", "--model", p("man.st"), "--manifest", man, "--json"], 0)
+try:
+    check("eval on a manifest counts every shard's rows", json.loads(out)["rows"] == 480, out[:100])
+except ValueError:
+    check("eval on a manifest prints JSON", False, out[:200])
+expect("predict on a manifest", ["predict", "--model", p("man.st"), "--manifest", man, "--out", p("mp.npy"),
+                                 "--classes", p("mc.npy"), "--chunk", "64", "--quiet"], 0)
+expect("predict on the files", ["predict", "--model", p("man.st"), "--inputs", p("x.npy"), "--out", p("fp.npy"),
+                                "--quiet"], 0)
+try:
+    MP, FP = np.load(p("mp.npy")), np.load(p("fp.npy"))
+    check("predict streams every shard's rows", MP.shape == (480, C) and np.array_equal(MP, FP),
+          f"{MP.shape}")
+    check("predict --classes over shards", np.array_equal(np.load(p("mc.npy")), MP.argmax(1)))
+except OSError as e:
+    check("predict on a manifest wrote files", False, str(e))
+expect("info describes a manifest", ["info", "--file", man], 0,
+       stdout_has=["3 shards", "rows:         480", "float16"])
+expect("--manifest with --inputs is a usage error",
+       ["train", "--manifest", man, "--inputs", p("x.npy"), *S, "--out", p("u.st")], 2,
+       ["--manifest", "--inputs"])
+expect("--patience without validation names --valid-manifest",
+       ["train", "--manifest", man, *S, "--patience", "2", "--out", p("u.st")], 2, ["--valid-manifest"])
+with open(os.path.join(shards, "nolabels.json"), "w") as f:
+    json.dump({"format": "mimic-manifest", "version": 1,
+               "shards": [{"inputs": "s0.x.npy", "logits": "s0.z.npy"}]}, f)
+expect("a loss that needs labels the shards lack",
+       ["train", "--manifest", os.path.join(shards, "nolabels.json"), "--hidden", "4", "--loss", "labels",
+        "--out", p("u.st")], 1, ["nolabels.json", "needs labels"])
+os.remove(os.path.join(shards, "s1.z.npy"))
+expect("a missing shard is named", ["train", "--manifest", man, *S, "--out", p("u.st")], 1,
+       ["train.json: shard 1:", "s1.z.npy"])
+expect("a manifest given as --inputs says so",
+       ["train", "--inputs", man, "--logits", p("z.npy"), *S, "--out", p("u.st")], 1, ["--manifest"])
+check("no model from failed manifest runs", not os.path.exists(p("u.st")))
 
 # ---- Ctrl-C: exit 130, --out untouched ------------------------------------------------------------
 big = rng.normal(size=(20000, 64)).astype(np.float32)
