@@ -2,7 +2,9 @@
 """Train a shallow student on a deep teacher's Fashion-MNIST logits and compare test
 accuracies.
 
-  MIMIC_LIBRARY=build/libmimic.so PYTHONPATH=python python3 examples/python/fashion_mnist.py
+  /usr/bin/python3 examples/python/fashion_mnist.py          # with the package installed
+  MIMIC_LIBRARY=build/rel/libmimic.so PYTHONPATH=python /usr/bin/python3 \
+      examples/python/fashion_mnist.py                       # in place, after the README's build
 
 Images: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist, IDX, gzipped).
 Teacher logits: data/teacher_{train,test}_logits.npy (a ResNet ensemble, see data/README.md).

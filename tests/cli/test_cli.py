@@ -440,6 +440,23 @@ expect("a manifest given as --inputs says so",
        ["train", "--inputs", man, "--logits", p("z.npy"), *S, "--out", p("u.st")], 1, ["--manifest"])
 check("no model from failed manifest runs", not os.path.exists(p("u.st")))
 
+# ---- docs: the paths the README and the examples tell a user to use exist after its build ------
+import glob
+import re
+ROOT = os.path.join(HERE, "..", "..")
+readme = open(os.path.join(ROOT, "README.md")).read()
+build_dirs = set(re.findall(r"cmake -S \. -B (\S+)", readme))
+check("the README builds somewhere", bool(build_dirs), "no 'cmake -S . -B DIR' in README.md")
+docs = glob.glob(os.path.join(ROOT, "examples", "**", "*.py"), recursive=True) + \
+    glob.glob(os.path.join(ROOT, "examples", "**", "*.md"), recursive=True) + \
+    [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "python", "README.md")]
+for doc in docs:
+    for lib in re.findall(r"MIMIC_LIBRARY=(\S+)", open(doc).read()):
+        if lib.startswith(("/", "...", "$", "<")):
+            continue  # a placeholder or an absolute path of the user's own
+        check(f"{os.path.relpath(doc, ROOT)}: MIMIC_LIBRARY={lib} is made by the README's build",
+              any(lib == f"{d}/libmimic.so" for d in build_dirs), f"README builds {sorted(build_dirs)}")
+
 # ---- Ctrl-C: exit 130, --out untouched ------------------------------------------------------------
 big = rng.normal(size=(20000, 64)).astype(np.float32)
 np.save(p("bx.npy"), big)
