@@ -4,14 +4,18 @@
  * A dataset is `rows` examples, each with
  *   - an input row of n_inputs values, float32 or uint8 (uint8 stays uint8 in memory:
  *     transfer sets are big; it is converted to float during training's batch gather),
- *   - a row of n_classes teacher logits (float32; optional only for labelled data),
- *   - optionally an int32 label in [0, n_classes).
- * All arrays are row-major (C order).
+ *   - a row of n_classes teacher logits, float32 or float16 (float16 halves the memory and
+ *     the disk a transfer set needs and keeps a logit to about 1e-3 relative; it is widened
+ *     exactly to float32 as rows are read; optional only for labelled data),
+ *   - optionally a label in [0, n_classes) (int32, int64 or uint8 as stored).
+ * All arrays are row-major (C order). Rows are numbered with 64-bit indices; a dataset may
+ * be one set of arrays or many shards (mimic_dataset_load_manifest).
  *
  * Ownership: `mimic_dataset_create` copies the caller's arrays; `mimic_dataset_wrap`
  * borrows them (the caller keeps them alive and unchanged until the handle is freed);
- * `mimic_dataset_load_npy` memory-maps the files read-only. A slice is a view that keeps
- * the storage of its parent alive, so parent and slice can be freed in any order.
+ * the file loaders memory-map the files read-only (a transfer set larger than memory costs
+ * page cache, not heap). A slice is a view that keeps the storage of its parent alive, so
+ * parent and slice can be freed in any order.
  *
  * Validation happens once, at creation: teacher logits must be finite, labels must lie in
  * [0, n_classes). Float inputs may hold any value (they are the caller's features).
