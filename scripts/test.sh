@@ -42,6 +42,7 @@ ALL_STEPS=(setup layers plain standalone asan reference tsan install exports hea
 # (scripts/demo.sh) is where examples run on the full data.
 # shellcheck disable=SC2016  # expanded later, by the examples step
 EXAMPLE_ARGS=(
+  'label_transfer_set|$TESTDATA/npy/x_f4.npy $OUT 4'
   'softmax_vs_logits|'
   'train_minimal|$TESTDATA/npy/x_f4.npy $TESTDATA/npy/z_f4.npy $TESTDATA/npy/y_i4.npy $OUT/student.safetensors 2'
 )

@@ -86,6 +86,13 @@ MIMIC_API const char *mimic_last_error(void);
 MIMIC_API const char *mimic_version_string(void);
 MIMIC_API int mimic_version_number(void);
 
+/* float32 <-> IEEE binary16 (NumPy float16) bits, n values, e.g. to store teacher logits as
+ * MIMIC_DTYPE_F16: narrowing rounds to nearest, ties to even, as NumPy's astype does
+ * (overflow gives infinity: a teacher logit beyond 65504 does not fit); widening is exact.
+ * Since 1.3. */
+MIMIC_API void mimic_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+MIMIC_API void mimic_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

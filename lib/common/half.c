@@ -28,7 +28,8 @@ static float half_bits_to_float(uint16_t h)
             bits = sign | (uint32_t)(127 - 15 - e) << 23 | (man & 0x3ffu) << 13;
         }
     } else if (exp == 31) {
-        bits = sign | 0x7f800000u | man << 13; /* inf, NaN (payload kept) */
+        /* inf; NaN quieted with its payload kept, as vcvtph2ps does */
+        bits = sign | 0x7f800000u | (man ? 0x400000u : 0) | man << 13;
     } else {
         bits = sign | (exp + 112) << 23 | man << 13;
     }
@@ -141,4 +142,16 @@ uint16_t mimic__f32_to_f16(float f)
     if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
         h++; /* may carry into the exponent, up to inf: right */
     return (uint16_t)(sign | h);
+}
+
+void mimic_f32_to_f16(const float *src, uint16_t *dst, size_t n)
+{
+    for (size_t i = 0; src && dst && i < n; i++)
+        dst[i] = mimic__f32_to_f16(src[i]);
+}
+
+void mimic_f16_to_f32(const uint16_t *src, float *dst, size_t n)
+{
+    if (src && dst)
+        mimic__f16_to_f32(src, dst, n);
 }
