@@ -31,7 +31,7 @@ export MIMIC_JOBS=$JOBS
 
 ALL_STEPS=(setup layers plain standalone asan reference tsan install exports headers abi
            consumer-pkgconfig consumer-cmake consumer-vendor examples
-           python fuzz crash valgrind onnx)
+           python wheel fuzz crash valgrind onnx)
 
 # Command lines of the examples (examples/*.c, run by the `examples` step), one entry
 # "NAME|ARGUMENTS". ARGUMENTS are shell words, evaluated with $DATA = the repo's data/,
@@ -360,6 +360,16 @@ step_python() {
     die "pytest collected no tests, but there are $nfiles test files"
   fi
   return "$rc"
+}
+
+# 8a'. The Python package as users install it: `pip install ./python` compiles libmimic
+#      with CMake and bundles it (tests/wheel/run.sh: the wheel, the one-command install
+#      and the sdist, each into a fresh venv, used with no MIMIC_LIBRARY). Needs no other step.
+step_wheel() {
+  local out=$BUILD/ci-wheel
+  bash "$ROOT/tests/wheel/run.sh" "$out" "$(version_from_header)" "$PY"
+  local whl
+  for whl in "$out"/dist/*.whl; do note "$(basename "$whl") $(($(stat -c %s "$whl") / 1024)) KiB"; done
 }
 
 # 8b. libFuzzer targets, each for MIMIC_FUZZ_SECONDS (their seed-corpus replayers already

@@ -22,7 +22,7 @@ from .loss import softmax
 from .student import TENSOR_NAMES, History, Student, criterion, default_learning_rate
 from .trainer import Trainer
 
-__version__ = "1.2.0"
+from ._version import __version__  # libmimic's, from include/mimic/common.h
 
 #: The loaded library: its path (or the name the system loader resolved) and version.
 library_path = _lib.library_path
