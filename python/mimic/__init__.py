@@ -21,6 +21,7 @@ from .dataset import Dataset
 from .loss import softmax
 from .student import TENSOR_NAMES, History, Student, criterion, default_learning_rate
 from .trainer import Trainer
+from .writers import ManifestWriter, NpyWriter
 
 __version__ = "1.2.0"
 
@@ -33,6 +34,7 @@ library_version_number = _lib.lib.mimic_version_number()
 fit_options = tuple(_options.TRAIN_KEYWORDS)
 
 __all__ = ["Dataset", "Student", "Trainer", "History", "MimicError", "OptionError", "Status",
+           "NpyWriter", "ManifestWriter",
            "loss", "softmax", "TENSOR_NAMES", "default_learning_rate", "criterion",
            "fit_options", "library_path", "library_version", "library_version_number",
            "__version__"]
