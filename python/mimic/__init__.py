@@ -15,7 +15,7 @@ the system loader.
 """
 
 from . import _lib, _options
-from . import loss
+from . import loss, transfer
 from ._errors import MimicError, OptionError, Status
 from .dataset import Dataset
 from ._label import LabelResult, label
@@ -35,7 +35,7 @@ library_version_number = _lib.lib.mimic_version_number()
 fit_options = tuple(_options.TRAIN_KEYWORDS)
 
 __all__ = ["Dataset", "Student", "Trainer", "History", "MimicError", "OptionError", "Status",
-           "NpyWriter", "ManifestWriter", "label", "LabelResult",
+           "NpyWriter", "ManifestWriter", "label", "LabelResult", "transfer",
            "loss", "softmax", "TENSOR_NAMES", "default_learning_rate", "criterion",
            "fit_options", "library_path", "library_version", "library_version_number",
            "__version__"]
