@@ -350,9 +350,10 @@ class _Progress:
 
     def finish(self, result):
         if self.enabled:
-            self._show("mimic.label: %d rows in %d shards -> %s (the teacher labelled %d rows, "
-                       "%.0f rows/s, in %.1f s; %d shards kept from an earlier run)"
-                       % (result.rows, result.n_shards, result.manifest, result.teacher_rows,
+            self._show("mimic.label: %d rows in %d shard%s -> %s (the teacher labelled %d rows, "
+                       "%.0f rows/s, in %.1f s; %d kept from an earlier run)"
+                       % (result.rows, result.n_shards, "s" if result.n_shards != 1 else "",
+                          result.manifest, result.teacher_rows,
                           result.teacher_rows / result.seconds if result.seconds > 0 else 0.0,
                           result.seconds, result.kept_shards), "\n")
 
@@ -540,7 +541,8 @@ def label(teacher, inputs, out_dir, batch_size=256, dtype="float16", shard_rows=
     Resuming: rerun the same call after a crash, an exception or Ctrl-C. Complete shards
     (every file under its final name, rows as expected, first and last input rows equal to
     the inputs') are kept and the teacher is not called for their rows; an incomplete shard
-    is discarded and redone, so the files end byte-identical to an uninterrupted run's.
+    is discarded and redone, so the files end byte-identical to an uninterrupted run's (with
+    the same batch_size: the teacher sees the same batches).
     out_dir/label-state.json records the job (shard_rows, dtype, the inputs' dtype, row
     shape and row count, a fingerprint of their first and last rows, whether labels were
     given): a rerun with other parameters or inputs is a ValueError naming what differs
