@@ -15,12 +15,14 @@ the system loader.
 """
 
 from . import _lib, _options
-from . import loss
+from . import loss, transfer
 from ._errors import MimicError, OptionError, Status
 from .dataset import Dataset
+from ._label import LabelResult, label
 from .loss import softmax
 from .student import TENSOR_NAMES, History, Student, criterion, default_learning_rate
 from .trainer import Trainer
+from .writers import ManifestWriter, NpyWriter
 
 from ._version import __version__  # libmimic's, from include/mimic/common.h
 
@@ -33,6 +35,7 @@ library_version_number = _lib.lib.mimic_version_number()
 fit_options = tuple(_options.TRAIN_KEYWORDS)
 
 __all__ = ["Dataset", "Student", "Trainer", "History", "MimicError", "OptionError", "Status",
+           "NpyWriter", "ManifestWriter", "label", "LabelResult", "transfer",
            "loss", "softmax", "TENSOR_NAMES", "default_learning_rate", "criterion",
            "fit_options", "library_path", "library_version", "library_version_number",
            "__version__"]

@@ -6,8 +6,8 @@ they are built at import time from the library's own description of their fields
 (include/mimic/options.h: mimic_train_option_info and friends), ordered by offset, and
 checked against the library (every field where the table says, no undescribed gaps, the
 same total size as the library's struct). The output structs (metrics, progress, report,
-option info) mirror include/mimic/*.h by hand; the struct-layout test compares them with a
-C compiler's view of the headers.
+option info) and the dataset description (mimic_dataset_memory) mirror include/mimic/*.h
+by hand; the struct-layout test compares them with a C compiler's view of the headers.
 
 Library search order (the first that exists wins; a failure to load an explicitly named
 library is an error, never a silent fallback):
@@ -60,6 +60,9 @@ ERR_CANCELLED = -9
 DTYPE_F32 = 1
 DTYPE_U8 = 2
 DTYPE_I32 = 3
+DTYPE_F64 = 4
+DTYPE_I64 = 5
+DTYPE_F16 = 6
 
 # ---- option field types (options.h) -------------------------------------------------------
 
@@ -162,6 +165,22 @@ class TrainReport(ctypes.Structure):
         ("best_validation_loss", c_double),
         ("elapsed_s", c_double),
         ("examples_per_s", c_double),
+    ]
+
+
+class DatasetMemory(ctypes.Structure):
+    """struct mimic_dataset_memory (dataset.h; versioned, since 1.3)."""
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("inputs", c_void_p),
+        ("input_dtype", c_int32),
+        ("teacher_logits", c_void_p),
+        ("logits_dtype", c_int32),
+        ("labels", c_void_p),
+        ("labels_dtype", c_int32),
+        ("rows", c_size_t),
+        ("n_inputs", c_size_t),
+        ("n_classes", c_size_t),
     ]
 
 
@@ -410,6 +429,7 @@ STRUCTS = {
     "mimic_progress": Progress,
     "mimic_train_options": TrainOptions,
     "mimic_train_report": TrainReport,
+    "mimic_dataset_memory": DatasetMemory,
 }
 
 # ---- phase 2: every other prototype ---------------------------------------------------------
@@ -421,6 +441,15 @@ PROTOTYPES = {
     "mimic_dataset_wrap": (c_int, [P(_VP), c_void_p, c_int32, _PF, _PI32, c_size_t, c_size_t,
                                    c_size_t]),
     "mimic_dataset_load_npy": (c_int, [P(_VP), c_char_p, c_char_p, c_char_p]),
+    "mimic_dataset_memory_init": (None, [P(DatasetMemory), c_size_t]),
+    "mimic_dataset_create_memory": (c_int, [P(_VP), P(DatasetMemory)]),
+    "mimic_dataset_wrap_memory": (c_int, [P(_VP), P(DatasetMemory)]),
+    "mimic_dataset_load_manifest": (c_int, [P(_VP), c_char_p]),
+    "mimic_manifest_writer_open": (c_int, [P(_VP), c_char_p]),
+    "mimic_manifest_writer_add": (c_int, [_VP, c_char_p, c_char_p, c_char_p]),
+    "mimic_manifest_writer_rows": (c_uint64, [_VP]),
+    "mimic_manifest_writer_close": (c_int, [_VP]),
+    "mimic_manifest_writer_abort": (None, [_VP]),
     "mimic_dataset_slice": (c_int, [P(_VP), _VP, c_size_t, c_size_t]),
     "mimic_dataset_rows": (c_size_t, [_VP]),
     "mimic_dataset_n_inputs": (c_size_t, [_VP]),
@@ -428,9 +457,20 @@ PROTOTYPES = {
     "mimic_dataset_has_labels": (c_int, [_VP]),
     "mimic_dataset_has_logits": (c_int, [_VP]),
     "mimic_dataset_input_dtype": (c_int32, [_VP]),
+    "mimic_dataset_logits_dtype": (c_int32, [_VP]),
+    "mimic_dataset_n_shards": (c_size_t, [_VP]),
+    "mimic_dataset_image_shape": (None, [_VP, P(c_size_t), P(c_size_t)]),
+    "mimic_dataset_get_inputs": (c_int, [_VP, c_size_t, c_size_t, _PF]),
+    "mimic_dataset_get_logits": (c_int, [_VP, c_size_t, c_size_t, _PF]),
+    "mimic_dataset_get_labels": (c_int, [_VP, c_size_t, c_size_t, _PI32]),
     "mimic_dataset_free": (None, [_VP]),
     # npy.h
     "mimic_npy_save": (c_int, [c_char_p, c_void_p, c_int32, c_size_t, c_size_t]),
+    "mimic_npy_writer_open": (c_int, [P(_VP), c_char_p, c_int32, P(c_size_t), c_size_t]),
+    "mimic_npy_writer_append": (c_int, [_VP, c_void_p, c_size_t]),
+    "mimic_npy_writer_rows": (c_uint64, [_VP]),
+    "mimic_npy_writer_close": (c_int, [_VP]),
+    "mimic_npy_writer_abort": (None, [_VP]),
     # student.h
     "mimic_student_options_init": (None, [P(StudentOptions), c_size_t]),
     "mimic_student_create": (c_int, [P(_VP), P(StudentOptions)]),

@@ -209,6 +209,11 @@ class TestOptionsStructsFromTable(unittest.TestCase):
         self.assertEqual((m.rows, m.logit_l2, m.agreement, m.accuracy), (2, 0.0, 1.0, 0.5))
         index = ctypes.c_size_t()
         self.assertEqual(_lib.lib.mimic_train_option_find(b"--lr", ctypes.byref(index)), 0)
+        # mimic_dataset_memory_init: float32 inputs and logits, int32 labels, our size
+        mem = _lib.DatasetMemory()
+        _lib.lib.mimic_dataset_memory_init(ctypes.byref(mem), ctypes.sizeof(mem))
+        self.assertEqual((mem.struct_size, mem.input_dtype, mem.logits_dtype, mem.labels_dtype),
+                         (ctypes.sizeof(mem), _lib.DTYPE_F32, _lib.DTYPE_F32, _lib.DTYPE_I32))
         self.assertEqual(_lib.TRAIN_OPTIONS[index.value].name, "learning_rate")
 
 
