@@ -2,7 +2,9 @@
 """Train a small PyTorch CNN teacher on Fashion-MNIST, label an augmented transfer set with
 it, train a shallow student on that set with libmimic, and compare test accuracies.
 
-  MIMIC_LIBRARY=build/libmimic.so PYTHONPATH=python python3 examples/python/transfer_set.py
+  /usr/bin/python3 examples/python/transfer_set.py          # with the package installed
+  MIMIC_LIBRARY=build/rel/libmimic.so PYTHONPATH=python /usr/bin/python3 \
+      examples/python/transfer_set.py                       # in place, after the README's build
 
 1. teacher: a two-layer CNN trained for --teacher-epochs on --train-rows training images;
    saved to OUT/teacher-*.pt, and loaded from there by a rerun with the same settings;
