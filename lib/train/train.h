@@ -85,6 +85,17 @@ int mimic__input_stats(const mimic_dataset *d, double std_floor, float *mean, fl
 /* Per-class mean and std of the teacher logits (std 0 is replaced by 1). */
 int mimic__target_stats(const mimic_dataset *d, float *mean, float *std);
 
+/* The same statistics from parts of the rows, for ranks that each read some of them: a
+ * rank adds the sums of rows [first, end) to `sums` (2 D or 2 C doubles, zeroed by the
+ * caller), the ranks' sums are added up (an all-reduce), and _finish turns the sums over all
+ * rows into what mimic__input_stats and mimic__target_stats give, up to rounding (the sums
+ * are of values shifted by row 0's; exact for uint8 inputs, whatever the split). */
+void mimic__input_sums(const mimic_dataset *d, uint64_t first, uint64_t end, double *sums);
+void mimic__input_finish(const mimic_dataset *d, double std_floor, const double *sums, float *mean,
+                         float *scale);
+int mimic__target_sums(const mimic_dataset *d, uint64_t first, uint64_t end, double *sums);
+void mimic__target_finish(const mimic_dataset *d, const double *sums, float *mean, float *std);
+
 /* ---- image augmentation (augment.c) ------------------------------------------------------ */
 
 /* One training step's augmentation draws (options.flip, options.shift). */
