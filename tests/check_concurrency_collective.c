@@ -716,6 +716,12 @@ START_TEST(test_agree)
     agree_world(3);
     for (int r = 0; r < 3; r++)
         ck_assert_str_eq(agreed_msg[r], "rank 2 of 3: x.npy: no such file");
+    /* one rank: its message as it is */
+    status_of[0] = 3;
+    message_of[0] = "x.npy: no such file";
+    agree_world(1);
+    ck_assert_int_eq(agreed[0], 3);
+    ck_assert_str_eq(agreed_msg[0], "x.npy: no such file");
 }
 END_TEST
 

@@ -63,7 +63,8 @@ MIMIC_API void mimic_collective_init(mimic_collective *c, size_t struct_size);
  * for success, any other value for a failure (e.g. a MIMIC_ERR_* code, or a program's exit
  * status); `message` says what failed here (NULL: mimic_last_error()). Returns 0 on every
  * rank when every rank passed 0; otherwise, on every rank, the status of the lowest failing
- * rank, with mimic_last_error() = "rank R of N: <its message>" (at most 255 bytes of it).
+ * rank, with mimic_last_error() = "rank R of N: <its message>" (at most 511 bytes of it;
+ * the message alone with one rank).
  * Errors: MIMIC_ERR_INVALID (a bad collective; local, no other rank learns of it),
  * MIMIC_ERR_IO (an all-reduce failed). Thread-safe as the collective is. */
 MIMIC_API int mimic_collective_agree(const mimic_collective *c, int status, const char *message);

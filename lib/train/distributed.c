@@ -117,7 +117,7 @@ int mimic__coll_fail(const mimic_collective *c, int root, int status, const char
     for (; i + 1 < MIMIC__COLL_MSG && buf[i] > 0 && buf[i] < 256; i++)
         text[i] = (char)(unsigned char)buf[i];
     text[i] = 0;
-    if (agreed_text(text, c->size))
+    if (c->size == 1 || agreed_text(text, c->size)) /* one rank: nothing to name */
         return mimic__error(status, "%s", text);
     return mimic__error(status, "rank %d of %d: %s", root, (int)c->size, text);
 }

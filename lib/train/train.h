@@ -183,7 +183,7 @@ void mimic__checkpoint_close(mimic__ckpt *c);
 
 /* ---- data-parallel training (distributed.c) -------------------------------------------- */
 
-#define MIMIC__COLL_MSG 256   /* bytes of a failing rank's message that the others get */
+#define MIMIC__COLL_MSG 512   /* bytes of a failing rank's message that the others get */
 #define MIMIC__COLL_SLOT 6    /* floats a rank appends to a step's gradient all-reduce */
 #define MIMIC__COLL_IDENT 128 /* doubles: the count and hashes of a run's identity entries */
 
