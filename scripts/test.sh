@@ -373,7 +373,7 @@ step_python() {
 # 8a'. Data-parallel training over MPI (tests/mpi/run.sh): `mpirun -np 1|2|3 mimic train`
 #      against one process, a failure on one rank (missing file, NaN, out of memory, options,
 #      SIGINT, SIGKILL, checkpoint writes), resumes, libmimic_mpi's pieces and the installed
-#      adapter. Open MPI over loopback, oversubscribed.
+#      adapter, the mpi4py example. Open MPI over loopback, oversubscribed.
 step_mpi() {
   local dir=$BUILD/ci-plain
   [ -x "$dir/mimic" ] || die "no plain build of the CLI (the plain step failed or did not run)"

@@ -18,6 +18,7 @@ from . import _lib, _options
 from . import loss
 from ._errors import MimicError, OptionError, Status
 from .dataset import Dataset
+from .distributed import Collective
 from .loss import softmax
 from .student import TENSOR_NAMES, History, Student, criterion, default_learning_rate
 from .trainer import Trainer
@@ -33,6 +34,7 @@ library_version_number = _lib.lib.mimic_version_number()
 fit_options = tuple(_options.TRAIN_KEYWORDS)
 
 __all__ = ["Dataset", "Student", "Trainer", "History", "MimicError", "OptionError", "Status",
+           "Collective",
            "loss", "softmax", "TENSOR_NAMES", "default_learning_rate", "criterion",
            "fit_options", "library_path", "library_version", "library_version_number",
            "__version__"]

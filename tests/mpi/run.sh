@@ -16,7 +16,8 @@
 # to the uninterrupted run's student, byte for byte; a checkpoint rank 0 cannot write stops
 # every rank and leaves the last one; a resume with another number of ranks is refused,
 # naming both; libmimic_mpi's all-reduces in pieces (tests/mpi/chunks.c); programs built
-# against the installed adapter. Every mpirun runs under `timeout`: a
+# against the installed adapter; the Python example over mpi4py
+# (examples/python/distributed_mpi4py.py). Every mpirun runs under `timeout`: a
 # hang fails the test instead of the run. Exits 77 (skip) without MPI.
 set -euo pipefail
 
@@ -303,7 +304,7 @@ else
   bad "resume on other ranks" "$msg"
 fi
 
-# ---- 4. the adapter's pieces ----------------------------------------------------------------
+# ---- 4. the adapter's pieces, and Python over mpi4py ----------------------------------------
 exported=$(nm -D --defined-only --format=posix "$build/mpi/libmimic_mpi.so" | awk '{print $1}' |
            sed 's/@.*//' | sort -u | tr '\n' ' ')
 if [ "$exported" = "mimic_mpi_collective " ]; then
@@ -319,6 +320,17 @@ if [ -x "$build/tests/mpi_chunks" ]; then
   fi
 else
   bad "chunks" "no $build/tests/mpi_chunks"
+fi
+if "$py" -c "import mpi4py, numpy" 2>/dev/null; then
+  if MIMIC_LIBRARY=$build/libmimic.so PYTHONPATH=$root/python timeout 300 \
+       "${mpirun_cmd[@]}" -np 2 "$py" "$root/examples/python/distributed_mpi4py.py" \
+       > "$tmp/py.out" 2>&1; then
+    ok "examples/python/distributed_mpi4py.py on 2 ranks: $(grep -m1 'relative' "$tmp/py.out")"
+  else
+    bad "python mpi4py" "$(tail -5 "$tmp/py.out")"
+  fi
+else
+  bad "python mpi4py" "no mpi4py and NumPy for $py (apt-get install python3-mpi4py)"
 fi
 
 # ---- 5. the installed adapter, the two ways a project uses it ------------------------------
