@@ -83,22 +83,14 @@ err_has() { grep -qF -- "$2" "$1/err" || { echo "stderr lacks '$2':"; sed 's/^/ 
 
 # weights_close A B TOL: the students' tensors differ by at most TOL relative to the largest.
 weights_close() {
-  "$py" - "$1" "$2" "$3" <<'PY'
-import json, struct, sys
+  MIMIC_LIBRARY=$build/libmimic.so PYTHONPATH=$root/python "$py" -c '
+import sys
 import numpy as np
-def load(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    head = json.loads(raw[8:8 + n])
-    body = raw[8 + n:]
-    return {k: np.frombuffer(body[v["data_offsets"][0]:v["data_offsets"][1]], np.float32)
-            for k, v in head.items() if k != "__metadata__"}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-assert a.keys() == b.keys(), (a.keys(), b.keys())
-worst = max(float(np.abs(a[k] - b[k]).max() / max(np.abs(a[k]).max(), 1e-30)) for k in a)
+import mimic
+a, b = (mimic.Student.load(p).tensors() for p in sys.argv[1:3])
+worst = max(float(np.abs(a[k] - b[k]).max() / np.abs(a[k]).max()) for k in a)
 print("max relative difference %.3g" % worst)
-sys.exit(0 if worst <= float(sys.argv[3]) else 1)
-PY
+sys.exit(0 if worst <= float(sys.argv[3]) else 1)' "$1" "$2" "$3"
 }
 
 # The run every test varies: 2400 u8 8x8 images, standardized, flipped and shifted, dropout,
