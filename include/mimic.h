@@ -17,6 +17,7 @@
 #include "mimic/student.h"
 #include "mimic/loss.h"
 #include "mimic/evaluate.h"
+#include "mimic/collective.h"
 #include "mimic/train.h"
 #include "mimic/onnx.h"
 #include "mimic/options.h"

@@ -31,7 +31,7 @@ export MIMIC_JOBS=$JOBS
 
 ALL_STEPS=(setup layers plain standalone asan reference tsan install exports headers abi
            consumer-pkgconfig consumer-cmake consumer-vendor examples
-           python wheel fuzz crash valgrind onnx)
+           python wheel mpi fuzz crash valgrind onnx)
 
 # Command lines of the examples (examples/*.c, run by the `examples` step), one entry
 # "NAME|ARGUMENTS". ARGUMENTS are shell words, evaluated with $DATA = the repo's data/,
@@ -264,6 +264,15 @@ step_install() {
     rm -rf "$moved"
     note "CLI installed (starts from any prefix)"
   fi
+  if [ -f "$dir/mpi/libmimic_mpi.so" ]; then
+    for f in lib/libmimic_mpi.so "lib/libmimic_mpi.so.$major" include/mimic/mpi.h \
+             lib/pkgconfig/mimic-mpi.pc lib/cmake/mimic/mimicMpiTargets.cmake; do
+      [ -e "$STAGE/$f" ] || die "$f not installed (the build has libmimic_mpi)"
+    done
+    cmp -s "$ROOT/mpi/include/mimic/mpi.h" "$STAGE/include/mimic/mpi.h" \
+      || die "mpi/include/mimic/mpi.h not installed as is"
+    note "libmimic_mpi"
+  fi
   note "SONAME $soname, $(basename "$real"), libmimic.a"
 }
 
@@ -370,6 +379,23 @@ step_wheel() {
   bash "$ROOT/tests/wheel/run.sh" "$out" "$(version_from_header)" "$PY"
   local whl
   for whl in "$out"/dist/*.whl; do note "$(basename "$whl") $(($(stat -c %s "$whl") / 1024)) KiB"; done
+}
+
+# 8a''. Data-parallel training over MPI (tests/mpi/run.sh): `mpirun -np 1|2|3 mimic train`
+#      against one process, a failure on one rank (missing file, NaN, out of memory, options,
+#      SIGINT, SIGKILL, checkpoint writes), resumes, libmimic_mpi's pieces and the installed
+#      adapter, the mpi4py example. Open MPI over loopback, oversubscribed.
+step_mpi() {
+  local dir=$BUILD/ci-plain
+  [ -x "$dir/mimic" ] || die "no plain build of the CLI (the plain step failed or did not run)"
+  [ -f "$dir/mpi/libmimic_mpi.so" ] \
+    || skip "the plain build has no MPI (scripts/setup.sh installs Open MPI; CMake found none)"
+  local rc=0 prefix=()
+  [ -f "$STAGE/lib/libmimic_mpi.so" ] && prefix=("$STAGE") # the installed adapter too
+  bash "$ROOT/tests/mpi/run.sh" "$dir" ${prefix[@]+"${prefix[@]}"} | tee "$BUILD/ci-mpi.log" \
+    || rc=$?
+  note "$(tail -1 "$BUILD/ci-mpi.log")"
+  return "$rc"
 }
 
 # 8b. libFuzzer targets, each for MIMIC_FUZZ_SECONDS (their seed-corpus replayers already

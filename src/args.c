@@ -37,8 +37,24 @@ int cli_parse_double(const char *s, double *out)
     return 0;
 }
 
+/* Where errors go instead of stderr (a rank of `mpirun mimic train`: dist.c), or NULL. */
+static char *capture;
+static size_t capture_cap;
+
+void cli_capture_errors(char *buf, size_t cap)
+{
+    capture = buf;
+    capture_cap = cap;
+    if (buf && cap)
+        buf[0] = '\0';
+}
+
 static void vmsg(const char *cmd, const char *fmt, va_list ap)
 {
+    if (capture) {
+        vsnprintf(capture, capture_cap, fmt, ap);
+        return;
+    }
     fprintf(stderr, "mimic%s%s: ", cmd && *cmd ? " " : "", cmd ? cmd : "");
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -50,8 +66,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vmsg(cmd, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "Try 'mimic %s%s--help' for more information.\n", cmd ? cmd : "",
-            cmd ? " " : "");
+    if (!capture)
+        fprintf(stderr, "Try 'mimic %s%s--help' for more information.\n", cmd ? cmd : "",
+                cmd ? " " : "");
     return CLI_EXIT_USAGE;
 }
 

@@ -138,6 +138,33 @@ int cmd_export(int argc, char **argv);
 /* Load a model, printing "mimic CMD: PATH: problem" on failure. */
 int cli_load_model(const char *cmd, const char *path, mimic_student **out);
 
+/* ---- `mpirun -np N mimic train`: one rank of a data-parallel run (dist.c) ------------------ */
+
+typedef struct cli_dist {
+    int active;     /* a rank of an MPI job: MPI is initialized and `coll` is its collectives */
+    int mpi;        /* MPI_Init was called (cli_dist_end finalizes) */
+    int rank, size; /* 0 of 1 when not active */
+    mimic_collective coll;
+    char msg[1024]; /* while active: this rank's last error message (cli_capture_errors) */
+} cli_dist;
+
+/* Become a rank when an MPI launcher started this process (its environment says so) and the
+ * tool was built with MPI; else stay one process (d->active = 0). A rank prints no errors
+ * itself (they are kept in d->msg) and only rank 0 writes to stdout. Returns CLI_EXIT_OK or
+ * CLI_EXIT_RUNTIME (printed). */
+int cli_dist_begin(const char *cmd, cli_dist *d);
+/* Every rank passes its exit status (0 = fine) and gets the lowest failing rank's; rank 0
+ * prints that rank's message as "mimic CMD: rank R of N: message". One process: `code`. */
+int cli_dist_agree(const char *cmd, cli_dist *d, int code);
+/* An outcome every rank already shares (e.g. mimic_train's status): rank 0 prints its
+ * message, no communication. One process: `code`. */
+int cli_dist_report(const char *cmd, cli_dist *d, int code);
+/* MPI_Finalize when cli_dist_begin initialized MPI. */
+void cli_dist_end(cli_dist *d);
+/* Keep the messages of cli_error, cli_usage_error and cli_lib_error in buf (the last one,
+ * without the "mimic CMD: " prefix) instead of printing them; NULL prints again. */
+void cli_capture_errors(char *buf, size_t cap);
+
 /* blas_cpu.c: OpenBLAS core fix-up (see there). */
 const char *cli_blas_core(void);
 void cli_fix_blas_core(char **argv);

@@ -112,43 +112,54 @@ static int check_manifest_data(const char *cmd, const mimic_train_options *o,
     return CLI_EXIT_OK;
 }
 
-static int run(const char *cmd, train_args *a, mimic_train_options *o, mimic_student_options *so,
-               const cli_opt *opts, size_t n_opts)
+/* What a run holds until it ends. */
+typedef struct train_run {
+    cli_data *train, *valid;
+    mimic_student *s;
+    cli_progress p;
+} train_run;
+
+static void release(train_run *r)
+{
+    if (r->p.log)
+        fclose(r->p.log);
+    cli_progress_free(&r->p);
+    mimic_student_free(r->s);
+    cli_data_free(r->valid);
+    cli_data_free(r->train);
+}
+
+/* Everything before training: the data, the student, the progress display and the log (on
+ * rank 0: it alone prints and writes files). */
+static int prepare(const char *cmd, train_args *a, mimic_train_options *o,
+                   mimic_student_options *so, const cli_opt *opts, size_t n_opts, cli_dist *d,
+                   train_run *r)
 {
     int rc;
-    cli_data *train = NULL, *valid = NULL;
-    mimic_student *s = NULL;
-    cli_progress p;
-    memset(&p, 0, sizeof p);
-
-    if ((rc = cli_data_load(cmd, &a->train, a->n_classes, &train)) != CLI_EXIT_OK)
+    if ((rc = cli_data_load(cmd, &a->train, a->n_classes, &r->train)) != CLI_EXIT_OK)
         return rc;
-    const mimic_dataset *td = cli_data_dataset(train);
+    const mimic_dataset *td = cli_data_dataset(r->train);
     if ((rc = check_manifest_data(cmd, o, td, a->train.manifest, 0)) != CLI_EXIT_OK)
-        goto done;
+        return rc;
     if ((o->flip > 0 || o->shift > 0) && !a->image) {
-        cli_data_image_shape(train, &o->image_height, &o->image_width);
-        if (!o->image_height) {
-            rc = cli_usage_error(cmd,
-                                 "%s needs --image HxW (the inputs' image shape; IDX image files "
-                                 "and .npy arrays of shape (n, H, W) give it)",
-                                 o->flip > 0 ? "--flip" : "--shift");
-            goto done;
-        }
+        cli_data_image_shape(r->train, &o->image_height, &o->image_width);
+        if (!o->image_height)
+            return cli_usage_error(cmd,
+                                   "%s needs --image HxW (the inputs' image shape; IDX image "
+                                   "files and .npy arrays of shape (n, H, W) give it)",
+                                   o->flip > 0 ? "--flip" : "--shift");
     }
     size_t C_ = mimic_dataset_n_classes(td);
     if (has_source(&a->valid)) {
-        if ((rc = cli_data_load(cmd, &a->valid, C_, &valid)) != CLI_EXIT_OK)
-            goto done;
-        const mimic_dataset *vd = cli_data_dataset(valid);
+        if ((rc = cli_data_load(cmd, &a->valid, C_, &r->valid)) != CLI_EXIT_OK)
+            return rc;
+        const mimic_dataset *vd = cli_data_dataset(r->valid);
         if ((rc = check_manifest_data(cmd, o, vd, a->valid.manifest, 1)) != CLI_EXIT_OK)
-            goto done;
-        if (mimic_dataset_n_inputs(vd) != mimic_dataset_n_inputs(td)) {
-            rc = cli_error(cmd, "%s: %zu features per row, but %s has %zu",
-                           cli_source_name(&a->valid), mimic_dataset_n_inputs(vd),
-                           cli_source_name(&a->train), mimic_dataset_n_inputs(td));
-            goto done;
-        }
+            return rc;
+        if (mimic_dataset_n_inputs(vd) != mimic_dataset_n_inputs(td))
+            return cli_error(cmd, "%s: %zu features per row, but %s has %zu",
+                             cli_source_name(&a->valid), mimic_dataset_n_inputs(vd),
+                             cli_source_name(&a->train), mimic_dataset_n_inputs(td));
         o->validation = vd;
     }
     if (!cli_seen(opts, n_opts, "--std-floor") && mimic_dataset_input_dtype(td) == MIMIC_DTYPE_U8)
@@ -157,90 +168,105 @@ static int run(const char *cmd, train_args *a, mimic_train_options *o, mimic_stu
     so->n_inputs = mimic_dataset_n_inputs(td);
     so->n_classes = C_;
     so->seed = o->seed;
-    int st = mimic_student_create(&s, so);
-    if (st != MIMIC_OK) {
-        rc = cli_lib_error(cmd, "cannot create the student", st);
-        goto done;
-    }
+    int st = mimic_student_create(&r->s, so);
+    if (st != MIMIC_OK)
+        return cli_lib_error(cmd, "cannot create the student", st);
 
-    p.quiet = a->quiet;
-    p.tty = isatty(STDERR_FILENO);
-    p.epochs = o->epochs;
-    p.batch = o->batch_size;
-    p.criterion = mimic_train_criterion(o->loss);
-    if (a->log) {
-        p.log = fopen(a->log, "w");
-        if (!p.log) {
-            rc = cli_error(cmd, "%s: cannot write the log: %s", a->log, strerror(errno));
-            goto done;
-        }
-        cli_progress_log_header(&p);
+    cli_progress *p = &r->p;
+    p->quiet = a->quiet || d->rank != 0;
+    p->tty = isatty(STDERR_FILENO);
+    p->epochs = o->epochs;
+    p->batch = o->batch_size;
+    p->criterion = mimic_train_criterion(o->loss);
+    if (a->log && d->rank == 0) {
+        p->log = fopen(a->log, "w");
+        if (!p->log)
+            return cli_error(cmd, "%s: cannot write the log: %s", a->log, strerror(errno));
+        cli_progress_log_header(p);
     }
     o->progress = cli_progress_cb;
-    o->progress_user_data = &p;
+    o->progress_user_data = p;
+    if (d->active)
+        o->collective = &d->coll;
+    return CLI_EXIT_OK;
+}
 
+/* Training and what follows it: the plot, the log, the student (rank 0 writes them). Every
+ * rank ends with the same exit status. */
+static int train(const char *cmd, train_args *a, mimic_train_options *o, cli_dist *d, train_run *r)
+{
+    const mimic_dataset *td = cli_data_dataset(r->train);
+    cli_progress *p = &r->p;
     mimic_train_report rep;
     mimic_train_report_init(&rep, sizeof rep);
-    if (!a->quiet) {
+    if (!a->quiet && d->rank == 0) {
         double lr = o->learning_rate > 0 ? o->learning_rate
                                          : mimic_train_default_learning_rate(o->optimizer, o->loss);
         fprintf(stderr,
                 "training %zu rows x %zu features -> %zu classes, loss %s, %s at lr %g, %llu "
-                "epochs of batch %llu\n",
-                mimic_dataset_rows(td), so->n_inputs, C_, cli_choice_name(0, "loss", o->loss),
-                cli_choice_name(0, "optimizer", o->optimizer), lr, (unsigned long long)o->epochs,
-                (unsigned long long)o->batch_size);
+                "epochs of batch %llu",
+                mimic_dataset_rows(td), mimic_dataset_n_inputs(td), mimic_dataset_n_classes(td),
+                cli_choice_name(0, "loss", o->loss), cli_choice_name(0, "optimizer", o->optimizer),
+                lr, (unsigned long long)o->epochs, (unsigned long long)o->batch_size);
+        if (d->active)
+            fprintf(stderr, " on %d rank%s (each reads 1/%d of every batch)", d->size,
+                    d->size == 1 ? "" : "s", d->size);
+        fprintf(stderr, "\n");
     }
     cli_sigint_install();
-    st = mimic_train(s, td, o, &rep);
+    int st = mimic_train(r->s, td, o, &rep); /* with a collective: the same st on every rank */
     cli_sigint_restore();
-    cli_progress_end(&p);
+    cli_progress_end(p);
 
-    if (a->plot && p.n_rec > 0 && (st == MIMIC_OK || st == MIMIC_ERR_CANCELLED)) {
-        rc = write_plot(cmd, a, &p, o);
-        if (rc != CLI_EXIT_OK)
-            goto done;
-    }
-    if (p.log) {
-        int bad = fclose(p.log) != 0 || p.io_error;
-        p.log = NULL;
-        if (bad) {
+    int rc = CLI_EXIT_OK;
+    if (d->rank == 0 && a->plot && p->n_rec > 0 && (st == MIMIC_OK || st == MIMIC_ERR_CANCELLED))
+        rc = write_plot(cmd, a, p, o);
+    if (rc == CLI_EXIT_OK && p->log) {
+        int bad = fclose(p->log) != 0 || p->io_error;
+        p->log = NULL;
+        if (bad)
             rc = cli_error(cmd, "%s: writing the log failed", a->log);
-            goto done;
-        }
     }
-    if (st == MIMIC_ERR_CANCELLED && cli_sigint_seen()) {
-        fprintf(stderr, "mimic train: interrupted after %llu epochs; %s was not written%s\n",
-                (unsigned long long)rep.epochs_run, a->out,
-                o->checkpoint_path ? " (continue with --resume from the checkpoint)" : "");
-        rc = CLI_EXIT_CANCELLED;
-        goto done;
+    if ((rc = cli_dist_agree(cmd, d, rc)) != CLI_EXIT_OK)
+        return rc;
+    /* Ctrl-C: one process sees it; under mpirun a rank's callback saw it (it is the tool's
+     * only way to cancel) */
+    if (st == MIMIC_ERR_CANCELLED && (cli_sigint_seen() || d->active)) {
+        if (d->rank == 0)
+            fprintf(stderr, "mimic train: interrupted after %llu epochs; %s was not written%s\n",
+                    (unsigned long long)rep.epochs_run, a->out,
+                    o->checkpoint_path ? " (continue with --resume from the checkpoint)" : "");
+        return CLI_EXIT_CANCELLED;
     }
-    if (st != MIMIC_OK) {
-        rc = cli_lib_error(cmd, "training failed", st);
-        goto done;
+    if (st != MIMIC_OK)
+        return cli_dist_report(cmd, d, cli_lib_error(cmd, "training failed", st));
+    if (d->rank == 0) {
+        st = mimic_student_save(r->s, a->out);
+        if (st != MIMIC_OK)
+            rc = cli_lib_error(cmd, NULL, st);
+        else if (!a->quiet)
+            print_summary(a, r->s, o, &rep);
     }
-    st = mimic_student_save(s, a->out);
-    if (st != MIMIC_OK) {
-        rc = cli_lib_error(cmd, NULL, st);
-        goto done;
-    }
-    if (!a->quiet)
-        print_summary(a, s, o, &rep);
-    rc = CLI_EXIT_OK;
-done:
-    if (p.log)
-        fclose(p.log);
-    cli_progress_free(&p);
-    mimic_student_free(s);
-    cli_data_free(valid);
-    cli_data_free(train);
+    return cli_dist_agree(cmd, d, rc);
+}
+
+static int run(const char *cmd, train_args *a, mimic_train_options *o, mimic_student_options *so,
+               const cli_opt *opts, size_t n_opts, cli_dist *d)
+{
+    train_run r;
+    memset(&r, 0, sizeof r);
+    int rc = prepare(cmd, a, o, so, opts, n_opts, d, &r);
+    /* a rank that cannot read its data or make its student stops every rank, named */
+    rc = cli_dist_agree(cmd, d, rc);
+    if (rc == CLI_EXIT_OK)
+        rc = train(cmd, a, o, d, &r);
+    release(&r);
     return rc;
 }
 
 /* The checks between flags that the library cannot make (it sees values, not flags). */
 static int check_flags(const char *cmd, const train_args *a, const mimic_train_options *o,
-                       const cli_opt *opts, size_t n_opts)
+                       const cli_opt *opts, size_t n_opts, int check_outputs)
 {
     static const char *const required[] = {"--hidden", "--loss", "--out"};
     int rc;
@@ -295,7 +321,10 @@ static int check_flags(const char *cmd, const train_args *a, const mimic_train_o
         return cli_usage_error(cmd, "--resume needs --checkpoint");
     if (a->n_classes == 1)
         return cli_usage_error(cmd, "--n-classes: expected at least 2, got 1");
-    /* every output is checked before the data is read and the first epoch runs */
+    /* every output is checked before the data is read and the first epoch runs (by the rank
+     * that writes them: rank 0 under mpirun) */
+    if (!check_outputs)
+        return CLI_EXIT_OK;
     const char *const inputs[] = {t->inputs, t->logits, t->labels, t->manifest,
                                   v->inputs, v->logits, v->labels, v->manifest};
     const char *const outputs[][2] = {{"--out", a->out},
@@ -347,9 +376,8 @@ static void needs_text(char *buf, size_t cap, int logits)
         snprintf(buf, cap, "none");
 }
 
-int cmd_train(int argc, char **argv)
+static int parse_and_run(const char *cmd, int argc, char **argv, cli_dist *d)
 {
-    const char *cmd = "train";
     train_args a;
     memset(&a, 0, sizeof a);
     mimic_train_options o;
@@ -393,7 +421,7 @@ int cmd_train(int argc, char **argv)
     const size_t cap = n_own + mimic_student_option_count() + mimic_train_option_count();
     cli_opt *opts = calloc(cap, sizeof *opts);
     if (!opts)
-        return cli_error(cmd, "out of memory");
+        return cli_dist_agree(cmd, d, cli_error(cmd, "out of memory"));
     memcpy(opts, own, sizeof own);
     size_t n_opts = n_own;
     n_opts += cli_student_opts(opts + n_opts, cap - n_opts, &so);
@@ -434,9 +462,21 @@ int cmd_train(int argc, char **argv)
     if (rc == CLI_EXIT_OK && !help && a.image && parse_image(cmd, a.image, &o) != 0)
         rc = CLI_EXIT_USAGE;
     if (rc == CLI_EXIT_OK && !help)
-        rc = check_flags(cmd, &a, &o, opts, n_opts);
+        rc = check_flags(cmd, &a, &o, opts, n_opts, d->rank == 0);
+    rc = cli_dist_agree(cmd, d, rc);
     if (rc == CLI_EXIT_OK && !help)
-        rc = run(cmd, &a, &o, &so, opts, n_opts);
+        rc = run(cmd, &a, &o, &so, opts, n_opts, d);
     free(opts);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *cmd = "train";
+    cli_dist d;
+    int rc = cli_dist_begin(cmd, &d);
+    if (rc == CLI_EXIT_OK)
+        rc = parse_and_run(cmd, argc, argv, &d);
+    cli_dist_end(&d);
     return rc;
 }

@@ -1323,6 +1323,145 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* A part of a batch (what one rank of several reads: rows [r0, r0 + m) of n) gets the
+ * dropout mask and the loss gradient that those rows get in the whole batch, bit for bit,
+ * when the mask starts at the part's offset and the loss divides by the whole batch. */
+START_TEST(test_part_of_batch)
+{
+    enum { N = 9, R0 = 4, M = 3, D = 16, H = 24, K = 6, C = 4 };
+    tt_problem p;
+    tt_problem_make(&p, N, D, C, 5, 2.0f, 0.5f);
+    mimic_student *s = tt_student(D, H, K, C, 4);
+    const mimic__layout *L = &s->L;
+    float *ws = mimic__falloc(mimic__student_ws_floats(L, N), 1);
+    float *ws2 = mimic__falloc(mimic__student_ws_floats(L, N), 1);
+    float g[N * C], g2[M * C], scratch[N * C];
+    ck_assert(ws && ws2);
+    mimic_train_options o;
+    mimic_train_options_init(&o, sizeof o);
+    for (int32_t loss = MIMIC_LOSS_L2; loss <= MIMIC_LOSS_LABELS; loss++) {
+        o.loss = loss;
+        o.hard_weight = 0.25;
+        mimic__dropout dr;
+        mimic__dropout_init(&dr, 0.3, 12345 + (uint64_t)loss);
+        float *z, *h, *logits, *z2, *h2, *logits2;
+        /* sigmoid: a unit is 0 only where the mask dropped it */
+        mimic__student_forward_ws(L, MIMIC_ACT_SIGMOID, s->params, p.x, N, &dr, ws, &z, &h,
+                                  &logits);
+        mimic__dropout part = dr;
+        part.offset = (uint32_t)(R0 * H);
+        mimic__student_forward_ws(L, MIMIC_ACT_SIGMOID, s->params, p.x + R0 * D, M, &part, ws2, &z2,
+                                  &h2, &logits2);
+        int dropped = 0;
+        for (size_t i = 0; i < M * H; i++) { /* fewer rows may take another sgemm path */
+            ck_assert((h2[i] == 0) == (h[R0 * H + i] == 0));
+            ck_assert_float_eq_tol(h2[i], h[R0 * H + i], 1e-5f);
+            dropped += h2[i] == 0;
+        }
+        ck_assert_int_gt(dropped, 0);
+        /* the loss on the part's logits (as the whole batch computed them) */
+        mimic__loss_args all = {logits, p.t, p.y, N, C, &o, scratch, 0};
+        mimic__loss_args mine = {logits + R0 * C, p.t + R0 * C, p.y + R0, M, C, &o, scratch, N};
+        double l_all, l_mine;
+        const mimic__loss *fn = mimic__loss_get(loss);
+        ck_assert_int_eq(fn->batch(&all, &l_all, g), MIMIC_OK);
+        ck_assert_int_eq(fn->batch(&mine, &l_mine, g2), MIMIC_OK);
+        ck_assert(memcmp(g + R0 * C, g2, M * C * sizeof(float)) == 0);
+        ck_assert(l_mine > 0 && l_mine < l_all);
+        (void)z2;
+        (void)logits2;
+    }
+    mimic__free(ws);
+    mimic__free(ws2);
+    mimic_student_free(s);
+    tt_problem_free(&p);
+}
+END_TEST
+
+/* The statistics from sums over parts of the rows (what ranks add up): uint8 sums are exact,
+ * so any split gives the same bits; both agree with one process's Welford update. */
+START_TEST(test_stats_from_parts)
+{
+    enum { ROWS = 201, D = 16, C = 4 };
+    tt_problem p;
+    tt_problem_make(&p, ROWS, D, C, 5, 2.0f, 0.5f);
+    mimic_dataset *u8 = NULL;
+    ck_assert_int_eq(mimic_dataset_create(&u8, p.x8, MIMIC_DTYPE_U8, p.t, p.y, ROWS, D, C),
+                     MIMIC_OK);
+    const mimic_dataset *sets[2] = {u8, p.d};
+    for (int k = 0; k < 2; k++) {
+        const mimic_dataset *d = sets[k];
+        float mean[D], scale[D], mean1[D], scale1[D], tm[C], ts[C], tm1[C], ts1[C];
+        double one[2 * D] = {0}, parts[2 * D] = {0}, t_parts[2 * C] = {0};
+        mimic__input_sums(d, 0, ROWS, one);
+        const uint64_t cut[] = {0, 50, 51, 140, ROWS};
+        for (int q = 0; q < 4; q++) {
+            double a[2 * D] = {0}, b[2 * C] = {0};
+            mimic__input_sums(d, cut[q], cut[q + 1], a);
+            ck_assert_int_eq(mimic__target_sums(d, cut[q], cut[q + 1], b), MIMIC_OK);
+            for (int j = 0; j < 2 * D; j++)
+                parts[j] += a[j];
+            for (int j = 0; j < 2 * C; j++)
+                t_parts[j] += b[j];
+        }
+        if (d->input_dtype == MIMIC_DTYPE_U8)
+            ck_assert(memcmp(one, parts, sizeof one) == 0);
+        mimic__input_finish(d, 0.1, parts, mean, scale);
+        mimic__target_finish(d, t_parts, tm, ts);
+        ck_assert_int_eq(mimic__input_stats(d, 0.1, mean1, scale1), MIMIC_OK);
+        ck_assert_int_eq(mimic__target_stats(d, tm1, ts1), MIMIC_OK);
+        for (int j = 0; j < D; j++) {
+            ck_assert_float_eq_tol(mean[j], mean1[j], 1e-6f * fabsf(mean1[j]));
+            ck_assert_float_eq_tol(scale[j], scale1[j], 1e-6f * scale1[j]);
+        }
+        for (int j = 0; j < C; j++) {
+            ck_assert_float_eq_tol(tm[j], tm1[j], 1e-6f * fabsf(tm1[j]) + 1e-7f);
+            ck_assert_float_eq_tol(ts[j], ts1[j], 1e-6f * ts1[j]);
+        }
+    }
+    /* a target-sums allocation that fails is reported */
+    double b[2 * C] = {0};
+    mimic__alloc_fail_at(1);
+    ck_assert_int_eq(mimic__target_sums(p.d, 0, ROWS, b), MIMIC_ERR_NOMEM);
+    mimic__alloc_fail_at(0);
+    mimic_dataset_free(u8);
+    tt_problem_free(&p);
+}
+END_TEST
+
+/* The metrics from the sums over parts of the rows equal those over all of them. */
+START_TEST(test_evaluate_sums)
+{
+    enum { ROWS = 101, D = 8, C = 4, CHUNK = 16 };
+    tt_problem p;
+    tt_problem_make(&p, ROWS, D, C, 9, 2.0f, 0.5f);
+    mimic_student *s = tt_student(D, 12, 0, C, 2);
+    mimic__eval_ws w;
+    ck_assert_int_eq(mimic__eval_ws_alloc(&w, &s->L, CHUNK), MIMIC_OK);
+    mimic_metrics all, parts;
+    mimic_metrics_init(&all, sizeof all);
+    mimic_metrics_init(&parts, sizeof parts);
+    mimic__evaluate_ws(s, p.d, 2.0, 0, CHUNK, &w, &all);
+    mimic__eval_sums a = {0, 0, 0, 0, 0}, b = {0, 0, 0, 0, 0};
+    mimic__evaluate_sums(s, p.d, 2.0, 0, 0, 37, CHUNK, &w, &a);
+    mimic__evaluate_sums(s, p.d, 2.0, 0, 37, ROWS, CHUNK, &w, &b);
+    a.sq += b.sq;
+    a.kl += b.kl;
+    a.ce += b.ce;
+    a.correct += b.correct;
+    a.agree += b.agree;
+    mimic__evaluate_finish(&a, p.d, &parts);
+    ck_assert_uint_eq(parts.rows, ROWS);
+    ck_assert(parts.accuracy == all.accuracy && parts.agreement == all.agreement);
+    ck_assert_double_eq_tol(parts.logit_l2, all.logit_l2, 1e-6 * all.logit_l2);
+    ck_assert_double_eq_tol(parts.kl, all.kl, 1e-6 * all.kl);
+    ck_assert_double_eq_tol(parts.hard_ce, all.hard_ce, 1e-6 * all.hard_ce);
+    mimic__eval_ws_free(&w);
+    mimic_student_free(s);
+    tt_problem_free(&p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -1353,6 +1492,9 @@ int main(void)
     tcase_add_test(tc, test_bad_options);
     tcase_add_test(tc, test_shapes_and_misuse);
     tcase_add_test(tc, test_alloc_failures);
+    tcase_add_test(tc, test_part_of_batch);
+    tcase_add_test(tc, test_stats_from_parts);
+    tcase_add_test(tc, test_evaluate_sums);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

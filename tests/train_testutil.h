@@ -19,7 +19,9 @@ typedef struct tt_problem {
     mimic_dataset *d; /* f32 inputs, logits and labels (copied) */
 } tt_problem;
 
-static inline mimic_student *tt_student(size_t D, size_t H, size_t k, size_t C, uint64_t seed)
+/* A student with hidden activation `act` (MIMIC_ACT_*). */
+static inline mimic_student *tt_student_act(size_t D, size_t H, size_t k, size_t C, uint64_t seed,
+                                            int32_t act)
 {
     mimic_student_options so;
     mimic_student_options_init(&so, sizeof so);
@@ -28,12 +30,18 @@ static inline mimic_student *tt_student(size_t D, size_t H, size_t k, size_t C, 
     so.n_bottleneck = k;
     so.n_classes = C;
     so.seed = seed;
+    so.activation = act;
     /* The training suites' problems and learning rates were sized for unit-scale activations
      * (He/Glorot); the default PyTorch-style init is exercised by the Fashion-MNIST demo. */
     so.init = MIMIC_INIT_HE_GLOROT;
     mimic_student *s = NULL;
     ck_assert_int_eq(mimic_student_create(&s, &so), MIMIC_OK);
     return s;
+}
+
+static inline mimic_student *tt_student(size_t D, size_t H, size_t k, size_t C, uint64_t seed)
+{
+    return tt_student_act(D, H, k, C, seed, MIMIC_ACT_RELU);
 }
 
 /* Teacher logits = gain * (a random ReLU net's logits) + offset[c]. */

@@ -14,10 +14,18 @@
  * previous setting afterwards (OpenBLAS only; ignored with a BLAS that has no such call).
  * A trainer is one mutable handle: use it from one thread at a time. Independent trainers
  * may run in parallel threads.
+ *
+ * Data-parallel training over several processes: options.collective
+ * (include/mimic/collective.h). Then mimic_train, mimic_trainer_create, _step, _epoch and
+ * _load_checkpoint are collective (every rank makes the same calls, in the same order) and
+ * return the same status and message on every rank; _save_checkpoint and _get_report are
+ * not (any rank may save: every rank holds the same state). Rank 0 alone writes
+ * options.checkpoint_path; a resume reads it on every rank (a shared file system).
  */
 #ifndef MIMIC_TRAIN_H
 #define MIMIC_TRAIN_H
 
+#include "collective.h"
 #include "common.h"
 #include "dataset.h"
 #include "evaluate.h"
@@ -112,12 +120,19 @@ typedef struct mimic_progress {
  * an epoch: its epoch report follows). The student holds the weights after the last step
  * when it is called. Return 0 to continue, nonzero to stop: training then returns
  * MIMIC_ERR_CANCELLED and the student keeps the weights after the last completed step (not
- * the best ones, even with early stopping). */
+ * the best ones, even with early stopping). With options.collective it is called on every
+ * rank that sets it, with the same values (the metrics and losses are every rank's); a stop
+ * on any rank stops every rank: at an epoch's end at once, within an epoch at the next step,
+ * before its update (the student then holds the weights after the reported step). */
 typedef int (*mimic_progress_fn)(const mimic_progress *progress, void *user_data);
 
-/* Optional gradient reduction hook, for data-parallel training (e.g. an MPI allreduce that
- * averages `grads` across processes in place). Called once per step with the flat gradient
- * of all trainable parameters. Return 0 on success; nonzero aborts with MIMIC_ERR_CANCELLED. */
+/* Optional gradient reduction hook (e.g. an MPI allreduce that averages `grads` across
+ * processes in place). Called once per step with the flat gradient of all trainable
+ * parameters. Return 0 on success; nonzero aborts with MIMIC_ERR_CANCELLED. Deprecated since
+ * 1.3 in favour of options.collective (include/mimic/collective.h), which also splits the
+ * batches, the statistics and the metrics across the ranks and agrees on every stop; with
+ * grad_reduce each process trains on its own rows, fits its own statistics and stops alone,
+ * as in 1.0. It keeps working as it did; setting both is an error. */
 typedef int (*mimic_grad_reduce_fn)(float *grads, size_t n, void *user_data);
 
 typedef struct mimic_train_options {
@@ -196,6 +211,12 @@ typedef struct mimic_train_options {
     double flip;             /* probability of mirroring a training row left-right, in [0, 1],
                                 default 0 */
     uint64_t shift;          /* largest shift in pixels, < min(height, width); default 0 */
+    /* Since 1.3: data-parallel training over several processes, through the collectives
+       the caller supplies (include/mimic/collective.h says what each rank reads, what is
+       summed and how stops are agreed); borrowed. NULL = one process (default). Not
+       together with grad_reduce. Checkpoints record the number of ranks: a resume needs the
+       same number. */
+    const mimic_collective *collective;
 } mimic_train_options;
 
 /* What a training run did. */

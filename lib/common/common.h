@@ -129,9 +129,13 @@ int mimic__struct_check_out(const void *out, const char *fn, const char *init);
  * checkpoint identity all come from it. */
 
 enum {
-    MIMIC__OPT_MIN_EXCL = 1u,   /* bounds: value > min (else >= min) */
-    MIMIC__OPT_MAX_EXCL = 2u,   /* bounds: value < max (else <= max) */
-    MIMIC__OPT_SHAPES_RUN = 4u  /* flags: part of a checkpoint's identity */
+    MIMIC__OPT_MIN_EXCL = 1u,    /* bounds: value > min (else >= min) */
+    MIMIC__OPT_MAX_EXCL = 2u,    /* bounds: value < max (else <= max) */
+    MIMIC__OPT_SHAPES_RUN = 4u,  /* flags: part of a checkpoint's identity */
+    MIMIC__OPT_IDENT_SPARSE = 8u /* flags: a checkpoint records the key only when its value
+                                    is not `absent`, so runs that leave the option off write
+                                    the checkpoints they wrote before it existed (a resume
+                                    still compares it, reading a missing key as `absent`) */
 };
 
 /* Bounds of a row, one of these per row (designated initializers may not repeat a field). */
@@ -191,6 +195,8 @@ typedef struct mimic__optable {
     .size = sizeof(((mimic_train_options *)0)->field)
 /* The row's value is part of a checkpoint's identity. */
 #define MIMIC__SHAPES_RUN .flags = MIMIC__OPT_SHAPES_RUN
+/* ... recorded only when its value is not the row's `absent` (MIMIC__OPT_IDENT_SPARSE). */
+#define MIMIC__SHAPES_RUN_SPARSE .flags = MIMIC__OPT_SHAPES_RUN | MIMIC__OPT_IDENT_SPARSE
 
 /* The number of rows, and row i (with its group's heading in *heading when not NULL). */
 size_t mimic__opt_count(const mimic__optable *t);

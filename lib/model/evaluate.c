@@ -4,15 +4,9 @@
 
 #include "model/model.h"
 
-/* Running sums over rows (double). */
-typedef struct sums {
-    double sq, kl, ce;
-    size_t correct, agree;
-} sums;
-
 /* Add rows of logits s compared with teacher rows t (NULL: none) and labels y (NULL). */
-static void accumulate(sums *a, const float *logits, const float *t, const int32_t *y, size_t rows,
-                       size_t C, double T, int center)
+static void accumulate(mimic__eval_sums *a, const float *logits, const float *t, const int32_t *y,
+                       size_t rows, size_t C, double T, int center)
 {
     for (size_t r = 0; r < rows; r++) {
         const float *s = logits + r * C;
@@ -40,7 +34,7 @@ static void accumulate(sums *a, const float *logits, const float *t, const int32
     }
 }
 
-static void finish(const sums *a, size_t rows, size_t C, bool logits, bool labels,
+static void finish(const mimic__eval_sums *a, size_t rows, size_t C, bool logits, bool labels,
                    mimic_metrics *out)
 {
     double N = (double)rows;
@@ -50,22 +44,22 @@ static void finish(const sums *a, size_t rows, size_t C, bool logits, bool label
         out->logit_l2 = a->sq / (2 * N);
         out->logit_rmse = sqrt(a->sq / (N * (double)C));
         out->kl = a->kl / N;
-        out->agreement = (double)a->agree / N;
+        out->agreement = a->agree / N;
     }
     if (labels) {
         out->hard_ce = a->ce / N;
-        out->accuracy = (double)a->correct / N;
+        out->accuracy = a->correct / N;
     }
 }
 
-void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double temperature,
-                        int center, size_t chunk, const mimic__eval_ws *w, mimic_metrics *out)
+void mimic__evaluate_sums(const mimic_student *s, const mimic_dataset *d, double temperature,
+                          int center, uint64_t begin, uint64_t end, size_t chunk,
+                          const mimic__eval_ws *w, mimic__eval_sums *a)
 {
     const mimic__layout *L = &s->L;
     const size_t C = d->n_classes;
-    sums a = {0, 0, 0, 0, 0};
-    for (uint64_t first = 0; first < d->rows; first += chunk) {
-        size_t n = d->rows - first < chunk ? (size_t)(d->rows - first) : chunk;
+    for (uint64_t first = begin; first < end; first += chunk) {
+        size_t n = end - first < chunk ? (size_t)(end - first) : chunk;
         for (size_t r = 0; r < n;) { /* the chunk's rows, a shard's run at a time */
             size_t m = (size_t)mimic__dataset_span(d, first + r, n - r);
             mimic__normalize_rows(s->in_mean, s->in_scale, L->D, mimic__input_row(d, first + r),
@@ -79,10 +73,22 @@ void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double t
         float *z, *h, *logits;
         mimic__student_forward_ws(L, s->opts.activation, s->params, w->x, n, NULL, w->ws, &z, &h,
                                   &logits);
-        accumulate(&a, logits, d->logits_dtype ? w->t : NULL, d->labels_dtype ? w->y : NULL, n,
-                   C, temperature, center);
+        accumulate(a, logits, d->logits_dtype ? w->t : NULL, d->labels_dtype ? w->y : NULL, n, C,
+                   temperature, center);
     }
-    finish(&a, d->rows, C, d->logits_dtype != 0, d->labels_dtype != 0, out);
+}
+
+void mimic__evaluate_finish(const mimic__eval_sums *a, const mimic_dataset *d, mimic_metrics *out)
+{
+    finish(a, d->rows, d->n_classes, d->logits_dtype != 0, d->labels_dtype != 0, out);
+}
+
+void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double temperature,
+                        int center, size_t chunk, const mimic__eval_ws *w, mimic_metrics *out)
+{
+    mimic__eval_sums a = {0, 0, 0, 0, 0};
+    mimic__evaluate_sums(s, d, temperature, center, 0, d->rows, chunk, w, &a);
+    mimic__evaluate_finish(&a, d, out);
 }
 
 int mimic__eval_ws_alloc(mimic__eval_ws *w, const mimic__layout *L, size_t chunk)
@@ -147,7 +153,7 @@ int mimic_evaluate_logits(const float *logits, const float *teacher, const int32
         rc = mimic_loss_hard_ce(logits, labels, rows, classes, &ignored, NULL);
     if (rc != MIMIC_OK)
         return rc;
-    sums a = {0, 0, 0, 0, 0};
+    mimic__eval_sums a = {0, 0, 0, 0, 0};
     accumulate(&a, logits, teacher, labels, rows, classes, temperature, 0);
     mimic_metrics m;
     mimic_metrics_init(&m, sizeof m);

@@ -138,7 +138,7 @@ MIMIC__HOT static void dropout_apply(float *restrict h, size_t n, uint32_t base,
                                      mimic__dropout dr)
 {
     for (size_t i = 0; i < n; i++) {
-        uint32_t bits = mimic__dropout_bits(base + (uint32_t)i, dr.k0, dr.k1);
+        uint32_t bits = mimic__dropout_bits(dr.offset + base + (uint32_t)i, dr.k0, dr.k1);
         h[i] = bits >= dr.threshold ? h[i] * dr.scale : 0.0f;
     }
 }
@@ -156,7 +156,7 @@ MIMIC__HOT static void act_grad_dropout(float *restrict h, const float *restrict
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        uint32_t bits = mimic__dropout_bits(base + (uint32_t)i, dr.k0, dr.k1);
+        uint32_t bits = mimic__dropout_bits(dr.offset + base + (uint32_t)i, dr.k0, dr.k1);
         float y = h[i] * dr.keep;
         float d = act == MIMIC_ACT_SIGMOID ? y * (1.0f - y) : 1.0f - y * y;
         h[i] = bits >= dr.threshold ? dh[i] * dr.scale * d : 0.0f;
@@ -168,6 +168,7 @@ void mimic__dropout_init(mimic__dropout *d, double p, uint64_t key)
     double t = p * 4294967296.0;
     d->k0 = (uint32_t)key;
     d->k1 = (uint32_t)(key >> 32);
+    d->offset = 0;
     d->threshold = t >= 4294967295.0 ? UINT32_MAX : (uint32_t)(t + 0.5);
     d->keep = (float)(1.0 - p);
     d->scale = (float)(1.0 / (1.0 - p));

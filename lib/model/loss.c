@@ -115,19 +115,19 @@ static float row_max(const float *x, size_t n)
     return m;
 }
 
-int mimic_loss_logit_l2(const float *student_logits, const float *teacher_logits, size_t rows,
-                        size_t classes, double *loss_out, float *grad_out_or_NULL)
+/* The losses below divide their sums by `norm` rows: the rows given for the public routines,
+ * the whole global batch for a rank that holds only part of it (mimic__loss_args.norm_rows),
+ * so that the ranks' gradients add up to the whole batch's, row for row the same floats. */
+static int logit_l2(const float *s, const float *t, size_t rows, size_t classes, size_t norm,
+                    double *loss_out, float *g, const char *fn)
 {
-    static const char fn[] = "mimic_loss_logit_l2";
-    const float *s = student_logits, *t = teacher_logits;
-    float *g = grad_out_or_NULL;
     int rc = check_pair(s, t, rows, classes, loss_out, false, 0, fn);
     if (rc != MIMIC_OK)
         return rc;
     const size_t n = rows * classes;
-    const double inv_n = 1.0 / (double)rows;
+    const double inv_n = 1.0 / (double)norm;
     /* (s - t) / N fits a float whenever N >= 2 (|s - t| <= 2 FLT_MAX); check N = 1. */
-    if (g && rows == 1)
+    if (g && norm == 1)
         for (size_t j = 0; j < n; j++)
             if (fabs((double)s[j] - (double)t[j]) > FLT_MAX)
                 return mimic__error(MIMIC_ERR_NUMERIC,
@@ -162,6 +162,13 @@ int mimic_loss_logit_l2(const float *student_logits, const float *teacher_logits
     }
     *loss_out = 0.5 * (acc0 + acc1) * inv_n;
     return MIMIC_OK;
+}
+
+int mimic_loss_logit_l2(const float *student_logits, const float *teacher_logits, size_t rows,
+                        size_t classes, double *loss_out, float *grad_out_or_NULL)
+{
+    return logit_l2(student_logits, teacher_logits, rows, classes, rows, loss_out, grad_out_or_NULL,
+                    "mimic_loss_logit_l2");
 }
 
 /* One row of the softmax KL: returns T^2 KL(softmax(t/T) || softmax(s/T)); writes
@@ -202,25 +209,30 @@ double mimic__kd_row(const float *s, const float *t, size_t C, double T, double 
     return loss;
 }
 
+static int softmax_ce(const float *s, const float *t, size_t rows, size_t classes, size_t norm,
+                      double temperature, double *loss_out, float *grad, const char *fn)
+{
+    int rc = check_pair(s, t, rows, classes, loss_out, true, temperature, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    const double scale = temperature / (double)norm;
+    double total = 0;
+    for (size_t r = 0; r < rows; r++) {
+        float *g = grad ? grad + r * classes : NULL;
+        total += mimic__kd_row(s + r * classes, t + r * classes, classes, temperature, scale, g);
+    }
+    /* KL >= 0; rounding can leave a tiny negative value for a near-perfect mimic. */
+    total /= (double)norm;
+    *loss_out = total > 0 ? total : 0.0;
+    return MIMIC_OK;
+}
+
 int mimic_loss_softmax_ce(const float *student_logits, const float *teacher_logits, size_t rows,
                           size_t classes, double temperature, double *loss_out,
                           float *grad_out_or_NULL)
 {
-    static const char fn[] = "mimic_loss_softmax_ce";
-    const float *s = student_logits, *t = teacher_logits;
-    int rc = check_pair(s, t, rows, classes, loss_out, true, temperature, fn);
-    if (rc != MIMIC_OK)
-        return rc;
-    const double scale = temperature / (double)rows;
-    double total = 0;
-    for (size_t r = 0; r < rows; r++) {
-        float *g = grad_out_or_NULL ? grad_out_or_NULL + r * classes : NULL;
-        total += mimic__kd_row(s + r * classes, t + r * classes, classes, temperature, scale, g);
-    }
-    /* KL >= 0; rounding can leave a tiny negative value for a near-perfect mimic. */
-    total /= (double)rows;
-    *loss_out = total > 0 ? total : 0.0;
-    return MIMIC_OK;
+    return softmax_ce(student_logits, teacher_logits, rows, classes, rows, temperature, loss_out,
+                      grad_out_or_NULL, "mimic_loss_softmax_ce");
 }
 
 /* One row of the hard-label cross-entropy: returns -log softmax(x)[y]; writes
@@ -252,11 +264,9 @@ double mimic__ce_row(const float *s, size_t y, size_t C)
     return ce_row(s, y, C, 0, NULL);
 }
 
-int mimic_loss_hard_ce(const float *student_logits, const int32_t *labels, size_t rows,
-                       size_t classes, double *loss_out, float *grad_out_or_NULL)
+static int hard_ce(const float *s, const int32_t *labels, size_t rows, size_t classes, size_t norm,
+                   double *loss_out, float *grad_out_or_NULL, const char *fn)
 {
-    static const char fn[] = "mimic_loss_hard_ce";
-    const float *s = student_logits;
     int rc =
         check_args(s, "student_logits", labels, "labels", rows, classes, loss_out, "loss_out", fn);
     if (rc == MIMIC_OK)
@@ -270,13 +280,20 @@ int mimic_loss_hard_ce(const float *student_logits, const int32_t *labels, size_
         rc = check_finite(s, rows, classes, "student_logits", fn);
     if (rc != MIMIC_OK)
         return rc;
-    const double inv_n = 1.0 / (double)rows;
+    const double inv_n = 1.0 / (double)norm;
     double total = 0;
     for (size_t r = 0; r < rows; r++)
         total += ce_row(s + r * classes, (size_t)labels[r], classes, inv_n,
                         grad_out_or_NULL ? grad_out_or_NULL + r * classes : NULL);
     *loss_out = total * inv_n;
     return MIMIC_OK;
+}
+
+int mimic_loss_hard_ce(const float *student_logits, const int32_t *labels, size_t rows,
+                       size_t classes, double *loss_out, float *grad_out_or_NULL)
+{
+    return hard_ce(student_logits, labels, rows, classes, rows, loss_out, grad_out_or_NULL,
+                   "mimic_loss_hard_ce");
 }
 
 int mimic_softmax(const float *logits, size_t rows, size_t classes, double temperature,
@@ -323,9 +340,16 @@ int mimic_softmax(const float *logits, size_t rows, size_t classes, double tempe
 
 /* ---- the losses as descriptors ------------------------------------------------------------ */
 
+/* The divisor of a batch function's sums: the global batch's rows (0: the rows given). */
+static size_t norm_rows(const mimic__loss_args *a)
+{
+    return a->norm_rows ? a->norm_rows : a->rows;
+}
+
 static int l2_batch(const mimic__loss_args *a, double *loss, float *grad)
 {
-    return mimic_loss_logit_l2(a->logits, a->targets, a->rows, a->classes, loss, grad);
+    return logit_l2(a->logits, a->targets, a->rows, a->classes, norm_rows(a), loss, grad,
+                    "mimic_loss_logit_l2");
 }
 
 /* Softmax KL at temperature T, mixed with the hard-label loss by hard_weight a:
@@ -333,12 +357,13 @@ static int l2_batch(const mimic__loss_args *a, double *loss, float *grad)
 static int kd_batch(const mimic__loss_args *a, double *loss, float *grad)
 {
     const double T = a->o->temperature, hard_weight = a->o->hard_weight;
-    int rc = mimic_loss_softmax_ce(a->logits, a->targets, a->rows, a->classes, T, loss, grad);
+    int rc = softmax_ce(a->logits, a->targets, a->rows, a->classes, norm_rows(a), T, loss, grad,
+                        "mimic_loss_softmax_ce");
     if (rc != MIMIC_OK || !(hard_weight > 0))
         return rc;
     double hard;
-    rc = mimic_loss_hard_ce(a->logits, a->labels, a->rows, a->classes, &hard,
-                            grad ? a->scratch : NULL);
+    rc = hard_ce(a->logits, a->labels, a->rows, a->classes, norm_rows(a), &hard,
+                 grad ? a->scratch : NULL, "mimic_loss_hard_ce");
     if (rc != MIMIC_OK)
         return rc;
     if (grad) {
@@ -352,7 +377,8 @@ static int kd_batch(const mimic__loss_args *a, double *loss, float *grad)
 
 static int labels_batch(const mimic__loss_args *a, double *loss, float *grad)
 {
-    return mimic_loss_hard_ce(a->logits, a->labels, a->rows, a->classes, loss, grad);
+    return hard_ce(a->logits, a->labels, a->rows, a->classes, norm_rows(a), loss, grad,
+                   "mimic_loss_hard_ce");
 }
 
 static double logit_l2_of(const mimic_metrics *m)

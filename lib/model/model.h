@@ -172,6 +172,13 @@ int mimic__student_options_validate(const mimic_student_options *o, mimic__layou
 int mimic__student_alloc(const mimic_student_options *o, mimic_student **out);
 /* A deep copy (for best-weights snapshots, last-good restore). */
 int mimic__student_clone(const mimic_student *s, mimic_student **out);
+/* mimic_student_set_input_norm in two halves, for a caller that must know every fallible
+ * step succeeded before it changes anything: checked copies of mean and scale (D floats
+ * each; *m and *c NULL when mean is NULL; `fn` names the caller in messages), then the
+ * student takes them (frees its own; cannot fail). */
+int mimic__input_norm_copy(const mimic_student *s, const float *mean, const float *scale, float **m,
+                           float **c, const char *fn);
+void mimic__input_norm_take(mimic_student *s, float *m, float *c);
 
 /* The named tensors of a student, in file order: one table for save, load, the tensor
  * getters and the ONNX export. */
@@ -216,13 +223,15 @@ int32_t mimic__activation_lookup(const char *name);
 size_t mimic__student_ws_floats(const mimic__layout *L, size_t rows);
 
 /* Inverted dropout on the hidden activations, for one training step. Unit j of batch row r
- * (index i = r * H + j, which must fit in 32 bits) is kept when
+ * (index i = offset + r * H + j, which must fit in 32 bits) is kept when
  * mimic__dropout_bits(i, k0, k1) >= threshold, i.e. with probability 1 - threshold / 2^32;
  * kept activations are multiplied by `scale` = 1 / keep, dropped ones are 0. The mask is a
  * pure function of (key, index): the backward pass recomputes it instead of storing it, and
  * a resumed run draws the same masks. */
 typedef struct mimic__dropout {
     uint32_t k0, k1;      /* the step's key */
+    uint32_t offset;      /* index of the first row's first unit: row0 * H for a rank that
+                             holds the batch rows from row0 on (0 after mimic__dropout_init) */
     uint32_t threshold;   /* round(p * 2^32) */
     float scale;          /* 1 / keep */
     float keep;           /* 1 - p */
@@ -290,6 +299,9 @@ typedef struct mimic__loss_args {
     size_t rows, classes;
     const mimic_train_options *o; /* the loss's options (temperature, hard_weight, ...) */
     float *scratch;        /* rows x classes floats */
+    size_t norm_rows;      /* the loss and its gradient are sums over the rows divided by
+                              this: the whole global batch's rows when these are one rank's
+                              part of it; 0 = rows */
 } mimic__loss_args;
 
 /* What a loss needs from the data (mimic__loss.needs). */
@@ -355,5 +367,20 @@ void mimic__eval_ws_free(mimic__eval_ws *w);
  * nothing. */
 void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double temperature,
                         int center, size_t chunk, const mimic__eval_ws *w, mimic_metrics *out);
+
+/* The sums the metrics are made of, over some rows: what ranks that each evaluate a part of
+ * a dataset add up (5 doubles; the counts are exact up to 2^53 rows). */
+typedef struct mimic__eval_sums {
+    double sq, kl, ce;     /* squared logit errors, KL / T^2, hard-label CE */
+    double correct, agree; /* rows with argmax = label, = argmax of the teacher */
+} mimic__eval_sums;
+
+/* Add the sums of rows [first, end) of `d`, in chunks of `chunk` rows starting at `first`
+ * (mimic__evaluate_ws is this over every row, then mimic__evaluate_finish). */
+void mimic__evaluate_sums(const mimic_student *s, const mimic_dataset *d, double temperature,
+                          int center, uint64_t first, uint64_t end, size_t chunk,
+                          const mimic__eval_ws *w, mimic__eval_sums *a);
+/* The metrics of `d`'s rows from their sums. */
+void mimic__evaluate_finish(const mimic__eval_sums *a, const mimic_dataset *d, mimic_metrics *out);
 
 #endif /* MIMIC_LIB_MODEL_H */

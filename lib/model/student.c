@@ -448,36 +448,47 @@ int mimic_student_set_tensor(mimic_student *s, const char *name, const float *da
     return MIMIC_OK;
 }
 
+int mimic__input_norm_copy(const mimic_student *s, const float *mean, const float *scale, float **m,
+                           float **c, const char *fn)
+{
+    *m = *c = NULL;
+    if (!mean != !scale)
+        return mimic__error(MIMIC_ERR_INVALID,
+                            "%s: mean and scale must both be set or both be NULL", fn);
+    if (!mean)
+        return MIMIC_OK;
+    size_t D = s->L.D;
+    int rc = check_finite_floats(mean, D, fn, "mean");
+    if (rc == MIMIC_OK)
+        rc = check_finite_floats(scale, D, fn, "scale");
+    if (rc != MIMIC_OK)
+        return rc;
+    *m = copy_floats(mean, D);
+    *c = *m ? copy_floats(scale, D) : NULL;
+    if (!*c) {
+        mimic__free(*m);
+        *m = NULL;
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    return MIMIC_OK;
+}
+
+void mimic__input_norm_take(mimic_student *s, float *m, float *c)
+{
+    mimic__free(s->in_mean);
+    mimic__free(s->in_scale);
+    s->in_mean = m;
+    s->in_scale = c;
+}
+
 int mimic_student_set_input_norm(mimic_student *s, const float *mean, const float *scale)
 {
     static const char fn[] = "mimic_student_set_input_norm";
     int rc = mimic__student_check(s, fn);
-    if (rc != MIMIC_OK)
-        return rc;
-    if (!mean != !scale)
-        return mimic__error(MIMIC_ERR_INVALID,
-                            "%s: mean and scale must both be set or both be NULL", fn);
-    size_t D = s->L.D;
-    if (mean) {
-        rc = check_finite_floats(mean, D, fn, "mean");
-        if (rc == MIMIC_OK)
-            rc = check_finite_floats(scale, D, fn, "scale");
-        if (rc != MIMIC_OK)
-            return rc;
-        float *m = copy_floats(mean, D);
-        float *c = m ? copy_floats(scale, D) : NULL;
-        if (!c) {
-            mimic__free(m);
-            return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", fn);
-        }
-        mimic__free(s->in_mean);
-        mimic__free(s->in_scale);
-        s->in_mean = m;
-        s->in_scale = c;
-    } else {
-        mimic__free(s->in_mean);
-        mimic__free(s->in_scale);
-        s->in_mean = s->in_scale = NULL;
-    }
-    return MIMIC_OK;
+    float *m, *c;
+    if (rc == MIMIC_OK)
+        rc = mimic__input_norm_copy(s, mean, scale, &m, &c, fn);
+    if (rc == MIMIC_OK)
+        mimic__input_norm_take(s, m, c);
+    return rc;
 }

@@ -109,8 +109,10 @@ static void put_shards(meta_buf *b, const mimic_dataset *d)
 }
 
 /* What must match between the checkpoint and the run that resumes it: the options that shape
- * the trajectory (the table's SHAPES_RUN rows), the student's architecture, the data. */
-static void put_identity(meta_buf *b, const mimic__ckpt_view *v)
+ * the trajectory (the table's SHAPES_RUN rows), the student's architecture, the data. `all`:
+ * every key (to compare), else the keys a checkpoint records (a sparse row's only when its
+ * value is not `absent`). */
+static void put_identity(meta_buf *b, const mimic__ckpt_view *v, int all)
 {
     const mimic__optable *t = mimic__train_optable();
     const mimic__opt *o;
@@ -123,6 +125,9 @@ static void put_identity(meta_buf *b, const mimic__ckpt_view *v)
         else
             snprintf(key, sizeof key, "opt.%s", o->name);
         mimic__opt_ident(o, v->o, val, sizeof val);
+        if (!all && (o->flags & MIMIC__OPT_IDENT_SPARSE) && o->absent &&
+            strcmp(val, o->absent) == 0)
+            continue;
         put(b, key, "%s", val);
     }
     const mimic_dataset *d = v->train;
@@ -210,12 +215,26 @@ static void put_state(meta_buf *b, const mimic__train_state *st)
     }
 }
 
+int mimic__run_identity(const mimic__ckpt_view *v,
+                        void (*fn)(const char *key, const char *value, void *ctx), void *ctx)
+{
+    meta_buf b;
+    meta_init(&b);
+    put_identity(&b, v, 1);
+    if (b.nomem)
+        return mimic__error(MIMIC_ERR_NOMEM, "out of memory for the shards' fingerprints");
+    for (size_t i = 0; i < b.n; i++)
+        fn(b.m[i].key, b.m[i].value, ctx);
+    meta_free(&b);
+    return MIMIC_OK;
+}
+
 int mimic__checkpoint_write(const char *path, const mimic__ckpt_view *v)
 {
     meta_buf b;
     meta_init(&b);
     put_state(&b, v->st);
-    put_identity(&b, v);
+    put_identity(&b, v, 0);
     if (b.nomem)
         return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory for the shards' fingerprints",
                             path);
@@ -267,20 +286,6 @@ static int get_dbl(const mimic__st_file *f, const char *path, const char *key, d
     return MIMIC_OK;
 }
 
-/* What a key that an older checkpoint lacks stands for (the option did not exist, i.e. it
- * was off): the options table's `absent` column. NULL when the key is required. */
-static const char *absent_means(const char *key)
-{
-    const mimic__optable *t = mimic__train_optable();
-    if (strncmp(key, "opt.", 4) != 0)
-        return NULL;
-    const mimic__opt *o;
-    for (size_t i = 0; (o = mimic__opt_at(t, i, NULL)) != NULL; i++)
-        if (o->absent && strcmp(key + 4, o->name) == 0)
-            return o->absent;
-    return NULL;
-}
-
 /* The row of identity key `key` ("opt.<field>", or a row's own ident_key), or NULL. */
 static const mimic__opt *identity_row(const char *key)
 {
@@ -291,6 +296,15 @@ static const mimic__opt *identity_row(const char *key)
             (!o->ident_key && strncmp(key, "opt.", 4) == 0 && strcmp(key + 4, o->name) == 0))
             return o;
     return NULL;
+}
+
+/* What a key that an older checkpoint (or, for a sparse row, one written with the option
+ * off) lacks stands for: the options table's `absent` column. NULL when the key is
+ * required. */
+static const char *absent_means(const char *key)
+{
+    const mimic__opt *o = identity_row(key);
+    return o ? o->absent : NULL;
 }
 
 /* "the checkpoint does not match this run: options.loss is kd in the checkpoint but l2 here"
@@ -308,10 +322,13 @@ static int mismatch(const char *path, const char *key, const char *theirs, const
         theirs = mimic__opt_choice_name(o, (int32_t)a);
         ours = mimic__opt_choice_name(o, (int32_t)b);
     }
+    /* a row with its own key names what the key counts: "opt.validation_rows" -> "(rows)" */
+    const char *what = o->ident_key ? strrchr(o->ident_key, '_') : NULL;
     return mimic__error(MIMIC_ERR_INVALID,
-                        "%s: the checkpoint does not match this run: options.%s%s is %s in the "
-                        "checkpoint but %s here",
-                        path, o->name, o->ident_key ? " (rows)" : "", theirs, ours);
+                        "%s: the checkpoint does not match this run: options.%s%s%s%s is %s in "
+                        "the checkpoint but %s here",
+                        path, o->name, what ? " (" : "", what ? what + 1 : "", what ? ")" : "",
+                        theirs, ours);
 }
 
 /* "data.shards" differs: name the first shard that does. */
@@ -355,7 +372,7 @@ static int check_identity(const mimic__st_file *f, const mimic__ckpt_view *run, 
 {
     meta_buf b;
     meta_init(&b);
-    put_identity(&b, run);
+    put_identity(&b, run, 1);
     int rc = b.nomem ? mimic__error(MIMIC_ERR_NOMEM,
                                     "%s: out of memory for the shards' fingerprints", path)
                      : MIMIC_OK;

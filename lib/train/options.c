@@ -15,9 +15,9 @@
 /* ---- the table: the groups of rows, each defined beside the code that reads them -------- */
 
 static const mimic__opt_group *const groups[] = {
-    &mimic__loss_options,  &mimic__optimizer_options, &mimic__schedule_options,
-    &mimic__input_options, &mimic__augment_options,   &mimic__run_options,
-    &mimic__checkpoint_options,
+    &mimic__loss_options,       &mimic__optimizer_options,  &mimic__schedule_options,
+    &mimic__input_options,      &mimic__augment_options,    &mimic__run_options,
+    &mimic__checkpoint_options, &mimic__collective_options,
 };
 
 static const mimic__optable train_table = {"options", groups, MIMIC__ARRAY_LEN(groups)};
@@ -157,6 +157,9 @@ static int check_rules(const mimic_train_options *o)
         return BAD("checkpoint_every", "must be > 0 when options.checkpoint_path is set");
     if (o->resume && !o->checkpoint_path)
         return BAD("resume", "needs options.checkpoint_path");
+    if (o->collective && o->grad_reduce)
+        return BAD("grad_reduce", "set options.collective or options.grad_reduce, not both (the "
+                                  "collective sums the gradients itself)");
     return MIMIC_OK;
 }
 
@@ -212,6 +215,9 @@ int mimic__train_options_validate(const mimic_train_options *o, const mimic_stud
     int rc = mimic__opt_validate(&train_table, o);
     if (rc == MIMIC_OK)
         rc = check_rules(o);
+    mimic_collective c;
+    if (rc == MIMIC_OK && o->collective)
+        rc = mimic__coll_copy(&c, o->collective, "options.collective");
     if (rc == MIMIC_OK && o->dropout > 0) {
         uint64_t rows = o->batch_size < train->rows ? o->batch_size : train->rows;
         if (rows > UINT32_MAX / s->L.H)

@@ -23,6 +23,7 @@ extern const mimic__opt_group mimic__input_options;     /* standardize.c */
 extern const mimic__opt_group mimic__augment_options;   /* augment.c */
 extern const mimic__opt_group mimic__run_options;       /* trainer.c */
 extern const mimic__opt_group mimic__checkpoint_options; /* trainer.c */
+extern const mimic__opt_group mimic__collective_options; /* distributed.c */
 
 /* Replace the "default" values of validated options (learning_rate 0, target_norm AUTO) by
  * what they stand for; the trainer keeps the resolved copy (checkpoints store it). */
@@ -84,6 +85,17 @@ int mimic__input_stats(const mimic_dataset *d, double std_floor, float *mean, fl
 
 /* Per-class mean and std of the teacher logits (std 0 is replaced by 1). */
 int mimic__target_stats(const mimic_dataset *d, float *mean, float *std);
+
+/* The same statistics from parts of the rows, for ranks that each read some of them: a
+ * rank adds the sums of rows [first, end) to `sums` (2 D or 2 C doubles, zeroed by the
+ * caller), the ranks' sums are added up (an all-reduce), and _finish turns the sums over all
+ * rows into what mimic__input_stats and mimic__target_stats give, up to rounding (the sums
+ * are of values shifted by row 0's; exact for uint8 inputs, whatever the split). */
+void mimic__input_sums(const mimic_dataset *d, uint64_t first, uint64_t end, double *sums);
+void mimic__input_finish(const mimic_dataset *d, double std_floor, const double *sums, float *mean,
+                         float *scale);
+int mimic__target_sums(const mimic_dataset *d, uint64_t first, uint64_t end, double *sums);
+void mimic__target_finish(const mimic_dataset *d, const double *sums, float *mean, float *std);
 
 /* ---- image augmentation (augment.c) ------------------------------------------------------ */
 
@@ -148,6 +160,10 @@ typedef struct mimic__ckpt_view {
 } mimic__ckpt_view;
 
 int mimic__checkpoint_write(const char *path, const mimic__ckpt_view *v);
+/* The run's identity, what a resume compares (every key, sparse ones too): fn(key, value,
+ * ctx) for each, in order. Errors: MIMIC_ERR_NOMEM. */
+int mimic__run_identity(const mimic__ckpt_view *v,
+                        void (*fn)(const char *key, const char *value, void *ctx), void *ctx);
 
 /* A checkpoint read and checked against a run: identity, shapes, consistency. The pointers
  * point into `file` until mimic__checkpoint_close. */
@@ -164,6 +180,39 @@ typedef struct mimic__ckpt {
  * mimic_trainer_load_checkpoint documents. */
 int mimic__checkpoint_read(const char *path, const mimic__ckpt_view *v, mimic__ckpt *out);
 void mimic__checkpoint_close(mimic__ckpt *c);
+
+/* ---- data-parallel training (distributed.c) -------------------------------------------- */
+
+#define MIMIC__COLL_MSG 512   /* bytes of a failing rank's message that the others get */
+#define MIMIC__COLL_SLOT 6    /* floats a rank appends to a step's gradient all-reduce */
+#define MIMIC__COLL_IDENT 128 /* doubles: the count and hashes of a run's identity entries */
+
+/* Check *src (the caller's struct; `what` names it in messages) and copy it to *dst. */
+int mimic__coll_copy(mimic_collective *dst, const mimic_collective *src, const char *what);
+/* This rank's part [first, first + count) of n rows: [r n / N, (r + 1) n / N). */
+void mimic__coll_share(const mimic_collective *c, uint64_t n, uint64_t *first, uint64_t *count);
+/* The all-reduces, and broadcasts from rank 0 through them; MIMIC_ERR_IO on a failure. */
+int mimic__coll_sum_f32(const mimic_collective *c, float *buf, size_t n);
+int mimic__coll_sum_f64(const mimic_collective *c, double *buf, size_t n);
+int mimic__coll_bcast_f32(const mimic_collective *c, float *buf, size_t n);
+int mimic__coll_bcast_f64(const mimic_collective *c, double *buf, size_t n);
+/* mimic_collective_agree on a checked collective. */
+int mimic__coll_agree(const mimic_collective *c, int status, const char *message);
+/* Every rank learned that rank `root` failed with `status`: root's `message` goes to every
+ * rank, and each returns `status` with "rank R of N: <message>" as its error. */
+int mimic__coll_fail(const mimic_collective *c, int root, int status, const char *message);
+/* A step's slot of this rank: its status, whether its loss was not finite, its loss (exact). */
+void mimic__coll_slot_put(float *slot, int status, int loss_bad, double loss);
+/* The all-reduced slots of every rank: the lowest failing rank (its *status and *loss_bad),
+ * or -1 and the ranks' losses added in rank order into *loss. */
+int mimic__coll_slots_read(const mimic_collective *c, const float *slots, int *status,
+                           int *loss_bad, double *loss);
+/* MIMIC_ERR_INVALID (naming the first entry that differs) unless this rank's run has rank
+ * 0's identity: options, student, data, as a checkpoint records them, and the options the
+ * ranks act on together (epochs, eval_train, resume). Not agreed: the caller agrees. */
+int mimic__coll_same_run(const mimic_collective *c, const mimic__ckpt_view *v);
+/* MIMIC_ERR_INVALID unless the n weights p are rank 0's, bit for bit. Not agreed. */
+int mimic__coll_same_weights(const mimic_collective *c, const float *p, size_t n, uint64_t epoch);
 
 /* ---- the order of an epoch's rows (order.c) ------------------------------------------- */
 

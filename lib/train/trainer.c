@@ -3,6 +3,12 @@
  * stopping, checkpoint, callback), mimic_train. The loss, the optimizer and the schedule
  * come from their descriptors (model/loss.c, optimizer.c, schedule.c); the options from
  * their table (options.c); checkpoints see the run through a mimic__ckpt_view.
+ *
+ * With options.collective (include/mimic/collective.h; helpers in distributed.c) the
+ * trainer is one rank of several: it reads its part of each global batch, sums gradients,
+ * statistics and metrics with the others, and agrees with them on every outcome. Every
+ * collective call below is made by every rank in the same order: it never depends on what
+ * only one rank knows (a local failure enters the next agreement as a status instead).
  */
 #include <math.h>
 #include <stdio.h>
@@ -43,6 +49,15 @@ struct mimic_trainer {
     mimic__train_state st; /* where the run stands (what a checkpoint restores) */
     int failed;            /* diverged: the trainer refuses further work */
 
+    /* data-parallel training: options.collective, checked (rank 0 of 1 without) */
+    mimic_collective coll;
+    int dist;           /* options.collective is set */
+    size_t cap;         /* rows of the batch buffers: the largest part of a
+                                          batch this rank reads (the batch with one rank) */
+    int cancel_pending; /* a mid-epoch callback stopped: the next step tells
+                                          every rank, which all stop before its update */
+    char cancel_msg[MIMIC__COLL_MSG];
+
     /* timing of this session (not checkpointed) */
     double t_start, epoch_t_start;
     uint64_t examples_run;
@@ -70,9 +85,11 @@ static int alloc_buffers(mimic_trainer *t)
 {
     const mimic__layout *L = &t->L;
     const mimic_train_options *o = &t->o;
-    size_t n = L->n_params, B = t->batch;
+    size_t n = L->n_params, B = t->cap;
+    /* with a collective, each step's all-reduce carries every rank's slot after the gradient */
+    size_t slots = t->dist ? MIMIC__COLL_SLOT * (size_t)t->coll.size : 0;
     bool ok = (t->p[0] = mimic__falloc(n, 1)) && (t->p[1] = mimic__falloc(n, 1)) &&
-              (t->grads = mimic__falloc(n, 1)) && (t->x = mimic__falloc(B, L->D)) &&
+              (t->grads = mimic__falloc(n + slots, 1)) && (t->x = mimic__falloc(B, L->D)) &&
               (t->ws = mimic__falloc(mimic__student_ws_floats(L, B), 1)) &&
               (t->dlogits = mimic__falloc(B, L->C)) && (t->scratch = mimic__falloc(B, L->C));
     for (size_t i = 0; ok && i < t->opt->n_state; i++)
@@ -137,29 +154,100 @@ static int fit_input_norm(mimic_trainer *t)
     return rc;
 }
 
+/* The statistics of the training set over every rank's rows (size > 1): the target
+ * statistics into t->tmean/t->tstd, the input normalization into the student. Each rank sums
+ * its part of the rows, the sums are added up, and every rank finishes the same numbers; the
+ * student changes only once every rank has its copy of them. */
+static int fit_stats_ranks(mimic_trainer *t)
+{
+    const mimic_dataset *d = t->train;
+    const size_t C = t->L.C, D = t->L.D;
+    const size_t off = t->tstd ? 2 * C : 0, n = off + (t->o.standardize ? 2 * D : 0);
+    if (n == 0)
+        return MIMIC_OK;
+    uint64_t first, count;
+    mimic__coll_share(&t->coll, d->rows, &first, &count);
+    double *sums = mimic__calloc(n, sizeof(double));
+    float *mean = t->o.standardize ? mimic__falloc(D, 2) : NULL, *m = NULL, *c = NULL;
+    int rc = sums && (mean || !t->o.standardize)
+                 ? MIMIC_OK
+                 : mimic__error(MIMIC_ERR_NOMEM, "statistics: out of memory for %zu sums", n);
+    if (rc == MIMIC_OK && t->tstd)
+        rc = mimic__target_sums(d, first, first + count, sums);
+    if (rc == MIMIC_OK && t->o.standardize)
+        mimic__input_sums(d, first, first + count, sums + off);
+    rc = mimic__coll_agree(&t->coll, rc, NULL);
+    if (rc == MIMIC_OK)
+        rc = mimic__coll_sum_f64(&t->coll, sums, n);
+    if (rc == MIMIC_OK && t->tstd)
+        mimic__target_finish(d, sums, t->tmean, t->tstd);
+    if (rc == MIMIC_OK && t->o.standardize) {
+        mimic__input_finish(d, t->o.std_floor, sums + off, mean, mean + D);
+        rc = mimic__input_norm_copy(t->s, mean, mean + D, &m, &c, "standardize");
+        rc = mimic__coll_agree(&t->coll, rc, NULL);
+        if (rc == MIMIC_OK)
+            mimic__input_norm_take(t->s, m, c);
+    }
+    if (rc != MIMIC_OK) {
+        mimic__free(m);
+        mimic__free(c);
+    }
+    mimic__free(sums);
+    mimic__free(mean);
+    return rc;
+}
+
+static mimic__ckpt_view ckpt_view(const mimic_trainer *t);
+
+/* What a trainer needs that no rank may lack: every rank trains the same run, from rank 0's
+ * weights (a broadcast into the training-space copy; the student gets them at the end). */
+static int join_ranks(mimic_trainer *t)
+{
+    mimic__ckpt_view v = ckpt_view(t);
+    int rc = mimic__coll_agree(&t->coll, mimic__coll_same_run(&t->coll, &v), NULL);
+    if (rc == MIMIC_OK)
+        rc = mimic__coll_bcast_f32(&t->coll, t->p[t->cur], t->L.n_params);
+    return mimic__coll_agree(&t->coll, rc, NULL);
+}
+
+/* options->collective, checked, when `o` is a struct that has the field: the ranks can then
+ * agree on everything mimic_trainer_create finds wrong. */
+static int collective_of(const mimic_train_options *o, mimic_collective *c)
+{
+    const size_t end = offsetof(mimic_train_options, collective) + sizeof o->collective;
+    return o && o->struct_size >= end && o->collective &&
+           mimic__coll_copy(c, o->collective, "options.collective") == MIMIC_OK;
+}
+
 int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_dataset *train,
                          const mimic_train_options *o)
 {
     if (!out)
         return mimic__error(MIMIC_ERR_INVALID, "mimic_trainer_create: out is NULL");
     *out = NULL;
+    mimic_collective coll;
+    const int dist = collective_of(o, &coll);
     int rc = mimic__student_check(s, "student");
     if (rc == MIMIC_OK)
         rc = mimic__dataset_check(train, "train");
-    if (rc != MIMIC_OK)
-        return rc;
     mimic_train_options opts;
     mimic_train_options_init(&opts, sizeof opts);
-    rc = mimic__struct_copy_in(&opts, sizeof opts, o, "train options");
+    if (rc == MIMIC_OK)
+        rc = mimic__struct_copy_in(&opts, sizeof opts, o, "train options");
     if (rc == MIMIC_OK)
         rc = mimic__train_options_validate(&opts, s, train);
+    if (dist)
+        rc = mimic__coll_agree(&coll, rc, NULL);
     if (rc != MIMIC_OK)
         return rc;
     mimic__train_options_resolve(&opts);
 
     mimic_trainer *t = mimic__calloc(1, sizeof *t);
-    if (!t)
+    if (!t && !dist)
         return mimic__error(MIMIC_ERR_NOMEM, "trainer: out of memory");
+    if (!t)
+        return mimic__coll_agree(&coll, mimic__error(MIMIC_ERR_NOMEM, "trainer: out of memory"),
+                                 NULL);
     t->s = s;
     t->train = train;
     t->o = opts;
@@ -175,12 +263,30 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
     t->st.last_lr = NAN;
     mimic__rng_seed(&t->st.rng, opts.seed);
     t->st.rng_epoch = t->st.rng;
+    t->dist = dist;
+    if (dist)
+        t->coll = coll;
+    else
+        mimic_collective_init(&t->coll, sizeof t->coll);
+    /* rank r reads rows [r B / N, (r + 1) B / N) of a batch of B: at most ceil(B / N) */
+    t->cap = (t->batch + (size_t)t->coll.size - 1) / (size_t)t->coll.size;
 
     rc = alloc_buffers(t);
-    if (rc == MIMIC_OK && t->tstd)
-        rc = mimic__target_stats(train, t->tmean, t->tstd);
-    if (rc == MIMIC_OK && opts.standardize)
-        rc = fit_input_norm(t); /* the last fallible step: the student changes only on success */
+    if (dist)
+        rc = mimic__coll_agree(&coll, rc, NULL);
+    if (rc == MIMIC_OK)
+        memcpy(t->p[t->cur], s->params, t->L.n_params * sizeof(float));
+    if (rc == MIMIC_OK && dist)
+        rc = join_ranks(t);
+    if (rc == MIMIC_OK && dist && coll.size > 1) {
+        rc = fit_stats_ranks(t); /* the last fallible step: the student changes only on success */
+    } else {
+        if (rc == MIMIC_OK && t->tstd)
+            rc = mimic__target_stats(train, t->tmean, t->tstd);
+        if (rc == MIMIC_OK && opts.standardize)
+            rc =
+                fit_input_norm(t); /* the last fallible step: the student changes only on success */
+    }
     if (rc != MIMIC_OK) {
         trainer_release(t);
         return rc;
@@ -191,8 +297,9 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
      * fold would start a fresh student's normalized bias at -mean/std, far from every target,
      * which plain SGD/Adam steps need many epochs to undo. (To continue training an already
      * trained student, resume from a checkpoint, which stores the training-space weights, or
-     * use target_norm NONE.) */
-    memcpy(t->p[t->cur], s->params, t->L.n_params * sizeof(float));
+     * use target_norm NONE.) With a collective, p[cur] holds rank 0's student. */
+    if (dist)
+        memcpy(s->params, t->p[t->cur], t->L.n_params * sizeof(float));
     t->t_start = t->epoch_t_start = mimic__now();
     t->magic = MIMIC__MAGIC_TRAINER;
     *out = t;
@@ -243,10 +350,11 @@ static void start_epoch(mimic_trainer *t)
     t->epoch_t_start = mimic__now();
 }
 
-/* Gather a batch: inputs converted and normalized in one pass straight into the aligned
- * buffer (an augmented row is first mirrored/shifted into t->aug_row, raw); teacher rows
- * with the target normalization; labels. */
-static void gather(mimic_trainer *t, const uint64_t *ids, size_t n)
+/* Gather a batch, or this rank's part of it from batch row row0 on: inputs converted and
+ * normalized in one pass straight into the aligned buffer (an augmented row is first
+ * mirrored/shifted into t->aug_row, raw, as batch row row0 + i draws); teacher rows with the
+ * target normalization; labels. */
+static void gather(mimic_trainer *t, const uint64_t *ids, size_t n, size_t row0)
 {
     const mimic_dataset *d = t->train;
     const mimic_student *s = t->s;
@@ -257,7 +365,7 @@ static void gather(mimic_trainer *t, const uint64_t *ids, size_t n)
         const void *row = mimic__input_row(d, ids[i]);
         int flip = 0, dy = 0, dx = 0;
         if (augment)
-            mimic__augment_draw(&aug, i, &flip, &dy, &dx);
+            mimic__augment_draw(&aug, row0 + i, &flip, &dy, &dx);
         if (flip || dy || dx) {
             mimic__augment_image(row, t->aug_row, d->input_dtype, aug.C, aug.H, aug.W, flip, dy,
                                  dx);
@@ -296,12 +404,11 @@ static void gather(mimic_trainer *t, const uint64_t *ids, size_t n)
 /* Divergence. A non-finite loss condemns the weights that produced it (p[cur]), so the student
  * gets the previous step's weights, whose loss was finite (p[cur ^ 1], kept by the optimizer's
  * double buffer at no cost); when the loss was fine but the gradient norm or an updated weight
- * is not, p[cur] itself is the last good state. */
-static int diverge(mimic_trainer *t, const char *what, double value, int loss_bad)
+ * is not, p[cur] itself is the last good state. The message, then the state (with a
+ * collective the failing rank says it and every rank changes its state). */
+static int diverge_error(const mimic_trainer *t, const char *what, double value, int loss_bad)
 {
-    t->failed = 1;
     int back = loss_bad && t->prev_valid;
-    sync_student(t, t->p[back ? t->cur ^ 1 : t->cur]);
     unsigned long long e = (unsigned long long)t->st.epochs_done + 1;
     unsigned long long k = (unsigned long long)t->st.pos + 1;
     unsigned long long g = (unsigned long long)t->st.steps_done + 1;
@@ -313,6 +420,138 @@ static int diverge(mimic_trainer *t, const char *what, double value, int loss_ba
                         e, k, g, what, value, good);
 }
 
+static void diverge_state(mimic_trainer *t, int loss_bad)
+{
+    t->failed = 1;
+    sync_student(t, t->p[loss_bad && t->prev_valid ? t->cur ^ 1 : t->cur]);
+}
+
+static int diverge(mimic_trainer *t, const char *what, double value, int loss_bad)
+{
+    int rc = diverge_error(t, what, value, loss_bad);
+    diverge_state(t, loss_bad);
+    return rc;
+}
+
+/* Forward, loss and backward on the m rows of the batch (of n rows, from position `first` of
+ * the epoch's order) that this trainer reads, from batch row r0 on: all of them without a
+ * collective. The loss is this part's sum over the whole batch's rows; *loss_bad = 1 (with
+ * MIMIC_ERR_NUMERIC) when it is not finite. */
+static int local_pass(mimic_trainer *t, size_t first, size_t n, size_t r0, size_t m, double *loss,
+                      int *loss_bad)
+{
+    const mimic__layout *L = &t->L;
+    const uint64_t *ids = mimic__order_batch(&t->order, first + r0, m, t->ids);
+    gather(t, ids, m, r0);
+    *loss = 0;
+    *loss_bad = 0;
+    /* With a collective, a non-finite input would reach every rank only as a NaN gradient
+     * (a ReLU passes no NaN to the loss): the rank that read it says which row it was. */
+    for (size_t i = 0; t->dist && i < m * L->D; i++)
+        if (!isfinite(t->x[i]))
+            return mimic__error(MIMIC_ERR_NUMERIC,
+                                "training diverged at epoch %llu, global step %llu: training row "
+                                "%llu is not finite as read (input %zu is %g after augmentation "
+                                "and normalization); the student holds the weights after global "
+                                "step %llu",
+                                (unsigned long long)t->st.epochs_done + 1,
+                                (unsigned long long)t->st.steps_done + 1,
+                                (unsigned long long)ids[i / L->D], i % L->D, (double)t->x[i],
+                                (unsigned long long)t->st.steps_done);
+    float *z, *h, *logits;
+    mimic__dropout drop, *dr = NULL;
+    if (t->o.dropout > 0) {
+        /* a fresh mask per step, from (seed, global step): resumable without extra state;
+         * per unit of a batch row, whichever rank reads it */
+        mimic__dropout_init(&drop, t->o.dropout, mimic__hash64(t->o.seed, t->st.steps_done));
+        drop.offset = (uint32_t)(r0 * L->H);
+        dr = &drop;
+    }
+    mimic__student_forward_ws(L, t->act, t->p[t->cur], t->x, m, dr, t->ws, &z, &h, &logits);
+    int rc = MIMIC_OK;
+    if (m > 0) { /* a rank can have no rows of a short last batch: its gradient is zero */
+        const mimic__loss_args args = {.logits = logits,
+                                       .targets = t->tbuf,
+                                       .labels = t->ybuf,
+                                       .rows = m,
+                                       .classes = L->C,
+                                       .o = &t->o,
+                                       .scratch = t->scratch,
+                                       .norm_rows = n};
+        rc = t->loss->batch(&args, loss, t->dlogits);
+    }
+    if (rc == MIMIC_ERR_NUMERIC || (rc == MIMIC_OK && !isfinite(*loss))) {
+        *loss = rc == MIMIC_OK ? *loss : INFINITY;
+        *loss_bad = 1;
+        return MIMIC_ERR_NUMERIC;
+    }
+    if (rc == MIMIC_OK)
+        mimic__student_backward_ws(L, t->act, t->p[t->cur], t->x, m, dr, z, h, t->dlogits, t->dz,
+                                   t->grads);
+    return rc;
+}
+
+/* A step of one rank: its part of the batch, then one all-reduce of the gradient with every
+ * rank's slot (status, loss) after it. A failure on any rank (divergence, an error, a
+ * cancel pending from a mid-epoch callback) stops every rank here, before the update, with
+ * the lowest failing rank's status and message. *loss: the whole batch's loss. */
+static int reduce_step(mimic_trainer *t, size_t first, size_t n, double *loss)
+{
+    const mimic_collective *c = &t->coll;
+    const size_t np = t->L.n_params;
+    uint64_t r0, m;
+    mimic__coll_share(c, n, &r0, &m);
+    char msg[MIMIC__COLL_MSG];
+    int loss_bad = 0, rc;
+    double mine = 0;
+    if (t->cancel_pending) {
+        rc = MIMIC_ERR_CANCELLED;
+        snprintf(msg, sizeof msg, "%s", t->cancel_msg);
+    } else {
+        rc = local_pass(t, first, n, (size_t)r0, (size_t)m, &mine, &loss_bad);
+        if (loss_bad)
+            diverge_error(t, "the loss", mine, 1);
+        snprintf(msg, sizeof msg, "%s", rc != MIMIC_OK ? mimic_last_error() : "");
+    }
+    if (rc != MIMIC_OK)
+        memset(t->grads, 0, np * sizeof(float));
+    float *slots = t->grads + np;
+    memset(slots, 0, MIMIC__COLL_SLOT * (size_t)c->size * sizeof(float));
+    mimic__coll_slot_put(slots + MIMIC__COLL_SLOT * (size_t)c->rank, rc, loss_bad, mine);
+    int status = mimic__coll_sum_f32(c, t->grads, np + MIMIC__COLL_SLOT * (size_t)c->size);
+    int root = -1;
+    if (status == MIMIC_OK)
+        root = mimic__coll_slots_read(c, slots, &status, &loss_bad, loss);
+    if (status == MIMIC_OK)
+        return MIMIC_OK;
+    t->cancel_pending = 0;
+    if (status == MIMIC_ERR_NUMERIC)
+        diverge_state(t, loss_bad);
+    else
+        sync_student(t, t->p[t->cur]);
+    return root < 0 ? status : mimic__coll_fail(c, root, status, msg);
+}
+
+/* Every rank found the summed gradient, or the weights it gave, not finite (`rc`, the same
+ * divergence on every rank). Whose rows made it so? Each rank recomputes its part of the
+ * step (the same bits: the same weights, rows and draws) and the ranks agree on the first
+ * whose gradient is not finite, so the message names it; when none is (the sum overflowed),
+ * `rc` stands. Costs nothing until a run diverges. */
+static int blame_rank(mimic_trainer *t, size_t first, size_t n, int rc)
+{
+    char msg[MIMIC__COLL_MSG];
+    snprintf(msg, sizeof msg, "%s", mimic_last_error());
+    uint64_t r0, m;
+    mimic__coll_share(&t->coll, n, &r0, &m);
+    double loss;
+    int loss_bad, mine = local_pass(t, first, n, (size_t)r0, (size_t)m, &loss, &loss_bad);
+    for (size_t i = 0; mine == MIMIC_OK && i < t->L.n_params; i++)
+        if (!isfinite(t->grads[i]))
+            mine = diverge_error(t, "the gradient of this rank's rows", t->grads[i], 0);
+    int agreed = mimic__coll_agree(&t->coll, mine, NULL);
+    return agreed != MIMIC_OK ? agreed : mimic__error(rc, "%s", msg);
+}
+
 /* One optimizer step; the student is not touched (callers sync when they hand it out). */
 static int train_step(mimic_trainer *t, double *loss_out)
 {
@@ -322,31 +561,18 @@ static int train_step(mimic_trainer *t, double *loss_out)
     const mimic__layout *L = &t->L;
     size_t first = (size_t)st->pos * t->batch;
     size_t n = t->rows - first < t->batch ? t->rows - first : t->batch;
-    gather(t, mimic__order_batch(&t->order, first, n, t->ids), n);
-
-    float *z, *h, *logits;
-    mimic__dropout drop, *dr = NULL;
-    if (t->o.dropout > 0) {
-        /* a fresh mask per step, from (seed, global step): resumable without extra state */
-        mimic__dropout_init(&drop, t->o.dropout, mimic__hash64(t->o.seed, st->steps_done));
-        dr = &drop;
+    double loss;
+    int loss_bad, rc;
+    if (t->dist) {
+        if ((rc = reduce_step(t, first, n, &loss)) != MIMIC_OK)
+            return rc;
+    } else {
+        rc = local_pass(t, first, n, 0, n, &loss, &loss_bad);
+        if (loss_bad)
+            return diverge(t, "the loss", loss, 1);
+        if (rc != MIMIC_OK)
+            return rc;
     }
-    mimic__student_forward_ws(L, t->act, t->p[t->cur], t->x, n, dr, t->ws, &z, &h, &logits);
-    double loss = NAN;
-    const mimic__loss_args args = {.logits = logits,
-                                   .targets = t->tbuf,
-                                   .labels = t->ybuf,
-                                   .rows = n,
-                                   .classes = L->C,
-                                   .o = &t->o,
-                                   .scratch = t->scratch};
-    int rc = t->loss->batch(&args, &loss, t->dlogits);
-    if (rc == MIMIC_ERR_NUMERIC || (rc == MIMIC_OK && !isfinite(loss)))
-        return diverge(t, "the loss", rc == MIMIC_OK ? loss : INFINITY, 1);
-    if (rc != MIMIC_OK)
-        return rc;
-    mimic__student_backward_ws(L, t->act, t->p[t->cur], t->x, n, dr, z, h, t->dlogits, t->dz,
-                               t->grads);
     if (t->o.grad_reduce) {
         int r = t->o.grad_reduce(t->grads, L->n_params, t->o.grad_reduce_user_data);
         if (r != 0) {
@@ -360,15 +586,19 @@ static int train_step(mimic_trainer *t, double *loss_out)
     float gscale = 1.0f;
     if (t->o.clip_norm > 0) {
         double norm = mimic__grad_norm(t->grads, L->n_params);
-        if (!isfinite(norm))
-            return diverge(t, "the gradient norm", norm, 0);
+        if (!isfinite(norm)) {
+            rc = diverge(t, "the gradient norm", norm, 0);
+            return t->dist ? blame_rank(t, first, n, rc) : rc;
+        }
         if (norm > t->o.clip_norm)
             gscale = (float)(t->o.clip_norm / (norm + 1e-6)); /* PyTorch's clip_grad_norm_ */
     }
     double lr = mimic__lr_at(&t->o, st->steps_done, t->spe);
     if (!t->opt->update(&t->o, lr, st->steps_done + 1, t->p[t->cur], t->p[t->cur ^ 1], t->grads,
-                        gscale, t->opt_state, L->n_params))
-        return diverge(t, "a weight after the update", INFINITY, 0);
+                        gscale, t->opt_state, L->n_params)) {
+        rc = diverge(t, "a weight after the update", INFINITY, 0);
+        return t->dist ? blame_rank(t, first, n, rc) : rc;
+    }
     t->cur ^= 1;
     t->prev_valid = 1;
     st->steps_done++;
@@ -448,14 +678,22 @@ int mimic_trainer_load_checkpoint(mimic_trainer *t, const char *path)
     mimic__ckpt_view v = ckpt_view(t);
     mimic__ckpt c;
     rc = mimic__checkpoint_read(path, &v, &c);
-    if (rc != MIMIC_OK)
-        return rc;
-    /* commit: the one fallible part first */
-    rc = mimic_student_set_input_norm(t->s, c.in_mean, c.in_scale);
+    const int opened = rc == MIMIC_OK;
+    float *m = NULL, *sc = NULL;
+    if (rc == MIMIC_OK) /* the one fallible part of the commit: a copy of the normalization */
+        rc = mimic__input_norm_copy(t->s, c.in_mean, c.in_scale, &m, &sc,
+                                    "mimic_student_set_input_norm");
+    if (t->dist) /* every rank reads the file: all resume, or none */
+        rc = mimic__coll_agree(&t->coll, rc, NULL);
     if (rc != MIMIC_OK) {
-        mimic__checkpoint_close(&c);
+        mimic__free(m);
+        mimic__free(sc);
+        if (opened)
+            mimic__checkpoint_close(&c);
         return rc;
     }
+    /* commit */
+    mimic__input_norm_take(t->s, m, sc);
     size_t n = t->L.n_params;
     memcpy(t->p[t->cur], c.params, n * sizeof(float));
     t->prev_valid = 0; /* the other buffer is not this state's predecessor */
@@ -519,7 +757,35 @@ static int call_progress(mimic_trainer *t, const mimic_progress *p)
                         r, (unsigned long long)p->epoch, (unsigned long long)p->step);
 }
 
-/* Validation, early stopping, checkpoint and callback after an epoch. */
+/* The validation and training-set metrics over every rank's part of the rows: one
+ * all-reduce of both sets' sums. */
+static int evaluate_ranks(mimic_trainer *t, int center, const mimic__eval_ws *ew, mimic_progress *p)
+{
+    const mimic_dataset *sets[2] = {t->o.validation, t->o.eval_train ? t->train : NULL};
+    mimic_metrics *outs[2] = {&p->validation, &p->train};
+    mimic__eval_sums sums[2];
+    memset(sums, 0, sizeof sums);
+    for (int k = 0; k < 2; k++) {
+        uint64_t first, count;
+        if (!sets[k])
+            continue;
+        mimic__coll_share(&t->coll, sets[k]->rows, &first, &count);
+        mimic__evaluate_sums(t->s, sets[k], t->o.temperature, center, first, first + count, t->cap,
+                             ew, &sums[k]);
+    }
+    double buf[2 * (sizeof sums[0] / sizeof(double))]; /* the structs hold doubles only */
+    memcpy(buf, sums, sizeof buf);
+    int rc = mimic__coll_sum_f64(&t->coll, buf, sizeof buf / sizeof buf[0]);
+    memcpy(sums, buf, sizeof buf);
+    for (int k = 0; k < 2 && rc == MIMIC_OK; k++)
+        if (sets[k])
+            mimic__evaluate_finish(&sums[k], sets[k], outs[k]);
+    return rc;
+}
+
+/* Validation, early stopping, checkpoint and callback after an epoch. With a collective the
+ * metrics are every rank's, rank 0 alone writes the checkpoint, and the ranks agree after
+ * the checkpoint and after the callback: all go on, or all stop with the same status. */
 static int end_epoch(mimic_trainer *t, mimic_progress *out)
 {
     mimic__train_state *st = &t->st;
@@ -530,9 +796,14 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
     fill_progress(t, &p, 1);
     int center = t->o.target_norm == MIMIC_TARGET_CENTER;
     const mimic__eval_ws ew = {t->x, t->ws, t->eval_t, t->eval_y};
+    int rc = MIMIC_OK;
+    if (t->dist && (t->o.validation || t->o.eval_train) &&
+        (rc = evaluate_ranks(t, center, &ew, &p)) != MIMIC_OK)
+        return rc;
     if (t->o.validation) {
-        mimic__evaluate_ws(t->s, t->o.validation, t->o.temperature, center, t->batch, &ew,
-                           &p.validation);
+        if (!t->dist)
+            mimic__evaluate_ws(t->s, t->o.validation, t->o.temperature, center, t->batch, &ew,
+                               &p.validation);
         p.has_validation = 1;
         double c = t->loss->criterion_of(&p.validation);
         p.validation_loss = c;
@@ -551,15 +822,22 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
             st->stopped_early = 1;
         p.best_validation_loss = st->best_loss;
     }
-    if (t->o.eval_train)
+    if (t->o.eval_train && !t->dist)
         mimic__evaluate_ws(t->s, t->train, t->o.temperature, center, t->batch, &ew, &p.train);
     if (st->epochs_done >= t->o.epochs || st->stopped_early)
         st->finished = 1;
-    int rc = MIMIC_OK;
-    if (t->o.checkpoint_path && (st->epochs_done % t->o.checkpoint_every == 0 || st->finished))
+    if (t->dist)
+        rc = mimic__coll_same_weights(&t->coll, t->p[t->cur], t->L.n_params, st->epochs_done);
+    if (rc == MIMIC_OK && t->o.checkpoint_path && t->coll.rank == 0 &&
+        (st->epochs_done % t->o.checkpoint_every == 0 || st->finished))
         rc = mimic_trainer_save_checkpoint(t, t->o.checkpoint_path);
-    if (rc == MIMIC_OK)
+    if (t->dist)
+        rc = mimic__coll_agree(&t->coll, rc, NULL);
+    if (rc == MIMIC_OK) {
         rc = call_progress(t, &p);
+        if (t->dist)
+            rc = mimic__coll_agree(&t->coll, rc, NULL);
+    }
     if (rc == MIMIC_OK && st->finished && st->has_best) {
         sync_student(t, t->best);
         st->holds_epoch = st->best_epoch;
@@ -585,8 +863,12 @@ int mimic_trainer_epoch(mimic_trainer *t, mimic_progress *progress_or_NULL)
                 mimic_progress p;
                 sync_student(t, t->p[t->cur]);
                 fill_progress(t, &p, 0);
-                if ((rc = call_progress(t, &p)) != MIMIC_OK)
+                if ((rc = call_progress(t, &p)) != MIMIC_OK && !t->dist)
                     return rc;
+                if (rc != MIMIC_OK) { /* told to every rank by the next step, which stops */
+                    t->cancel_pending = 1;
+                    snprintf(t->cancel_msg, sizeof t->cancel_msg, "%s", mimic_last_error());
+                }
             }
         } while (!t->st.end_pending);
     }
@@ -711,7 +993,11 @@ int mimic_train(mimic_student *s, const mimic_dataset *train, const mimic_train_
     int prev = mimic__blas_threads_begin(opts.threads);
     mimic_trainer *t = NULL;
     rc = mimic_trainer_create(&t, s, train, o);
-    if (rc == MIMIC_OK && opts.resume && mimic__file_exists(opts.checkpoint_path))
+    /* with a collective, rank 0 says whether there is a checkpoint; every rank then reads it */
+    double resume = rc == MIMIC_OK && opts.resume && mimic__file_exists(opts.checkpoint_path);
+    if (rc == MIMIC_OK && t->dist)
+        rc = mimic__coll_bcast_f64(&t->coll, &resume, 1);
+    if (rc == MIMIC_OK && resume != 0)
         rc = mimic_trainer_load_checkpoint(t, opts.checkpoint_path);
     while (rc == MIMIC_OK && !t->st.finished)
         rc = mimic_trainer_epoch(t, NULL);

@@ -19,6 +19,7 @@ from . import loss, transfer
 from ._errors import MimicError, OptionError, Status
 from .dataset import Dataset
 from ._label import LabelResult, label
+from .distributed import Collective
 from .loss import softmax
 from .student import TENSOR_NAMES, History, Student, criterion, default_learning_rate
 from .trainer import Trainer
@@ -36,6 +37,7 @@ fit_options = tuple(_options.TRAIN_KEYWORDS)
 
 __all__ = ["Dataset", "Student", "Trainer", "History", "MimicError", "OptionError", "Status",
            "NpyWriter", "ManifestWriter", "label", "LabelResult", "transfer",
+           "Collective",
            "loss", "softmax", "TENSOR_NAMES", "default_learning_rate", "criterion",
            "fit_options", "library_path", "library_version", "library_version_number",
            "__version__"]

@@ -4,7 +4,8 @@ through include/mimic/options.h) rather than mirrored by hand:
 
   - every field of mimic_train_options is a keyword of the same name, except pointers
     Python has no use for (the callbacks' user data); of the pointer fields, `validation`
-    takes a Dataset and `progress` and `grad_reduce` take callables;
+    takes a Dataset, `progress` and `grad_reduce` take callables and `collective` a
+    mimic.Collective;
   - Python-only spellings: checkpoint= for checkpoint_path, image_shape=(height, width) for
     image_height and image_width; None for any option means the library's default;
   - values are converted to text and set with mimic_train_option_set, so types, bounds and
@@ -29,11 +30,12 @@ import numpy as np
 from . import _lib
 from ._errors import OptionError, last_error
 from .dataset import Dataset
+from .distributed import Collective
 
 # Python-only spellings: keyword -> the fields it sets.
 ALIASES = {"checkpoint": ("checkpoint_path",), "image_shape": ("image_height", "image_width")}
 # Pointer fields the package fills from Python objects; other pointer fields are no keywords.
-POINTER_KEYWORDS = ("validation", "progress", "grad_reduce")
+POINTER_KEYWORDS = ("validation", "progress", "grad_reduce", "collective")
 # Student.fit's positional parameters after the dataset, in the order of the 1.0 signature.
 FIT_POSITIONAL = ("loss", "epochs", "batch_size", "learning_rate", "momentum", "nesterov",
                   "weight_decay", "schedule", "temperature", "hard_weight", "validation",
@@ -294,6 +296,8 @@ def check_pointer(name, value):
         raise TypeError("validation: expected a mimic.Dataset, got %s" % type(value).__name__)
     if name in ("progress", "grad_reduce") and not callable(value):
         raise TypeError("%s: expected a callable, got %s" % (name, type(value).__name__))
+    if name == "collective" and not isinstance(value, Collective):
+        raise TypeError("collective: expected a mimic.Collective, got %s" % type(value).__name__)
 
 
 def fit_signature():
@@ -332,7 +336,9 @@ _ALIAS_HELP = {"checkpoint": "checkpoint file (a path), written atomically; sets
 _POINTER_HELP = {"validation": "a mimic.Dataset evaluated after each epoch",
                  "progress": "callable(record) after each epoch; returning True stops",
                  "grad_reduce": "callable(grads) changing each step's flat float32 gradient "
-                                "in place"}
+                                "in place (deprecated: collective)",
+                 "collective": "a mimic.Collective: train on several processes, each reading "
+                               "its part of every batch (mimic.distributed)"}
 
 
 def keyword_doc(indent="      ", width=92):

@@ -461,7 +461,11 @@ class Student:
         checkpoint (or checkpoint_path): a path written every checkpoint_every epochs;
           resume=True continues from it when it exists;
         grad_reduce: callable(grads) that may change the flat float32 gradient in place
-          each step (e.g. an MPI allreduce for data-parallel training);
+          each step (deprecated: collective);
+        collective: a mimic.Collective (mimic.distributed): this process is one rank of
+          several training one student; every rank calls fit with the same data and
+          options, batch_size is the global batch, and every rank returns the same result
+          or raises the same error (naming the rank that failed);
         dropout: rate in [0, 1) of inverted dropout on the hidden units while training (the
           saved and evaluated student uses all units);
         image_shape, flip, shift: augmentation of image inputs. image_shape = (height, width)
@@ -509,7 +513,7 @@ class Student:
             self._fit_lock.release()
         history.report = _report_dict(report)
         run.reraise()
-        if status == _lib.ERR_CANCELLED and run.state["stop"]:
+        if status == _lib.ERR_CANCELLED and run.stopped():
             history.cancelled = True
             return history
         if status != 0:
@@ -552,8 +556,11 @@ class _Run:
         validation = given.get("validation")
         progress = given.get("progress")
         grad_reduce = given.get("grad_reduce")
+        collective = given.get("collective")
         if validation is not None:
             o.validation = validation.handle.value
+        if collective is not None:
+            o.collective = collective.address
 
         history = History()
         history.criterion = _criterion_of(o.loss)
@@ -598,11 +605,19 @@ class _Run:
         self.state = state
         self.eval_train = eval_train
         self.translate = translate
-        self._keep = (dataset, validation, progress_fn, grad_fn, texts)
+        self._keep = (dataset, validation, progress_fn, grad_fn, texts, collective)
+        self.collective = collective
+
+    def stopped(self):
+        """Did a progress callback stop the run (MIMIC_ERR_CANCELLED)? This one, or with a
+        collective any rank's: the library has no other reason to cancel then."""
+        return self.state["stop"] or self.collective is not None
 
     def reraise(self):
-        """Re-raise an exception caught in a callback (once)."""
+        """Re-raise an exception caught in a callback or the collective's allreduce (once)."""
         exc = self.state["exc"]
         if exc is not None:
             self.state["exc"] = None
             raise exc
+        if self.collective is not None:
+            self.collective.reraise()

@@ -85,7 +85,7 @@ class Trainer:
         self._run.state["stop"] = False
         status = _lib.lib.mimic_trainer_epoch(self._live(), ctypes.byref(p))
         self._run.reraise()
-        cancelled = status == _lib.ERR_CANCELLED and self._run.state["stop"]
+        cancelled = status == _lib.ERR_CANCELLED and self._run.stopped()
         if not cancelled:
             check(status, "mimic_trainer_epoch", self._run.translate)
         rec = _progress_dict(p, self._run.eval_train)
