@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "model/model.h"
 
 typedef struct config {
     const char *name;
