@@ -93,6 +93,14 @@ uint64_t mimic__alloc_fail_at(uint64_t n);
 #define MIMIC__HOT_NOINLINE MIMIC__HOT __attribute__((noinline))
 #endif
 
+/* Instruction sets of the hand-written kernels (model/matvec.c), each a set of functions
+ * written for it with its own register width, chosen at run time rather than by
+ * target_clones: a test or benchmark can call every one on any CPU that has it. */
+enum { MIMIC__ISA_PORTABLE = 0, MIMIC__ISA_AVX2 = 1, MIMIC__ISA_AVX512 = 2, MIMIC__ISA_COUNT };
+/* The best of them this CPU and OS support (cpu.c, CPUID and XGETBV, cached): AVX512 needs
+ * AVX512F; AVX2 needs AVX2 and F16C (which every AVX2 CPU has). */
+int mimic__cpu_isa(void);
+
 /* ---- checked arithmetic ------------------------------------------------------------- */
 
 static inline bool mimic__mul_ok(size_t a, size_t b, size_t *r)
@@ -329,7 +337,7 @@ static inline uint32_t mimic__bswap32(uint32_t v)
 void mimic__f16_to_f32(const uint16_t *src, float *dst, size_t n);
 void mimic__f16_to_f32_portable(const uint16_t *src, float *dst, size_t n);
 void mimic__f16_to_f32_f16c(const uint16_t *src, float *dst, size_t n);
-bool mimic__f16c_available(void);
+bool mimic__f16c_available(void); /* cpu.c */
 /* One float32 rounded to binary16 (nearest, ties to even; overflow to inf). */
 uint16_t mimic__f32_to_f16(float f);
 /* Whether binary16 bits are a finite number. */

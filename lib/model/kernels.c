@@ -4,8 +4,9 @@
  * and the public forward/predict.
  *
  * The matrix work is cblas_sgemm on row-major data with transposed operands where needed
- * (never a transpose copy), or the internal matvec for a few rows; bias + activation is one
- * pass. Elementwise kernels carry MIMIC__HOT (one clone per instruction set).
+ * (never a transpose copy), or the small-batch kernels of matvec.c for a few rows; bias +
+ * activation is one pass. Elementwise kernels carry MIMIC__HOT (one clone per instruction
+ * set).
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,9 +26,6 @@
  * BLAS's sgemv depends on its CPU detection (OpenBLAS 0.3.21 runs SSE3 kernels on CPUs it
  * does not know). */
 #define MATVEC_MAX_ROWS 4
-/* Independent accumulators per row in the kernel: one 16-float vector with AVX-512, two
- * with AVX2, four with SSE; a fixed summation order, so every clone gives the same bits. */
-#define MV_LANES 16
 /* Output layers with at most this many classes use the internal kernels below instead of
  * sgemm: OpenBLAS runs products with one dimension of 10 at 5-40 GFLOP/s (threading and
  * packing overhead), where a plain vectorized loop over the (L2-resident) C x H weights is
@@ -184,71 +182,12 @@ MIMIC__HOT static void column_sums(const float *restrict a, size_t rows, size_t 
     }
 }
 
-/* MV_LANES floats as one value: GCC/clang vector extensions, lowered to one zmm, two ymm or
- * four xmm registers by each clone, with the same lane-wise arithmetic. */
-typedef float mv_vec __attribute__((vector_size(MV_LANES * sizeof(float))));
-
-/* Loads MV_LANES floats from an unaligned address (a macro: a function returning a vector
- * type would have a different ABI in each clone). */
-#define MV_LOAD(dst, p) memcpy(&(dst), (p), sizeof(mv_vec))
-
-/* Sum of the lanes in a fixed order. */
-static inline float mv_sum(const mv_vec *a)
+/* y (n) = W (n x kk, rows ldw apart) . x (kk): the float32 small-batch kernel (matvec.c) for
+ * one row. */
+static void matvec(const float *W, size_t n, size_t kk, size_t ldw, const float *x, float *y)
 {
-    float s = 0.0f;
-    for (int l = 0; l < MV_LANES; l++)
-        s += (*a)[l];
-    return s;
-}
-
-/* y (n) = W (n x kk, rows ldw apart) . x (kk), four rows of W per pass so each load of x
- * serves four rows, MV_LANES independent accumulators per row. */
-MIMIC__HOT static void matvec(const float *restrict W, size_t n, size_t kk, size_t ldw,
-                              const float *restrict x, float *restrict y)
-{
-    const size_t kv = kk - kk % MV_LANES;
-    size_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        const float *w0 = W + j * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-        mv_vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        for (size_t i = 0; i < kv; i += MV_LANES) {
-            mv_vec xv, v0, v1, v2, v3;
-            MV_LOAD(xv, x + i);
-            MV_LOAD(v0, w0 + i);
-            MV_LOAD(v1, w1 + i);
-            MV_LOAD(v2, w2 + i);
-            MV_LOAD(v3, w3 + i);
-            a0 += v0 * xv;
-            a1 += v1 * xv;
-            a2 += v2 * xv;
-            a3 += v3 * xv;
-        }
-        float s0 = mv_sum(&a0), s1 = mv_sum(&a1), s2 = mv_sum(&a2), s3 = mv_sum(&a3);
-        for (size_t i = kv; i < kk; i++) {
-            s0 += w0[i] * x[i];
-            s1 += w1[i] * x[i];
-            s2 += w2[i] * x[i];
-            s3 += w3[i] * x[i];
-        }
-        y[j] = s0;
-        y[j + 1] = s1;
-        y[j + 2] = s2;
-        y[j + 3] = s3;
-    }
-    for (; j < n; j++) {
-        const float *w = W + j * ldw;
-        mv_vec a = {0};
-        for (size_t i = 0; i < kv; i += MV_LANES) {
-            mv_vec xv, v;
-            MV_LOAD(xv, x + i);
-            MV_LOAD(v, w + i);
-            a += v * xv;
-        }
-        float s = mv_sum(&a);
-        for (size_t i = kv; i < kk; i++)
-            s += w[i] * x[i];
-        y[j] = s;
-    }
+    const mimic__mv a = {W, NULL, ldw, kk, x, kk, 1, y, n};
+    mimic__mv_kernels_best()->f32(&a, 0, n);
 }
 
 /* small_tn and small_nn work on SMALL_TILE columns of H at a time, so the C x SMALL_TILE
@@ -326,26 +265,29 @@ MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *r
     }
 }
 
-/* The forward pass for a few rows, one row at a time through matvec, bias and activation
- * fused into the pass over each layer's (cache-resident) output. */
+/* The forward pass for a few rows: each layer one call of the small-batch kernel over all
+ * the rows (its weights streamed once), bias and activation on its cache-resident output. */
 static void forward_small(const mimic__layout *L, int32_t act, const float *P, const float *x,
                           size_t rows, const mimic__dropout *dr, float *z, float *h,
                           float *logits)
 {
-    for (size_t r = 0; r < rows; r++) {
-        const float *in = x + r * L->D;
-        if (L->k) {
-            matvec(P + L->off_bottleneck, L->k, L->D, L->D, in, z + r * L->k);
-            in = z + r * L->k;
-        }
-        float *hr = h + r * L->H, *lr = logits + r * L->C;
-        matvec(P + L->off_hidden_w, L->H, L->kin, L->kin, in, hr);
-        bias_act(hr, 1, L->H, P + L->off_hidden_b, act);
-        if (dr)
-            dropout_apply(hr, L->H, (uint32_t)(r * L->H), *dr);
-        matvec(P + L->off_output_w, L->C, L->H, L->H, hr, lr);
-        bias_add(lr, 1, L->C, P + L->off_output_b);
+    const mimic__mv_kernels *kern = mimic__mv_kernels_best();
+    const float *in = x;
+    size_t ld = L->D;
+    if (L->k) {
+        const mimic__mv a = {P + L->off_bottleneck, NULL, L->D, L->D, x, L->D, rows, z, L->k};
+        kern->f32(&a, 0, L->k);
+        in = z;
+        ld = L->k;
     }
+    const mimic__mv b = {P + L->off_hidden_w, NULL, L->kin, L->kin, in, ld, rows, h, L->H};
+    kern->f32(&b, 0, L->H);
+    bias_act(h, rows, L->H, P + L->off_hidden_b, act);
+    if (dr)
+        dropout_apply(h, rows * L->H, 0, *dr);
+    const mimic__mv c = {P + L->off_output_w, NULL, L->H, L->H, h, L->H, rows, logits, L->C};
+    kern->f32(&c, 0, L->C);
+    bias_add(logits, rows, L->C, P + L->off_output_b);
 }
 
 static void forward_core(const mimic__layout *L, int32_t act, const float *P, const float *x,

@@ -209,6 +209,39 @@ const char *mimic__activation_name(int32_t act);
 /* The activation called `name`, or 0. */
 int32_t mimic__activation_lookup(const char *name);
 
+/* ---- small-batch kernels (matvec.c) ---------------------------------------------------- */
+
+#define MIMIC__MV_MAX_ROWS 4
+
+/* One product Y = X . W^T for a few rows (R <= MIMIC__MV_MAX_ROWS), over rows [j0, j1) of W:
+ * y[r * ldy + j] = sum_i W[j][i] * x[r * ldx + i], i < kk, summed as matvec.c describes
+ * (the same bits from every kernel, whatever split of [0, n) calls it). */
+typedef struct mimic__mv {
+    const void *w;      /* W: rows of float, uint16_t (binary16 bits) or int8_t */
+    const float *scale; /* int8: one factor per row of W; else unused */
+    size_t ldw;         /* elements from one row of W to the next */
+    size_t kk;          /* elements of a row in the product */
+    const float *x;     /* R input rows, ldx floats apart */
+    size_t ldx;
+    size_t R;
+    float *y; /* R output rows, ldy floats apart */
+    size_t ldy;
+} mimic__mv;
+
+typedef void (*mimic__mv_fn)(const mimic__mv *a, size_t j0, size_t j1);
+
+/* The kernels of one instruction set, by weight type. */
+typedef struct mimic__mv_kernels {
+    const char *name; /* "portable", "avx2", "avx512" */
+    mimic__mv_fn f32, f16, i8;
+} mimic__mv_kernels;
+
+/* The kernels written for instruction set `isa` (MIMIC__ISA_*), or NULL when this build has
+ * none; whether the CPU can run them is the caller's question (mimic__cpu_isa). */
+const mimic__mv_kernels *mimic__mv_kernels_of(int isa);
+/* The best kernels this CPU runs. */
+const mimic__mv_kernels *mimic__mv_kernels_best(void);
+
 /* ---- kernels (kernels.c) ---------------------------------------------------------------- */
 
 /* Floats of workspace the forward/backward pass needs for `rows` rows:
