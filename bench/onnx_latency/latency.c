@@ -1,15 +1,16 @@
 /*
  * Inference latency of libmimic's forward pass, and the models for ONNX Runtime's side.
  *
- * usage: onnx_latency OUTDIR ITERS
+ * usage: onnx_latency OUTDIR ITERS [THREADS]
  * For each configuration it creates a student (fixed seed), exports it to OUTDIR as
  * <name>.gemm.onnx (what mimic_student_export_onnx writes) and <name>.matmul.onnx (the
  * MatMul-on-transposed-weights variant), writes the batch-1 and batch-256 inputs as raw
  * float32, times mimic_student_forward on them (warm-up, then ITERS timed calls at batch 1,
  * max(20, ITERS / 50) at batch 256) and prints
  *   mimic <name> <batch> <median_us> <p10_us> <p90_us>
- * The BLAS thread count comes from OPENBLAS_NUM_THREADS (bench/onnx_latency/run.sh sets it
- * to ONNX Runtime's intraOpNumThreads). Not a test: numbers go into bench/README.md.
+ * THREADS (default 1) is the students' own thread count (mimic_student_set_threads); the BLAS
+ * thread count comes from OPENBLAS_NUM_THREADS (bench/onnx_latency/run.sh sets both to ONNX
+ * Runtime's intraOpNumThreads). Not a test: numbers go into bench/README.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,7 @@ static void write_f32(const char *path, const float *x, size_t n)
     }
 }
 
-static void bench_one(const config *c, const char *outdir, size_t iters)
+static void bench_one(const config *c, const char *outdir, size_t iters, size_t threads)
 {
     mimic_student_options o;
     mimic_student_options_init(&o, sizeof o);
@@ -89,6 +90,8 @@ static void bench_one(const config *c, const char *outdir, size_t iters)
         free(mean);
         free(scale);
     }
+    if ((rc = mimic_student_set_threads(s, threads)) != 0)
+        die(rc, "set_threads");
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.gemm.onnx", outdir, c->name);
     if ((rc = mimic__onnx_export(s, path, MIMIC__ONNX_GEMM)) != 0)
@@ -132,8 +135,8 @@ char *openblas_get_corename(void);
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: onnx_latency OUTDIR ITERS\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: onnx_latency OUTDIR ITERS [THREADS]\n");
         return 2;
     }
     long iters = strtol(argv[2], NULL, 10);
@@ -141,10 +144,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "onnx_latency: ITERS must be >= 10\n");
         return 2;
     }
+    long threads = argc == 4 ? strtol(argv[3], NULL, 10) : 1;
+    if (threads < 1) {
+        fprintf(stderr, "onnx_latency: THREADS must be >= 1\n");
+        return 2;
+    }
 #ifdef MIMIC_HAVE_OPENBLAS
     printf("# openblas-core %s\n", openblas_get_corename());
 #endif
     for (size_t i = 0; i < sizeof CONFIGS / sizeof *CONFIGS; i++)
-        bench_one(&CONFIGS[i], argv[1], (size_t)iters);
+        bench_one(&CONFIGS[i], argv[1], (size_t)iters, (size_t)threads);
     return 0;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # libmimic (mimic_student_forward) vs ONNX Runtime (CPU, onnxruntime-node) inference latency
-# on the same models, side by side, at equal thread counts (OPENBLAS_NUM_THREADS =
-# intraOpNumThreads), batch 1 and 256. Prints a Markdown table for bench/README.md.
+# on the same models, side by side, at equal thread counts (mimic_student_set_threads =
+# OPENBLAS_NUM_THREADS = intraOpNumThreads), batch 1 and 256. Prints a Markdown table for bench/README.md.
 #
 # usage: bench/onnx_latency/run.sh BUILD_DIR [ITERS] [THREADS...]
 #   BUILD_DIR configured with -DMIMIC_BUILD_BENCH=ON and built (target onnx_latency);
@@ -27,7 +27,7 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/mimic-latency.XXXXXX")
 trap 'rm -rf "$out"' EXIT INT TERM
 "$python" "$here/make_overhead.py" "$out/overhead.onnx"
 for t in $threads; do
-    OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$bin" "$out" "$iters" | sed "s/^/$t /" >>"$out/results.txt"
+    OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$bin" "$out" "$iters" "$t" | sed "s/^/$t /" >>"$out/results.txt"
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t node "$here/bench_ort.js" "$out" "$t" "$iters" |
         sed "s/^/$t /" >>"$out/results.txt"
 done

@@ -18,7 +18,9 @@
  *
  * Threads: every function taking a `const mimic_student *` may be called from many threads
  * at once on the same student (a deployed model is shared); functions taking a non-const
- * student need exclusive access.
+ * student need exclusive access. A student starts no thread of its own unless asked with
+ * mimic_student_set_threads, and no function here changes a process-wide setting (the BLAS
+ * library's threads are the caller's: OPENBLAS_NUM_THREADS, openblas_set_num_threads).
  */
 #ifndef MIMIC_STUDENT_H
 #define MIMIC_STUDENT_H
@@ -79,6 +81,27 @@ MIMIC_API int mimic_student_forward(const mimic_student *s, const float *inputs,
 /* Predicted class (argmax of the logits, lowest index on ties) for each row. */
 MIMIC_API int mimic_student_predict(const mimic_student *s, const float *inputs, size_t rows,
                                     int32_t *classes_out);
+
+/* Threads of the student's own for mimic_student_forward and _predict (since 1.3).
+ *   threads 0 or 1 (the default): every call runs on its calling thread; no thread exists.
+ *   threads n > 1: starts n - 1 worker threads now, which the student owns until it is
+ *     freed or set again (set back to 1, they are stopped and joined). A call of up to 4
+ *     rows splits each layer's output units between the caller and the workers: each thread
+ *     streams its share of the weights once, bias and activation included. A call of more
+ *     rows splits the rows of the output layer (10 classes: bias, activation and the small
+ *     product) between them; its large products run in cblas_sgemm on the calling thread,
+ *     with the BLAS library's own threads as the caller configured them.
+ * Results are bitwise the same for every thread count: work is split by units or by rows,
+ * never inside a sum. Workers wait between calls by spinning for up to 0.2 ms, then sleep
+ * (no CPU); they block every signal. Concurrent calls on one student stay allowed: one at a
+ * time uses the workers, the others run on their own thread alone (same bits). A forked
+ * child has no workers; its calls run on their own thread. Not saved with the student.
+ * Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_INVALID (more than 1024), MIMIC_ERR_NOMEM (memory, or
+ * a thread could not be started: the student keeps its previous setting). */
+MIMIC_API int mimic_student_set_threads(mimic_student *s, size_t threads);
+
+/* The student's thread count (1 until set above 1); 0 for an invalid handle. */
+MIMIC_API size_t mimic_student_threads(const mimic_student *s);
 
 /* Set the stored input normalization n(x) = (x - mean) * scale (D floats each, copied).
  * Both NULL removes it. Errors: MIMIC_ERR_INVALID (only one NULL), MIMIC_ERR_NUMERIC

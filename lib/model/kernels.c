@@ -265,37 +265,124 @@ MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *r
     }
 }
 
+/* One linear layer of the small-batch path over a range of its output units: the product,
+ * then bias and activation (and dropout), or bias alone (act 0), on the range's outputs while
+ * they are in cache. Split between threads by units: each thread streams its share of W once,
+ * and no sum changes. */
+typedef struct layer_job {
+    mimic__mv mv;
+    mimic__mv_fn fn;
+    size_t n;          /* output units (rows of W) */
+    const float *bias; /* n, or NULL */
+    int32_t act;       /* MIMIC_ACT_*, or 0 for none */
+    const mimic__dropout *dr;
+} layer_job;
+
+static void layer_part(void *ctx, size_t i, size_t n)
+{
+    const layer_job *job = ctx;
+    size_t j0, j1;
+    mimic__split(job->n, i, n, &j0, &j1);
+    if (j0 == j1)
+        return;
+    job->fn(&job->mv, j0, j1);
+    for (size_t r = 0; job->bias && r < job->mv.R; r++) {
+        float *y = job->mv.y + r * job->mv.ldy + j0;
+        if (!job->act) {
+            bias_add(y, 1, j1 - j0, job->bias + j0);
+            continue;
+        }
+        bias_act(y, 1, j1 - j0, job->bias + j0, job->act);
+        if (job->dr)
+            dropout_apply(y, j1 - j0, (uint32_t)(r * job->mv.ldy + j0), *job->dr);
+    }
+}
+
+/* A layer with threads is cut into chunks of about this many bytes of weights, which the
+ * threads claim one by one (a layer smaller than two chunks runs on the calling thread). */
+#define CHUNK_BYTES (64u << 10)
+
+static void run_layer(layer_job *job, size_t weight_bytes, mimic__pool *pool)
+{
+    size_t chunks = pool ? weight_bytes / CHUNK_BYTES : 1;
+    chunks = chunks > job->n                   ? job->n
+             : chunks > MIMIC__POOL_MAX_CHUNKS ? MIMIC__POOL_MAX_CHUNKS
+                                               : chunks;
+    mimic__pool_for(pool, chunks ? chunks : 1, layer_part, job);
+}
+
 /* The forward pass for a few rows: each layer one call of the small-batch kernel over all
  * the rows (its weights streamed once), bias and activation on its cache-resident output. */
 static void forward_small(const mimic__layout *L, int32_t act, const float *P, const float *x,
-                          size_t rows, const mimic__dropout *dr, float *z, float *h,
-                          float *logits)
+                          size_t rows, const mimic__dropout *dr, float *z, float *h, float *logits,
+                          mimic__pool *pool)
 {
-    const mimic__mv_kernels *kern = mimic__mv_kernels_best();
+    const mimic__mv_fn f32 = mimic__mv_kernels_best()->f32;
     const float *in = x;
     size_t ld = L->D;
     if (L->k) {
-        const mimic__mv a = {P + L->off_bottleneck, NULL, L->D, L->D, x, L->D, rows, z, L->k};
-        kern->f32(&a, 0, L->k);
+        layer_job a = {{P + L->off_bottleneck, NULL, L->D, L->D, x, L->D, rows, z, L->k},
+                       f32,
+                       L->k,
+                       NULL,
+                       0,
+                       NULL};
+        run_layer(&a, L->k * L->D * sizeof(float), pool);
         in = z;
         ld = L->k;
     }
-    const mimic__mv b = {P + L->off_hidden_w, NULL, L->kin, L->kin, in, ld, rows, h, L->H};
-    kern->f32(&b, 0, L->H);
-    bias_act(h, rows, L->H, P + L->off_hidden_b, act);
-    if (dr)
-        dropout_apply(h, rows * L->H, 0, *dr);
-    const mimic__mv c = {P + L->off_output_w, NULL, L->H, L->H, h, L->H, rows, logits, L->C};
-    kern->f32(&c, 0, L->C);
-    bias_add(logits, rows, L->C, P + L->off_output_b);
+    layer_job b = {{P + L->off_hidden_w, NULL, L->kin, L->kin, in, ld, rows, h, L->H},
+                   f32,
+                   L->H,
+                   P + L->off_hidden_b,
+                   act,
+                   dr};
+    run_layer(&b, L->H * L->kin * sizeof(float), pool);
+    layer_job c = {{P + L->off_output_w, NULL, L->H, L->H, h, L->H, rows, logits, L->C},
+                   f32,
+                   L->C,
+                   P + L->off_output_b,
+                   0,
+                   NULL};
+    run_layer(&c, L->C * L->H * sizeof(float), pool);
 }
 
+/* The output layer of a larger batch when C <= SMALL_C, over a range of the rows: bias and
+ * activation of a row of h, then its logits from the (cache-resident) row. */
+typedef struct output_job {
+    const mimic__layout *L;
+    int32_t act;
+    const float *P;
+    const mimic__dropout *dr;
+    float *h, *logits;
+    size_t rows;
+} output_job;
+
+static void output_part(void *ctx, size_t i, size_t n)
+{
+    const output_job *job = ctx;
+    const mimic__layout *L = job->L;
+    size_t r0, r1;
+    mimic__split(job->rows, i, n, &r0, &r1);
+    for (size_t r = r0; r < r1; r++) {
+        float *hr = job->h + r * L->H, *lr = job->logits + r * L->C;
+        bias_act(hr, 1, L->H, job->P + L->off_hidden_b, job->act);
+        if (job->dr)
+            dropout_apply(hr, L->H, (uint32_t)(r * L->H), *job->dr);
+        matvec(job->P + L->off_output_w, L->C, L->H, L->H, hr, lr);
+        bias_add(lr, 1, L->C, job->P + L->off_output_b);
+    }
+}
+
+/* Rows of the output layer a thread claims at a time. */
+#define OUTPUT_CHUNK_ROWS 8
+
 static void forward_core(const mimic__layout *L, int32_t act, const float *P, const float *x,
-                         size_t rows, const mimic__dropout *dr, float *z, float *h,
-                         float *logits)
+                         size_t rows, const mimic__dropout *dr, float *z, float *h, float *logits,
+                         mimic__pool *pool)
 {
     if (rows <= MATVEC_MAX_ROWS) {
-        forward_small(L, act, P, x, rows, dr, z, h, logits);
+        forward_small(L, act, P, x, rows, dr, z, h, logits, pool);
         return;
     }
     const float *in = x;
@@ -305,19 +392,17 @@ static void forward_core(const mimic__layout *L, int32_t act, const float *P, co
     }
     gemm_nt(rows, L->H, L->kin, in, L->kin, P + L->off_hidden_w, L->kin, h, L->H);
     if (L->C <= SMALL_C) {
-        /* row by row, so matvec reads the activations from L1 right after bias_act */
-        for (size_t r = 0; r < rows; r++) {
-            bias_act(h + r * L->H, 1, L->H, P + L->off_hidden_b, act);
-            if (dr)
-                dropout_apply(h + r * L->H, L->H, (uint32_t)(r * L->H), *dr);
-            matvec(P + L->off_output_w, L->C, L->H, L->H, h + r * L->H, logits + r * L->C);
-        }
-    } else {
-        bias_act(h, rows, L->H, P + L->off_hidden_b, act);
-        if (dr)
-            dropout_apply(h, rows * L->H, 0, *dr);
-        gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
+        /* row by row, so matvec reads the activations from cache right after bias_act; rows
+         * split between threads */
+        output_job job = {L, act, P, dr, h, logits, rows};
+        size_t chunks = pool ? (rows + OUTPUT_CHUNK_ROWS - 1) / OUTPUT_CHUNK_ROWS : 1;
+        mimic__pool_for(pool, chunks, output_part, &job);
+        return;
     }
+    bias_act(h, rows, L->H, P + L->off_hidden_b, act);
+    if (dr)
+        dropout_apply(h, rows * L->H, 0, *dr);
+    gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
     bias_add(logits, rows, L->C, P + L->off_output_b);
 }
 
@@ -329,7 +414,7 @@ void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const
     float *h = ws + rows * L->k;
     float *logits = h + rows * L->H;
     if (rows > 0)
-        forward_core(L, activation, params, x, rows, dropout, z, h, logits);
+        forward_core(L, activation, params, x, rows, dropout, z, h, logits, NULL);
     if (z_out)
         *z_out = z;
     *h_out = h;
@@ -466,7 +551,8 @@ static int forward_rows(const mimic_student *s, const float *inputs, size_t rows
             x = xn;
         }
         float *out = classes_out ? lg : logits_out + r0 * L->C;
-        forward_core(L, s->opts.activation, s->params, x, m, NULL, L->k ? z : NULL, h, out);
+        forward_core(L, s->opts.activation, s->params, x, m, NULL, L->k ? z : NULL, h, out,
+                     s->pool);
         if (classes_out)
             for (size_t r = 0; r < m; r++)
                 classes_out[r0 + r] = (int32_t)mimic__argmax(out + r * L->C, L->C);

@@ -161,6 +161,7 @@ struct mimic_student {
     float *params;    /* n_params floats, 64-byte aligned */
     float *in_mean;   /* D floats or NULL (no input normalization) */
     float *in_scale;  /* D floats or NULL */
+    mimic__pool *pool; /* mimic_student_set_threads: forward/predict's workers, or NULL */
 };
 
 int mimic__student_check(const mimic_student *s, const char *arg);
