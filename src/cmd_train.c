@@ -191,6 +191,7 @@ static int run(const char *cmd, train_args *a, mimic_train_options *o, mimic_stu
                 cli_choice_name(0, "optimizer", o->optimizer), lr, (unsigned long long)o->epochs,
                 (unsigned long long)o->batch_size);
     }
+    cli_set_blas_threads((uint64_t)o->threads); /* the library's own threads: o->threads */
     cli_sigint_install();
     st = mimic_train(s, td, o, &rep);
     cli_sigint_restore();

@@ -11,8 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "model/model.h"
-#include "testutil.h"
+#include "train_testutil.h"
 
 static void *nothing(void *arg)
 {
@@ -394,6 +393,118 @@ START_TEST(test_fork_child_runs_alone)
 }
 END_TEST
 
+/* ---- a training run's threads ----------------------------------------------------------- */
+
+typedef struct run_watch {
+    int threads_seen; /* threads of the process at the first progress call */
+    int blas_seen;    /* OpenBLAS's thread count then (-1: not OpenBLAS) */
+    mimic_metrics validation[8], train[8];
+    int epochs;
+} run_watch;
+
+#ifdef MIMIC_HAVE_OPENBLAS
+int openblas_get_num_threads(void);
+#define BLAS_THREADS() openblas_get_num_threads()
+#else
+#define BLAS_THREADS() (-1)
+#endif
+
+static int watch_progress(const mimic_progress *p, void *user)
+{
+    run_watch *w = user;
+    if (w->epochs == 0) {
+        w->threads_seen = count_threads();
+        w->blas_seen = BLAS_THREADS();
+    }
+    if (p->epoch_end && w->epochs < 8) {
+        w->validation[w->epochs] = p->validation;
+        w->train[w->epochs] = p->train;
+        w->epochs++;
+    }
+    return 0;
+}
+
+typedef struct train_arg {
+    const tt_problem *pb;
+    int32_t threads;
+    mimic_student *s;
+    run_watch watch;
+    int rc;
+} train_arg;
+
+static void *train_main(void *arg)
+{
+    train_arg *a = arg;
+    a->s = tt_student(a->pb->D, 96, 20, a->pb->C, 3);
+    mimic_train_options o = tt_options();
+    o.epochs = 3;
+    o.threads = a->threads;
+    o.validation = a->pb->d;
+    o.eval_train = 1;
+    o.dropout = 0.1;
+    o.progress = watch_progress;
+    o.progress_user_data = &a->watch;
+    a->rc = mimic_train(a->s, a->pb->d, &o, NULL);
+    return NULL;
+}
+
+/* options.threads = n starts n - 1 workers for the run and no more, stops them at its end,
+ * leaves the BLAS library's thread count alone, and changes no bit of the student or of the
+ * metrics the progress callback sees. */
+START_TEST(test_train_threads)
+{
+    tt_problem pb;
+    tt_problem_make(&pb, 300, 40, 6, 9, 1.0f, 0.0f);
+    train_arg one = {&pb, 0, NULL, {0}, 0};
+    train_main(&one); /* BLAS starts any threads of its own here, before `base` */
+    ck_assert_int_eq(one.rc, MIMIC_OK);
+    const int base = count_threads(), blas = BLAS_THREADS();
+    for (int32_t threads = 1; threads <= 3; threads++) {
+        train_arg a = {&pb, threads, NULL, {0}, 0};
+        train_main(&a);
+        ck_assert_int_eq(a.rc, MIMIC_OK);
+        ck_assert_int_eq(a.watch.threads_seen, base + (threads > 1 ? threads - 1 : 0));
+        ck_assert_int_eq(a.watch.blas_seen, blas); /* not set for the call */
+        ck_assert_int_eq(count_threads(), base);
+        ck_assert(tt_same_student(a.s, one.s));
+        ck_assert_int_eq(a.watch.epochs, one.watch.epochs);
+        ck_assert_mem_eq(a.watch.validation, one.watch.validation, sizeof a.watch.validation);
+        ck_assert_mem_eq(a.watch.train, one.watch.train, sizeof a.watch.train);
+        mimic_student_free(a.s);
+    }
+    mimic_student_free(one.s);
+    tt_problem_free(&pb);
+}
+END_TEST
+
+/* Runs with different thread counts at the same time: each is bitwise the run done alone
+ * (no shared setting to race on). */
+START_TEST(test_concurrent_train_thread_counts)
+{
+    tt_problem pb;
+    tt_problem_make(&pb, 300, 40, 6, 10, 1.0f, 0.0f);
+    train_arg alone = {&pb, 1, NULL, {0}, 0};
+    train_main(&alone);
+    ck_assert_int_eq(alone.rc, MIMIC_OK);
+    train_arg a[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (train_arg){&pb, (int32_t)(1 + i % 3), NULL, {0}, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, train_main, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(a[i].rc, MIMIC_OK);
+        ck_assert(tt_same_student(a[i].s, alone.s));
+        ck_assert_mem_eq(a[i].watch.validation, alone.watch.validation,
+                         sizeof alone.watch.validation);
+        mimic_student_free(a[i].s);
+    }
+    mimic_student_free(alone.s);
+    tt_problem_free(&pb);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("threads");
@@ -409,6 +520,8 @@ int main(void)
     tcase_add_test(tc, test_no_thread_unless_asked);
     tcase_add_test(tc, test_set_threads_errors);
     tcase_add_test(tc, test_fork_child_runs_alone);
+    tcase_add_test(tc, test_train_threads);
+    tcase_add_test(tc, test_concurrent_train_thread_counts);
     suite_add_tcase(s, tc);
     return tu_run_suite(s) ? 1 : 0;
 }

@@ -191,8 +191,14 @@ void mimic__pool_free(mimic__pool *p)
 {
     if (!p)
         return;
-    if (p->pid == getpid())
-        stop_workers(p, p->n_workers);
+    if (p->pid != getpid()) {
+        /* A forked child: the workers are the parent's, and the condition variable may show
+         * their waits, so it cannot be destroyed; only the memory is ours. */
+        mimic__free(p->workers);
+        mimic__free(p);
+        return;
+    }
+    stop_workers(p, p->n_workers);
     release(p);
 }
 

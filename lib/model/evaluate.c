@@ -59,7 +59,8 @@ static void finish(const sums *a, size_t rows, size_t C, bool logits, bool label
 }
 
 void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double temperature,
-                        int center, size_t chunk, const mimic__eval_ws *w, mimic_metrics *out)
+                        int center, size_t chunk, const mimic__eval_ws *w, mimic__pool *pool,
+                        mimic_metrics *out)
 {
     const mimic__layout *L = &s->L;
     const size_t C = d->n_classes;
@@ -76,9 +77,7 @@ void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double t
             mimic__logits_row(d, first + r, w->t + r * C);
         for (size_t r = 0; d->labels_dtype && r < n; r++)
             w->y[r] = mimic__label_at(d, first + r);
-        float *z, *h, *logits;
-        mimic__student_forward_ws(L, s->opts.activation, s->params, w->x, n, NULL, w->ws, &z, &h,
-                                  &logits);
+        const float *logits = mimic__student_infer(s, w->x, n, w->ws, pool);
         accumulate(&a, logits, d->logits_dtype ? w->t : NULL, d->labels_dtype ? w->y : NULL, n,
                    C, temperature, center);
     }
@@ -181,7 +180,7 @@ int mimic_evaluate(const mimic_student *s, const mimic_dataset *d, double temper
         return rc;
     mimic_metrics m;
     mimic_metrics_init(&m, sizeof m);
-    mimic__evaluate_ws(s, d, temperature, 0, chunk, &w, &m);
+    mimic__evaluate_ws(s, d, temperature, 0, chunk, &w, s->pool, &m);
     mimic__eval_ws_free(&w);
     mimic__struct_copy_out(out, out->struct_size, &m, sizeof m);
     return MIMIC_OK;

@@ -421,6 +421,16 @@ void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const
     *logits_out = logits;
 }
 
+float *mimic__student_infer(const mimic_student *s, const float *x, size_t rows, float *ws,
+                            mimic__pool *pool)
+{
+    const mimic__layout *L = &s->L;
+    float *h = ws + rows * L->k, *logits = h + rows * L->H;
+    forward_core(L, s->opts.activation, s->params, x, rows, NULL, L->k ? ws : NULL, h, logits,
+                 pool);
+    return logits;
+}
+
 void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, const float *params,
                                 const float *x, size_t rows, const mimic__dropout *dropout,
                                 const float *z, float *h, const float *dlogits, float *dz,

@@ -291,6 +291,13 @@ void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const
                                const float *x, size_t rows, const mimic__dropout *dropout,
                                float *ws, float **z_out, float **h_out, float **logits_out);
 
+/* The logits of `s` for `rows` normalized input rows, computed as mimic_student_forward does,
+ * its small-batch and output-layer work split over `pool` (NULL: the calling thread): they
+ * land in `ws` (mimic__student_ws_floats(rows) floats), and the return value points at them.
+ * No allocation. */
+float *mimic__student_infer(const mimic_student *s, const float *x, size_t rows, float *ws,
+                            mimic__pool *pool);
+
 /* Backward pass for the activations of the matching forward call (same `dropout`): given
  * dlogits (rows x C, dL/dlogits), write dL/dparams into `grads` (flat layout, overwritten).
  * h is overwritten with dL/d(pre-activation); `dz` is a scratch of rows x k floats (if k).
@@ -384,10 +391,11 @@ typedef struct mimic__eval_ws {
 int mimic__eval_ws_alloc(mimic__eval_ws *w, const mimic__layout *L, size_t chunk);
 void mimic__eval_ws_free(mimic__eval_ws *w);
 
-/* Metrics of `s` on `d` in chunks of `chunk` rows through the workspaces w. center = 1
- * compares the logits with row-centered teacher logits (target_norm CENTER). Allocates
- * nothing. */
+/* Metrics of `s` on `d` in chunks of `chunk` rows through the workspaces w, the forward
+ * passes split over `pool` (NULL: the calling thread; same bits). center = 1 compares the
+ * logits with row-centered teacher logits (target_norm CENTER). Allocates nothing. */
 void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double temperature,
-                        int center, size_t chunk, const mimic__eval_ws *w, mimic_metrics *out);
+                        int center, size_t chunk, const mimic__eval_ws *w, mimic__pool *pool,
+                        mimic_metrics *out);
 
 #endif /* MIMIC_LIB_MODEL_H */

@@ -7,8 +7,11 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "common/blas.h"
 #include "train/train.h"
+
+/* The trainer's idle workers spin only briefly before they sleep: between two uses (the
+ * validation of one epoch and the next) BLAS runs with threads of its own. */
+#define TRAINER_SPIN_S 5e-5
 
 struct mimic_trainer {
     uint32_t magic;
@@ -35,6 +38,7 @@ struct mimic_trainer {
     float *eval_t;   /* evaluation: a chunk's teacher rows (validation, eval_train) */
     int32_t *eval_y; /* and labels */
     void *aug_row;   /* one raw input row (augmentation), or NULL */
+    mimic__pool *pool; /* options.threads > 1: threads of our own (validation), else NULL */
     int32_t *ybuf;
     mimic__order order;  /* of the epoch's rows */
     uint64_t *ids;       /* a batch's rows (keyed order) */
@@ -62,6 +66,7 @@ static void trainer_release(mimic_trainer *t)
     mimic__order_free(&t->order);
     mimic__free(t->ids);
     mimic__free(t->aug_row);
+    mimic__pool_free(t->pool);
     t->magic = MIMIC__MAGIC_DEAD;
     mimic__free(t);
 }
@@ -177,6 +182,8 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
     t->st.rng_epoch = t->st.rng;
 
     rc = alloc_buffers(t);
+    if (rc == MIMIC_OK)
+        rc = mimic__pool_create(&t->pool, (size_t)opts.threads, TRAINER_SPIN_S);
     if (rc == MIMIC_OK && t->tstd)
         rc = mimic__target_stats(train, t->tmean, t->tstd);
     if (rc == MIMIC_OK && opts.standardize)
@@ -531,7 +538,7 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
     int center = t->o.target_norm == MIMIC_TARGET_CENTER;
     const mimic__eval_ws ew = {t->x, t->ws, t->eval_t, t->eval_y};
     if (t->o.validation) {
-        mimic__evaluate_ws(t->s, t->o.validation, t->o.temperature, center, t->batch, &ew,
+        mimic__evaluate_ws(t->s, t->o.validation, t->o.temperature, center, t->batch, &ew, t->pool,
                            &p.validation);
         p.has_validation = 1;
         double c = t->loss->criterion_of(&p.validation);
@@ -552,7 +559,8 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
         p.best_validation_loss = st->best_loss;
     }
     if (t->o.eval_train)
-        mimic__evaluate_ws(t->s, t->train, t->o.temperature, center, t->batch, &ew, &p.train);
+        mimic__evaluate_ws(t->s, t->train, t->o.temperature, center, t->batch, &ew, t->pool,
+                           &p.train);
     if (st->epochs_done >= t->o.epochs || st->stopped_early)
         st->finished = 1;
     int rc = MIMIC_OK;
@@ -655,8 +663,9 @@ static const mimic__opt run_rows[] = {
      .metavar = "S",
      .help = "seed for shuffling, dropout and augmentation (the CLI: also the "
              "weights)"},
-    {MIMIC__TRAIN_ROW(threads, INT32), MIMIC__GE(0), .flag = "--threads", .metavar = "N",
-     .help = "BLAS threads for the call", .default_text = "0 (leave the BLAS setting as is)"},
+    {MIMIC__TRAIN_ROW(threads, INT32), MIMIC__IN(0, 1024), .flag = "--threads", .metavar = "N",
+     .help = "threads of libmimic's own for the run (BLAS threads are the caller's)",
+     .default_text = "0 (the calling thread)"},
     {MIMIC__TRAIN_ROW(progress, POINTER), MIMIC__ANY, .help = "progress callback"},
     {MIMIC__TRAIN_ROW(progress_user_data, POINTER), MIMIC__ANY,
      .help = "passed to the progress callback"},
@@ -708,7 +717,6 @@ int mimic_train(mimic_student *s, const mimic_dataset *train, const mimic_train_
     int rc = mimic__struct_copy_in(&opts, sizeof opts, o, "train options");
     if (rc != MIMIC_OK)
         return rc;
-    int prev = mimic__blas_threads_begin(opts.threads);
     mimic_trainer *t = NULL;
     rc = mimic_trainer_create(&t, s, train, o);
     if (rc == MIMIC_OK && opts.resume && mimic__file_exists(opts.checkpoint_path))
@@ -720,6 +728,5 @@ int mimic_train(mimic_student *s, const mimic_dataset *train, const mimic_train_
             (void)mimic_trainer_get_report(t, report_or_NULL); /* cannot fail: checked above */
         mimic_trainer_free(t);
     }
-    mimic__blas_threads_end(prev);
     return rc;
 }

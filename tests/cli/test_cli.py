@@ -79,8 +79,9 @@ flags = {
               "--warmup", "--target-norm", "--step-gamma", "--step-epochs", "--std-floor",
               "--progress-every", "--dropout", "--image", "--flip", "--shift", "--manifest",
               "--valid-manifest"],
-    "eval": ["--model", "--inputs", "--logits", "--labels", "--temperature", "--json", "--manifest"],
-    "predict": ["--model", "--inputs", "--out", "--classes", "--manifest"],
+    "eval": ["--model", "--inputs", "--logits", "--labels", "--temperature", "--json", "--manifest",
+             "--threads"],
+    "predict": ["--model", "--inputs", "--out", "--classes", "--manifest", "--threads"],
     "info": ["--model"],
     "export": ["--model", "--onnx"],
 }
@@ -462,6 +463,47 @@ except subprocess.TimeoutExpired:
 check("Ctrl-C exits 130", proc.returncode == 130, f"rc={proc.returncode} {first!r} {rest[-300:]!r}")
 check("Ctrl-C says it was interrupted", "interrupted" in rest, rest[-300:])
 check("Ctrl-C leaves --out untouched", open(p("keep.st"), "rb").read() == b"previous model")
+
+# ---- threads: the student's own and OpenBLAS's, one flag ---------------------------------------
+# --threads N also sets OpenBLAS's thread count, whose sgemm bits may depend on it: compare with
+# OPENBLAS_NUM_THREADS=N and no flag, so only libmimic's own threads differ.
+def run_env(env, *args):
+    r = subprocess.run([MIMIC, *map(str, args)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, **env})
+    return r.returncode, r.stdout, r.stderr
+
+
+big_model = p("thr.st")
+expect("train a student for the thread checks",
+       ["train", "--inputs", p("bx.npy"), "--logits", p("bz.npy"), "--hidden", "700", "--bottleneck", "40",
+        "--loss", "l2", "--epochs", "1", "--quiet", "--out", big_model], 0)
+for chunk in ("1", "3", "4096"):
+    one = run_env({"OPENBLAS_NUM_THREADS": "3"}, "predict", "--model", big_model, "--inputs", p("bx.npy"),
+                  "--chunk", chunk, "--out", p(f"thr1_{chunk}.npy"), "--quiet")
+    three = run_env({"OPENBLAS_NUM_THREADS": "3"}, "predict", "--model", big_model, "--inputs", p("bx.npy"),
+                    "--chunk", chunk, "--threads", "3", "--out", p(f"thr3_{chunk}.npy"), "--quiet")
+    check(f"predict --threads 3 (--chunk {chunk}) gives the same bits",
+          one[0] == 0 and three[0] == 0 and
+          open(p(f"thr1_{chunk}.npy"), "rb").read() == open(p(f"thr3_{chunk}.npy"), "rb").read(),
+          f"{one} {three}")
+E = ["eval", "--model", big_model, "--inputs", p("bx.npy"), "--logits", p("bz.npy"), "--json"]
+one = run_env({"OPENBLAS_NUM_THREADS": "2"}, *E)
+two = run_env({"OPENBLAS_NUM_THREADS": "2"}, *E, "--threads", "2")
+check("eval --threads 2 gives the same metrics", one[0] == 0 and two[0] == 0 and one[1] == two[1],
+      f"{one} {two}")
+expect("--threads 0 is a usage error", ["predict", "--model", big_model, "--inputs", p("bx.npy"), "--out",
+                                       p("t0.npy"), "--threads", "0"], 2, ["--threads"])
+expect("--threads beyond 1024 is an error", ["predict", "--model", big_model, "--inputs", p("vx.npy"),
+                                             "--out", p("t0.npy"), "--threads", "5000"], 1,
+       ["--threads", "at most 1024"])
+expect("--threads with --predictions is a usage error",
+       ["eval", "--predictions", p("pred.npy"), "--logits", p("vz.npy"), "--threads", "2"], 2, ["--threads"])
+T1 = ["train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "300", "--loss", "l2",
+      "--epochs", "2", "--quiet", "--valid-inputs", p("vx.npy"), "--valid-logits", p("vz.npy")]
+a = run_env({"OPENBLAS_NUM_THREADS": "2"}, *T1, "--out", p("tt1.st"))
+b = run_env({}, *T1, "--threads", "2", "--out", p("tt2.st"))
+check("train --threads 2 gives the student of OPENBLAS_NUM_THREADS=2",
+      a[0] == 0 and b[0] == 0 and open(p("tt1.st"), "rb").read() == open(p("tt2.st"), "rb").read(), f"{a} {b}")
 
 if failures:
     print(f"{len(failures)} check(s) failed: {failures}")
