@@ -163,6 +163,17 @@ void tu_set_norm(mimic_student *s, size_t D, uint64_t seed)
     free(scale);
 }
 
+void tu_expect_load_error(const char *path, int code, const char *what, const char *needle)
+{
+    mimic_student *s = (mimic_student *)(uintptr_t)1;
+    int rc = mimic_student_load(&s, path);
+    ck_assert_msg(rc == code, "%s: got %d (%s)", what, rc, mimic_last_error());
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(mimic_last_error(), needle) != NULL, "%s: message '%s'", what,
+                  mimic_last_error());
+    ck_assert(strstr(mimic_last_error(), path) != NULL);
+}
+
 int tu_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

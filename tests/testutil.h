@@ -57,6 +57,10 @@ struct mimic_student *tu_student(size_t D, size_t k, size_t H, size_t C, int32_t
  * inputs. */
 void tu_set_norm(struct mimic_student *s, size_t D, uint64_t seed);
 
+/* mimic_student_load(path) must fail with `code`, leave its out-parameter NULL, and say
+ * `needle` and the path in its message; `what` names the case in failures. */
+void tu_expect_load_error(const char *path, int code, const char *what, const char *needle);
+
 /* Run a suite and return the number of failures (for main). */
 int tu_run_suite(Suite *s);
 

@@ -103,21 +103,49 @@ MIMIC_API int mimic_student_set_threads(mimic_student *s, size_t threads);
 /* The student's thread count (1 until set above 1); 0 for an invalid handle. */
 MIMIC_API size_t mimic_student_threads(const mimic_student *s);
 
+/* Convert the student's three weight matrices to compact weights for inference (since 1.3):
+ *   MIMIC_DTYPE_F16: float16 (round to nearest even; MIMIC_ERR_RANGE for a weight beyond
+ *     65504, naming it; the student is then unchanged);
+ *   MIMIC_DTYPE_I8: int8 with one symmetric scale per output row (scale = max |w| of the row /
+ *     127, q = w / scale rounded to the nearest integer, ties to even; a row of zeros gets
+ *     scale 1). Activations stay float32: an int8 layer computes scale * sum(q * x) in float;
+ *   MIMIC_DTYPE_F32: back to float32 weights (the dequantized ones; nothing is recovered).
+ * Biases and the input normalization stay float32. The float32 tensors the getters return
+ * become the dequantized weights (float16 widened, q * scale), which is what every call
+ * computes with: calls of up to 4 rows stream the compact weights (half or a quarter of the
+ * bytes: that is where they are faster), calls of more rows run BLAS on the dequantized
+ * float32 copy, which the student keeps (memory: the compact weights plus that copy).
+ * mimic_student_save writes the compact weights ("weight_dtype" in the metadata; int8 scales
+ * as the F32 tensors "<matrix>.weight_scale", e.g. "hidden.weight_scale"), load reads them
+ * back; mimic_student_export_onnx writes the dequantized float32 weights. A student with compact weights
+ * cannot be trained, and its weight matrices cannot be set (MIMIC_ERR_UNSUPPORTED): train a
+ * float32 student, then quantize it. Quantizing a compact student starts from its
+ * dequantized weights. Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_INVALID (another dtype),
+ * MIMIC_ERR_RANGE, MIMIC_ERR_NOMEM; on failure the student is unchanged. */
+MIMIC_API int mimic_student_quantize(mimic_student *s, int32_t dtype);
+
+/* The student's weight type: MIMIC_DTYPE_F32, MIMIC_DTYPE_F16 or MIMIC_DTYPE_I8 (since 1.3);
+ * 0 for an invalid handle. */
+MIMIC_API int32_t mimic_student_weight_dtype(const mimic_student *s);
+
 /* Set the stored input normalization n(x) = (x - mean) * scale (D floats each, copied).
  * Both NULL removes it. Errors: MIMIC_ERR_INVALID (only one NULL), MIMIC_ERR_NUMERIC
  * (non-finite value), MIMIC_ERR_NOMEM. */
 MIMIC_API int mimic_student_set_input_norm(mimic_student *s, const float *mean, const float *scale);
 
-/* Save to `path` as .safetensors (F32 tensors as above; "__metadata__" holds the
- * architecture, activation and library version). Written to a temporary file, flushed and
+/* Save to `path` as .safetensors (F32 tensors as above, or the compact weights of
+ * mimic_student_quantize; "__metadata__" holds the architecture, activation and library
+ * version, and "weight_dtype" for compact weights). Written to a temporary file, flushed and
  * renamed, so an existing file at `path` is replaced whole or not at all.
  * Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_INVALID, MIMIC_ERR_IO, MIMIC_ERR_NOMEM. */
 MIMIC_API int mimic_student_save(const mimic_student *s, const char *path);
 
 /* Load a student saved by mimic_student_save (or any safetensors file with the same tensors
- * and metadata). The file is untrusted input. Errors: MIMIC_ERR_IO, MIMIC_ERR_FORMAT (bad
- * JSON, offsets out of range or overlapping, dtype other than F32, shapes that disagree with
- * the metadata, missing tensors), MIMIC_ERR_NUMERIC (non-finite weights), MIMIC_ERR_NOMEM. */
+ * and metadata), float32 or compact. The file is untrusted input. Errors: MIMIC_ERR_IO,
+ * MIMIC_ERR_FORMAT (bad JSON, offsets out of range or overlapping, a dtype other than F32, or
+ * than the metadata's weight_dtype for the weight matrices (F16, I8), shapes that disagree
+ * with the metadata, missing tensors or scales), MIMIC_ERR_NUMERIC (non-finite weights,
+ * scales that are not finite and > 0), MIMIC_ERR_NOMEM. */
 MIMIC_API int mimic_student_load(mimic_student **out, const char *path);
 
 /* Number of trainable parameters (weights and biases; not the input normalization).

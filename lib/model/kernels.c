@@ -311,40 +311,50 @@ static void run_layer(layer_job *job, size_t weight_bytes, mimic__pool *pool)
     mimic__pool_for(pool, chunks ? chunks : 1, layer_part, job);
 }
 
+/* One layer of the small-batch path: weight matrix m (the compact copy when there is one,
+ * else the float32 parameters at `offset`, rows of `cols`), n output units, R input rows x
+ * (ldx apart) into y (ldy apart), then bias and activation. */
+static void small_layer(const float *P, const mimic__compact *q, size_t m, size_t offset, size_t n,
+                        size_t cols, const float *x, size_t ldx, size_t R, float *y, size_t ldy,
+                        const float *bias, int32_t act, const mimic__dropout *dr, mimic__pool *pool)
+{
+    const mimic__mv_kernels *k = mimic__mv_kernels_best();
+    const int32_t dt = q ? q->dtype : MIMIC_DTYPE_F32;
+    layer_job job = {{P + offset, NULL, cols, cols, x, ldx, R, y, ldy},
+                     dt == MIMIC_DTYPE_F16  ? k->f16
+                     : dt == MIMIC_DTYPE_I8 ? k->i8
+                                            : k->f32,
+                     n,
+                     bias,
+                     act,
+                     dr};
+    if (q) {
+        job.mv.w = q->w[m];
+        job.mv.scale = q->scale[m];
+    }
+    run_layer(&job, n * cols * mimic__weight_size(dt), pool);
+}
+
 /* The forward pass for a few rows: each layer one call of the small-batch kernel over all
- * the rows (its weights streamed once), bias and activation on its cache-resident output. */
-static void forward_small(const mimic__layout *L, int32_t act, const float *P, const float *x,
-                          size_t rows, const mimic__dropout *dr, float *z, float *h, float *logits,
+ * the rows (its weights streamed once: float32, or the compact ones `q`), bias and activation
+ * on its cache-resident output. */
+static void forward_small(const mimic__layout *L, int32_t act, const float *P,
+                          const mimic__compact *q, const float *x, size_t rows,
+                          const mimic__dropout *dr, float *z, float *h, float *logits,
                           mimic__pool *pool)
 {
-    const mimic__mv_fn f32 = mimic__mv_kernels_best()->f32;
     const float *in = x;
     size_t ld = L->D;
     if (L->k) {
-        layer_job a = {{P + L->off_bottleneck, NULL, L->D, L->D, x, L->D, rows, z, L->k},
-                       f32,
-                       L->k,
-                       NULL,
-                       0,
-                       NULL};
-        run_layer(&a, L->k * L->D * sizeof(float), pool);
+        small_layer(P, q, MIMIC__M_BOTTLENECK, L->off_bottleneck, L->k, L->D, x, L->D, rows, z,
+                    L->k, NULL, 0, NULL, pool);
         in = z;
         ld = L->k;
     }
-    layer_job b = {{P + L->off_hidden_w, NULL, L->kin, L->kin, in, ld, rows, h, L->H},
-                   f32,
-                   L->H,
-                   P + L->off_hidden_b,
-                   act,
-                   dr};
-    run_layer(&b, L->H * L->kin * sizeof(float), pool);
-    layer_job c = {{P + L->off_output_w, NULL, L->H, L->H, h, L->H, rows, logits, L->C},
-                   f32,
-                   L->C,
-                   P + L->off_output_b,
-                   0,
-                   NULL};
-    run_layer(&c, L->C * L->H * sizeof(float), pool);
+    small_layer(P, q, MIMIC__M_HIDDEN, L->off_hidden_w, L->H, L->kin, in, ld, rows, h, L->H,
+                P + L->off_hidden_b, act, dr, pool);
+    small_layer(P, q, MIMIC__M_OUTPUT, L->off_output_w, L->C, L->H, h, L->H, rows, logits, L->C,
+                P + L->off_output_b, 0, NULL, pool);
 }
 
 /* The output layer of a larger batch when C <= SMALL_C, over a range of the rows: bias and
@@ -377,12 +387,15 @@ static void output_part(void *ctx, size_t i, size_t n)
 /* Rows of the output layer a thread claims at a time. */
 #define OUTPUT_CHUNK_ROWS 8
 
-static void forward_core(const mimic__layout *L, int32_t act, const float *P, const float *x,
-                         size_t rows, const mimic__dropout *dr, float *z, float *h, float *logits,
+/* The forward pass: up to MATVEC_MAX_ROWS rows through the small-batch kernels (on the
+ * compact weights `q` when not NULL), more through BLAS on the float32 parameters P. */
+static void forward_core(const mimic__layout *L, int32_t act, const float *P,
+                         const mimic__compact *q, const float *x, size_t rows,
+                         const mimic__dropout *dr, float *z, float *h, float *logits,
                          mimic__pool *pool)
 {
     if (rows <= MATVEC_MAX_ROWS) {
-        forward_small(L, act, P, x, rows, dr, z, h, logits, pool);
+        forward_small(L, act, P, q, x, rows, dr, z, h, logits, pool);
         return;
     }
     const float *in = x;
@@ -414,7 +427,7 @@ void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const
     float *h = ws + rows * L->k;
     float *logits = h + rows * L->H;
     if (rows > 0)
-        forward_core(L, activation, params, x, rows, dropout, z, h, logits, NULL);
+        forward_core(L, activation, params, NULL, x, rows, dropout, z, h, logits, NULL);
     if (z_out)
         *z_out = z;
     *h_out = h;
@@ -426,8 +439,8 @@ float *mimic__student_infer(const mimic_student *s, const float *x, size_t rows,
 {
     const mimic__layout *L = &s->L;
     float *h = ws + rows * L->k, *logits = h + rows * L->H;
-    forward_core(L, s->opts.activation, s->params, x, rows, NULL, L->k ? ws : NULL, h, logits,
-                 pool);
+    forward_core(L, s->opts.activation, s->params, s->compact, x, rows, NULL, L->k ? ws : NULL, h,
+                 logits, pool);
     return logits;
 }
 
@@ -561,8 +574,8 @@ static int forward_rows(const mimic_student *s, const float *inputs, size_t rows
             x = xn;
         }
         float *out = classes_out ? lg : logits_out + r0 * L->C;
-        forward_core(L, s->opts.activation, s->params, x, m, NULL, L->k ? z : NULL, h, out,
-                     s->pool);
+        forward_core(L, s->opts.activation, s->params, s->compact, x, m, NULL, L->k ? z : NULL, h,
+                     out, s->pool);
         if (classes_out)
             for (size_t r = 0; r < m; r++)
                 classes_out[r0 + r] = (int32_t)mimic__argmax(out + r * L->C, L->C);

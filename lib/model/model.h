@@ -36,7 +36,7 @@ int mimic__expect_kind(const char *path, const uint8_t *buf, size_t len, int32_t
                        const char *want_text);
 
 /* Read a .safetensors file that must be of kind `want` (MIMIC_FILE_STUDENT also accepts a
- * plain .safetensors file with a student's tensors). */
+ * plain .safetensors file with a student's tensors, and F16 and I8 tensors: typed parse). */
 int mimic__read_safetensors_as(const char *path, int32_t want, mimic__st_file *out);
 
 /* ---- datasets (dataset.c, manifest.c) --------------------------------------------------- */
@@ -154,6 +154,17 @@ typedef struct mimic__layout {
     size_t n_params;
 } mimic__layout;
 
+/* Compact weights (compact.c): the three weight matrices, in file order, as float16 or int8
+ * with a scale per row. */
+enum { MIMIC__M_BOTTLENECK, MIMIC__M_HIDDEN, MIMIC__M_OUTPUT, MIMIC__N_MATRICES };
+
+typedef struct mimic__compact {
+    int32_t dtype;                   /* MIMIC_DTYPE_F16 or MIMIC_DTYPE_I8 */
+    void *w[MIMIC__N_MATRICES];      /* rows x cols of dtype (NULL: no bottleneck) */
+    float *scale[MIMIC__N_MATRICES]; /* int8: one factor per row; else NULL */
+    size_t rows[MIMIC__N_MATRICES], cols[MIMIC__N_MATRICES];
+} mimic__compact;
+
 struct mimic_student {
     uint32_t magic;
     mimic_student_options opts;
@@ -162,6 +173,8 @@ struct mimic_student {
     float *in_mean;   /* D floats or NULL (no input normalization) */
     float *in_scale;  /* D floats or NULL */
     mimic__pool *pool; /* mimic_student_set_threads: forward/predict's workers, or NULL */
+    mimic__compact *compact; /* mimic_student_quantize: compact weights (params then hold their
+                                dequantized values), or NULL */
 };
 
 int mimic__student_check(const mimic_student *s, const char *arg);
@@ -204,6 +217,27 @@ mimic__tensor_id mimic__tensor_lookup(const char *name);
 float *mimic__tensor_data(const mimic_student *s, mimic__tensor_id id);
 /* "input.mean, input.scale, ..." for messages, into buf. */
 const char *mimic__tensor_names(char *buf, size_t cap);
+
+/* ---- compact weights (compact.c) ------------------------------------------------------ */
+
+/* "float32", "float16", "int8" (the files' weight_dtype and the tools' spelling), or NULL; and
+ * back (0 for an unknown name). */
+const char *mimic__weight_dtype_name(int32_t dtype);
+int32_t mimic__weight_dtype_lookup(const char *name);
+/* Bytes of one weight of a MIMIC_DTYPE_F32, _F16 or _I8 student. */
+size_t mimic__weight_size(int32_t dtype);
+/* Matrix m's tensor, and the file name of its int8 scales ("hidden.weight_scale"). */
+mimic__tensor_id mimic__matrix_tensor(size_t m);
+const char *mimic__matrix_scale_name(size_t m);
+/* Uninitialized compact weights of `dtype` for layout L; a deep copy (NULL stays NULL). */
+int mimic__compact_alloc(mimic__compact **out, const mimic__layout *L, int32_t dtype);
+int mimic__compact_clone(const mimic__compact *q, const mimic__layout *L, mimic__compact **out);
+void mimic__compact_free(mimic__compact *q);
+/* Matrix m as float32 (rows x cols into dst): the values the compact weights stand for. */
+void mimic__compact_dequantize(const mimic__compact *q, size_t m, float *dst);
+/* MIMIC_OK for a float32 student, else MIMIC_ERR_UNSUPPORTED naming `fn`: training and
+ * setting weights need float32 weights. */
+int mimic__student_check_float(const mimic_student *s, const char *fn);
 
 /* Hidden activation names ("relu", "sigmoid", "tanh"): NULL for an unknown value. */
 const char *mimic__activation_name(int32_t act);

@@ -237,6 +237,7 @@ void mimic_student_free(mimic_student *s)
         return;
     s->magic = MIMIC__MAGIC_DEAD;
     mimic__pool_free(s->pool);
+    mimic__compact_free(s->compact);
     mimic__free(s->params);
     mimic__free(s->in_mean);
     mimic__free(s->in_scale);
@@ -269,6 +270,10 @@ int mimic__student_clone(const mimic_student *s, mimic_student **out)
             mimic_student_free(c);
             return mimic__error(MIMIC_ERR_NOMEM, "student: out of memory copying a student");
         }
+    }
+    if ((rc = mimic__compact_clone(s->compact, &s->L, &c->compact)) != MIMIC_OK) {
+        mimic_student_free(c);
+        return rc;
     }
     *out = c;
     return MIMIC_OK;
@@ -472,6 +477,10 @@ int mimic_student_set_tensor(mimic_student *s, const char *name, const float *da
     if (rows != r || cols != c)
         return mimic__error(MIMIC_ERR_SHAPE, "%s: \"%s\" is %zu x %zu, got %zu x %zu", fn, name,
                             r, c, rows, cols);
+    for (size_t m = 0; m < MIMIC__N_MATRICES; m++) /* a weight matrix of compact weights */
+        if (mimic__matrix_tensor(m) == mimic__tensor_lookup(name) &&
+            (rc = mimic__student_check_float(s, fn)) != MIMIC_OK)
+            return rc;
     rc = check_finite_floats(data, r * c, fn, name);
     if (rc != MIMIC_OK)
         return rc;

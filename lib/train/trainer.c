@@ -150,6 +150,8 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
     *out = NULL;
     int rc = mimic__student_check(s, "student");
     if (rc == MIMIC_OK)
+        rc = mimic__student_check_float(s, "mimic_trainer_create");
+    if (rc == MIMIC_OK)
         rc = mimic__dataset_check(train, "train");
     if (rc != MIMIC_OK)
         return rc;
