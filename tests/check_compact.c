@@ -506,6 +506,34 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* The ONNX export keeps the weights compact: a quarter (int8) or half (float16) of the float32
+ * file's weight bytes, the dequantizing operator, weight_dtype in the metadata. (tests/onnx
+ * runs these models in ONNX Runtime.) */
+START_TEST(test_export_onnx_compact)
+{
+    mimic_student *s = tu_student(300, 0, 400, 10, MIMIC_ACT_RELU, 12);
+    const char *path = tu_path("compact.onnx");
+    ck_assert_int_eq(mimic_student_export_onnx(s, path), MIMIC_OK);
+    size_t n32, n;
+    free(tu_read_file(path, &n32));
+    const char *op[2] = {"Cast", "DequantizeLinear"};
+    const int32_t dts[2] = {MIMIC_DTYPE_F16, MIMIC_DTYPE_I8};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(mimic_student_quantize(s, dts[i]), MIMIC_OK);
+        ck_assert_int_eq(mimic_student_export_onnx(s, path), MIMIC_OK);
+        char *b = tu_read_file(path, &n);
+        const size_t weights = 300 * 400 + 400 * 10; /* 4, 2 or 1 byte each */
+        ck_assert_uint_lt(n, n32 - (i ? 3 : 2) * weights + 4096);
+        ck_assert_ptr_nonnull(memmem(b, n, op[i], strlen(op[i])));
+        ck_assert_ptr_nonnull(memmem(b, n, "weight_dtype", 12));
+        ck_assert_ptr_nonnull(memmem(b, n, "hidden.weight_dequantized", 25));
+        free(b);
+    }
+    ck_assert_int_eq(mimic__onnx_export(s, path, MIMIC__ONNX_MATMUL), MIMIC_ERR_UNSUPPORTED);
+    mimic_student_free(s);
+}
+END_TEST
+
 /* mimic_evaluate on a compact student: the metrics of its own forward pass. */
 START_TEST(test_evaluate_compact)
 {
@@ -539,6 +567,7 @@ int main(void)
     tcase_add_test(tc, test_refusals_and_errors);
     tcase_add_test(tc, test_alloc_failures);
     tcase_add_test(tc, test_evaluate_compact);
+    tcase_add_test(tc, test_export_onnx_compact);
     suite_add_tcase(s, tc);
     return tu_run_suite(s) ? 1 : 0;
 }

@@ -117,7 +117,7 @@ MIMIC_API size_t mimic_student_threads(const mimic_student *s);
  * float32 copy, which the student keeps (memory: the compact weights plus that copy).
  * mimic_student_save writes the compact weights ("weight_dtype" in the metadata; int8 scales
  * as the F32 tensors "<matrix>.weight_scale", e.g. "hidden.weight_scale"), load reads them
- * back; mimic_student_export_onnx writes the dequantized float32 weights. A student with compact weights
+ * back, mimic_student_export_onnx writes them into the graph. A student with compact weights
  * cannot be trained, and its weight matrices cannot be set (MIMIC_ERR_UNSUPPORTED): train a
  * float32 student, then quantize it. Quantizing a compact student starts from its
  * dequantized weights. Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_INVALID (another dtype),

@@ -185,16 +185,19 @@ void mimic__st_close(mimic__st_file *f);
 
 /* ---- ONNX (onnx.c, over the protobuf writer in protobuf.c) -------------------------------- */
 
-/* A float32 ONNX graph to write: initializers, nodes, one input and one output of shape
- * [batch, width] (batch symbolic), metadata. The caller (model/student_onnx.c) builds it;
- * the writer knows only onnx.proto. Strings and tensor data are borrowed. */
+/* An ONNX graph to write: initializers (float32, float16 or int8), nodes, one float32 input
+ * and one output of shape [batch, width] (batch symbolic), metadata. The caller
+ * (model/student_onnx.c) builds it; the writer knows only onnx.proto. Strings and tensor
+ * data are borrowed. */
 typedef struct mimic__onnx_tensor {
     const char *name;
     int64_t dims[2];
     int ndim;
-    const float *data;
+    int32_t dtype;    /* MIMIC_DTYPE_F32, MIMIC_DTYPE_F16 or MIMIC_DTYPE_I8 */
+    const void *data; /* count elements of dtype */
     size_t count;
-    size_t transpose_cols; /* > 0: data is (dims[1] x dims[0]) and is written transposed */
+    size_t transpose_cols; /* float32 only: > 0: data is (dims[1] x dims[0]), written
+                              transposed */
 } mimic__onnx_tensor;
 
 typedef struct mimic__onnx_node {
@@ -203,7 +206,8 @@ typedef struct mimic__onnx_node {
     const char *in[3];
     int n_in;
     const char *out;
-    int trans_b; /* emit the attribute transB = 1 */
+    const char *attr; /* one integer attribute ("transB", "to", "axis"), or NULL */
+    int64_t attr_value;
 } mimic__onnx_node;
 
 typedef struct mimic__onnx_value {

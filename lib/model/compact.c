@@ -7,8 +7,8 @@
  * The student keeps its float32 parameters too, set to the dequantized values (exactly what
  * the compact weights stand for): the tensor getters, batches of more than 4 rows (BLAS) and
  * anything else that reads the parameters see the same model. Batches of up to 4 rows stream
- * the compact weights (matvec.c), which is where fewer bytes are speed; save and load write
- * and read them as they are (the ONNX export writes the dequantized float32 weights).
+ * the compact weights (matvec.c), which is where fewer bytes are speed; save, load and the
+ * ONNX export write and read them as they are.
  */
 #include <math.h>
 
@@ -18,6 +18,8 @@ static const mimic__tensor_id matrix_tensor[MIMIC__N_MATRICES] = {
     MIMIC__T_BOTTLENECK_W, MIMIC__T_HIDDEN_W, MIMIC__T_OUTPUT_W};
 static const char *const scale_name[MIMIC__N_MATRICES] = {
     "bottleneck.weight_scale", "hidden.weight_scale", "output.weight_scale"};
+static const char *const dequantized_name[MIMIC__N_MATRICES] = {
+    "bottleneck.weight_dequantized", "hidden.weight_dequantized", "output.weight_dequantized"};
 
 static const struct {
     const char *name;
@@ -49,6 +51,11 @@ mimic__tensor_id mimic__matrix_tensor(size_t m)
 const char *mimic__matrix_scale_name(size_t m)
 {
     return scale_name[m];
+}
+
+const char *mimic__matrix_dequantized_name(size_t m)
+{
+    return dequantized_name[m];
 }
 
 size_t mimic__weight_size(int32_t dtype)

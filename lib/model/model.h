@@ -229,6 +229,8 @@ size_t mimic__weight_size(int32_t dtype);
 /* Matrix m's tensor, and the file name of its int8 scales ("hidden.weight_scale"). */
 mimic__tensor_id mimic__matrix_tensor(size_t m);
 const char *mimic__matrix_scale_name(size_t m);
+/* The name of matrix m as float32 again in an exported ONNX graph. */
+const char *mimic__matrix_dequantized_name(size_t m);
 /* Uninitialized compact weights of `dtype` for layout L; a deep copy (NULL stays NULL). */
 int mimic__compact_alloc(mimic__compact **out, const mimic__layout *L, int32_t dtype);
 int mimic__compact_clone(const mimic__compact *q, const mimic__layout *L, mimic__compact **out);
