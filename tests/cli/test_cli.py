@@ -83,7 +83,7 @@ flags = {
              "--threads"],
     "predict": ["--model", "--inputs", "--out", "--classes", "--manifest", "--threads"],
     "info": ["--model"],
-    "export": ["--model", "--onnx"],
+    "export": ["--model", "--onnx", "--out", "--dtype"],
 }
 for cmd, fl in flags.items():
     code, out, err = run(cmd, "--help")
@@ -504,6 +504,47 @@ a = run_env({"OPENBLAS_NUM_THREADS": "2"}, *T1, "--out", p("tt1.st"))
 b = run_env({}, *T1, "--threads", "2", "--out", p("tt2.st"))
 check("train --threads 2 gives the student of OPENBLAS_NUM_THREADS=2",
       a[0] == 0 and b[0] == 0 and open(p("tt1.st"), "rb").read() == open(p("tt2.st"), "rb").read(), f"{a} {b}")
+
+# ---- compact weights: export --dtype, info, predict and eval on them -------------------------
+code, out, err = run("info", "--model", big_model)
+check("info says float32 weights", code == 0 and "weights:      float32" in out, out)
+expect("export --dtype int8 --out --onnx", ["export", "--model", big_model, "--dtype", "int8", "--out",
+                                           p("q8.st"), "--onnx", p("q8.onnx")], 0,
+       ["wrote", "q8.st", "q8.onnx", "int8 weights"])
+expect("export --dtype float16 --out", ["export", "--model", big_model, "--dtype", "float16", "--out",
+                                       p("q16.st"), "--quiet"], 0)
+expect("export float32 --onnx for the sizes", ["export", "--model", big_model, "--onnx", p("q32.onnx"),
+                                               "--quiet"], 0)
+sizes = {k: os.path.getsize(p(k)) for k in ("q8.st", "q16.st", "q8.onnx", "q32.onnx")}
+f32_size = os.path.getsize(big_model)
+check("int8 files take about a quarter, float16 half",
+      sizes["q8.st"] < 0.3 * f32_size and 0.45 * f32_size < sizes["q16.st"] < 0.55 * f32_size
+      and sizes["q8.onnx"] < 0.3 * sizes["q32.onnx"], f"{sizes} float32 {f32_size}")
+for q, name in (("q8.st", "int8"), ("q16.st", "float16")):
+    code, out, err = run("info", "--model", p(q))
+    check(f"info says {name} weights", code == 0 and f"weights:      {name}" in out and
+          f"weight_dtype           {name}" in out, out)
+    code, _, err = run("predict", "--model", p(q), "--inputs", p("bx.npy"), "--out", p(q + ".npy"),
+                       "--chunk", "3", "--quiet")
+    ref = run_env({"OPENBLAS_NUM_THREADS": "1"}, "predict", "--model", big_model, "--inputs", p("bx.npy"),
+                  "--out", p("q32.npy"), "--chunk", "3", "--quiet")
+    if code == 0 and ref[0] == 0:
+        a, b = np.load(p(q + ".npy")), np.load(p("q32.npy"))
+        check(f"predict on {name} weights stays close to float32",
+              a.shape == b.shape and np.abs(a - b).max() <= 0.05 * np.abs(b).max() and
+              (a.argmax(1) == b.argmax(1)).mean() > 0.97, f"{np.abs(a - b).max()}")
+    else:
+        check(f"predict on {name} weights", False, err)
+    code, out, err = run("eval", "--model", p(q), "--inputs", p("bx.npy"), "--logits", p("bz.npy"), "--json")
+    check(f"eval on {name} weights", code == 0 and json.loads(out)["rows"] == 20000, err)
+code, _, err = run("export", "--model", p("q8.st"), "--dtype", "float32", "--out", p("back.st"), "--quiet")
+code2, out, _ = run("info", "--model", p("back.st"))
+check("export --dtype float32 turns compact weights back", code == 0 and code2 == 0 and
+      "weights:      float32" in out, err + out)
+expect("export --dtype needs a known type", ["export", "--model", big_model, "--dtype", "int4", "--out",
+                                            p("x.st")], 2, ["--dtype", "int4", "int8"])
+expect("export needs an output", ["export", "--model", big_model, "--dtype", "int8"], 2,
+       ["--onnx", "--out"])
 
 if failures:
     print(f"{len(failures)} check(s) failed: {failures}")
