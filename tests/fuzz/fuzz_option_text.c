@@ -446,7 +446,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * struct borrow them, so it lives until the struct is done with). */
     char *text = malloc(size + 1);
     FUZZ_CHECK(text != NULL, "harness out of memory");
-    memcpy(text, data, size);
+    if (size) /* an empty input may come as NULL */
+        memcpy(text, data, size);
     text[size] = '\0';
 
     mimic_train_options to;
