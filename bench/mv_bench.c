@@ -1,15 +1,18 @@
 /*
- * The small-batch kernels (lib/model/matvec.c), each instruction set's called directly, so an
- * AVX-512 machine also measures the AVX2 and portable code: the matrix-vector products of
- * the two bench students' layers in sequence (784-256b-4096-10: 256x784, 4096x256, 10x4096;
- * 784-4096-10: 4096x784, 10x4096), i.e. a batch-R forward pass without bias and activation,
- * for each weight type, one thread.
+ * The hand-written kernels, each instruction set's called directly, so an AVX-512 machine
+ * also measures the AVX2 and portable code, one thread:
+ * - the small-batch kernels (lib/model/matvec.c): the matrix-vector products of the two bench
+ *   students' layers in sequence (784-256b-4096-10: 256x784, 4096x256, 10x4096; 784-4096-10:
+ *   4096x784, 10x4096), i.e. a batch-R forward pass without bias and activation, for each
+ *   weight type;
+ * - the inference GEMM (lib/model/gemm.c): the same layers for a batch of 256 rows.
  *
  *   mv_bench [SECONDS]
  *
- * Prints a Markdown table: median microseconds per pass over repeated 0.2 s rounds, the
- * weight bytes streamed per second (GB/s) and multiply-adds per second (GMAC/s). All the
- * kernels give the same bits (tests/check_matvec.c).
+ * Prints Markdown tables: median microseconds per pass over repeated 0.2 s rounds, the weight
+ * bytes streamed per second (GB/s) and multiply-adds per second (GMAC/s); for the GEMM,
+ * milliseconds and GFLOP/s. Every kernel of a table gives the same bits
+ * (tests/check_matvec.c, tests/check_gemm.c).
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
@@ -50,9 +53,33 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median seconds per pass of f over the model's layers, R input rows. */
-static double time_pass(const model *m, void *const *w, const float *scale, const float *x,
-                        float *y, size_t R, mimic__mv_fn f, double seconds)
+typedef struct pass {
+    const model *m;
+    void *const *w;
+    const float *scale, *x;
+    float *y;
+    size_t R;
+    mimic__mv_fn f;
+    mimic__gemm_fn g;
+} pass;
+
+/* One pass over the model's layers: the small-batch kernel on R rows, or the GEMM on 256. */
+static void run_pass(const pass *a)
+{
+    for (size_t l = 0; l < a->m->n_layers; l++) {
+        const layer *L = &a->m->layers[l];
+        if (a->g) {
+            const mimic__gemm g = {a->w[l], L->kk, L->kk, a->x, 256, a->y, L->n, NULL, false};
+            a->g(&g, 0, L->n);
+        } else {
+            const mimic__mv mv = {a->w[l], a->scale, L->kk, L->kk, a->x, L->kk, a->R, a->y, L->n};
+            a->f(&mv, 0, L->n);
+        }
+    }
+}
+
+/* Median seconds per pass over repeated 0.2 s rounds. */
+static double time_pass(const pass *a, double seconds)
 {
     double rounds[64];
     size_t n_rounds = 0;
@@ -61,11 +88,7 @@ static double time_pass(const model *m, void *const *w, const float *scale, cons
         long reps = 0;
         double t0 = now(), el;
         do {
-            for (size_t l = 0; l < m->n_layers; l++) {
-                const layer *L = &m->layers[l];
-                const mimic__mv a = {w[l], scale, L->kk, L->kk, x, L->kk, R, y, L->n};
-                f(&a, 0, L->n);
-            }
+            run_pass(a);
             reps++;
             el = now() - t0;
         } while (el < 0.2);
@@ -78,10 +101,10 @@ static double time_pass(const model *m, void *const *w, const float *scale, cons
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 2.0;
-    float *x = malloc(MIMIC__MV_MAX_ROWS * 4096 * sizeof(float));
-    float *y = malloc(MIMIC__MV_MAX_ROWS * 4096 * sizeof(float));
+    float *x = malloc(256 * 4096 * sizeof(float)); /* also the GEMM's X^T and Y^T panels */
+    float *y = malloc(256 * 4096 * sizeof(float));
     float *scale = malloc(4096 * sizeof(float));
-    for (size_t i = 0; i < MIMIC__MV_MAX_ROWS * 4096; i++)
+    for (size_t i = 0; i < 256 * 4096; i++)
         x[i] = (float)(i % 17) * 0.01f - 0.08f;
     for (size_t i = 0; i < 4096; i++)
         scale[i] = 0.01f;
@@ -114,8 +137,15 @@ int main(int argc, char **argv)
                     const mimic__mv_kernels *k = mimic__mv_kernels_of(isa);
                     if (!k || isa > mimic__cpu_isa())
                         continue;
-                    mimic__mv_fn f = dt == DT_F32 ? k->f32 : dt == DT_F16 ? k->f16 : k->i8;
-                    double t = time_pass(m, w, scale, x, y, rows[ri], f, seconds);
+                    const pass a = {m,
+                                    w,
+                                    scale,
+                                    x,
+                                    y,
+                                    rows[ri],
+                                    dt == DT_F32 ? k->f32 : dt == DT_F16 ? k->f16 : k->i8,
+                                    NULL};
+                    double t = time_pass(&a, seconds);
                     printf("| %s | %s | %zu | %s | %.1f | %.1f | %.2f |\n", m->name, DT_NAME[dt],
                            rows[ri], k->name, t * 1e6, (double)(macs * DT_SIZE[dt]) / t * 1e-9,
                            (double)(macs * rows[ri]) / t * 1e-9);
@@ -124,6 +154,31 @@ int main(int argc, char **argv)
             for (size_t l = 0; l < m->n_layers; l++)
                 mimic__free(w[l]);
         }
+    }
+    printf("\n| model | batch | GEMM kernels | ms per pass | GFLOP/s |\n|---|---|---|---|---|\n");
+    for (size_t mi = 0; mi < sizeof MODELS / sizeof *MODELS; mi++) {
+        const model *m = &MODELS[mi];
+        size_t macs = 0;
+        void *w[3];
+        for (size_t l = 0; l < m->n_layers; l++) {
+            size_t n = m->layers[l].n * m->layers[l].kk;
+            macs += n;
+            w[l] = mimic__falloc(n, 1);
+            for (size_t i = 0; i < n; i++)
+                ((float *)w[l])[i] = (float)((i * 7919) % 201) * 0.001f - 0.1f;
+        }
+        for (int isa = MIMIC__ISA_COUNT - 1; isa >= 0; isa--) {
+            mimic__gemm_fn g = mimic__gemm_of(isa);
+            if (!g || isa > mimic__cpu_isa() || isa == MIMIC__ISA_PORTABLE) /* fmaf: too slow */
+                continue;
+            const pass a = {m, w, NULL, x, y, 256, NULL, g};
+            double t = time_pass(&a, seconds);
+            printf("| %s | 256 | %s | %.2f | %.1f |\n", m->name, mimic__mv_kernels_of(isa)->name,
+                   t * 1e3, 2.0 * (double)(macs * 256) / t * 1e-9);
+            fflush(stdout);
+        }
+        for (size_t l = 0; l < m->n_layers; l++)
+            mimic__free(w[l]);
     }
     free(x);
     free(y);

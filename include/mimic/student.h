@@ -73,7 +73,15 @@ MIMIC_API void mimic_student_options_init(mimic_student_options *opts, size_t st
 MIMIC_API int mimic_student_create(mimic_student **out, const mimic_student_options *opts);
 
 /* Logits for `rows` input rows: inputs rows x D floats, logits_out rows x C floats.
- * Thread-safe on a shared const student. Allocates a workspace per call.
+ * Thread-safe on a shared const student. Allocates a workspace per call (none for up to 4
+ * rows of a student with D + k + H <= 8192).
+ * How (since 1.3): up to 4 rows go through libmimic's matrix-vector kernels, which stream the
+ * weights once (the compact weights of a quantized student); more rows through libmimic's own
+ * GEMM (FMA) on the float32 weights. Both are written per instruction set (AVX-512, AVX2,
+ * portable C), chosen from the CPU, with the same bits on all; neither calls BLAS, so the
+ * speed does not depend on the BLAS library's CPU detection. The two round differently: a
+ * row's logits in a call of up to 4 rows and in a larger call may differ in the last bits.
+ * (Before 1.3 larger calls ran cblas_sgemm, whose bits depended on its kernels and threads.)
  * Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_INVALID (NULL buffers, rows = 0), MIMIC_ERR_NOMEM. */
 MIMIC_API int mimic_student_forward(const mimic_student *s, const float *inputs, size_t rows,
                                     float *logits_out);
@@ -88,9 +96,8 @@ MIMIC_API int mimic_student_predict(const mimic_student *s, const float *inputs,
  *     freed or set again (set back to 1, they are stopped and joined). A call of up to 4
  *     rows splits each layer's output units between the caller and the workers: each thread
  *     streams its share of the weights once, bias and activation included. A call of more
- *     rows splits the rows of the output layer (10 classes: bias, activation and the small
- *     product) between them; its large products run in cblas_sgemm on the calling thread,
- *     with the BLAS library's own threads as the caller configured them.
+ *     rows splits each layer of the GEMM by units too (a layer of few units, such as 10
+ *     classes, by rows of the batch). BLAS is not called.
  * Results are bitwise the same for every thread count: work is split by units or by rows,
  * never inside a sum. Workers wait between calls by spinning for up to 0.2 ms, then sleep
  * (no CPU); they block every signal. Concurrent calls on one student stay allowed: one at a
@@ -113,7 +120,7 @@ MIMIC_API size_t mimic_student_threads(const mimic_student *s);
  * Biases and the input normalization stay float32. The float32 tensors the getters return
  * become the dequantized weights (float16 widened, q * scale), which is what every call
  * computes with: calls of up to 4 rows stream the compact weights (half or a quarter of the
- * bytes: that is where they are faster), calls of more rows run BLAS on the dequantized
+ * bytes: that is where they are faster), calls of more rows run the GEMM on the dequantized
  * float32 copy, which the student keeps (memory: the compact weights plus that copy).
  * mimic_student_save writes the compact weights ("weight_dtype" in the metadata; int8 scales
  * as the F32 tensors "<matrix>.weight_scale", e.g. "hidden.weight_scale"), load reads them

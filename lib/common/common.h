@@ -93,12 +93,12 @@ uint64_t mimic__alloc_fail_at(uint64_t n);
 #define MIMIC__HOT_NOINLINE MIMIC__HOT __attribute__((noinline))
 #endif
 
-/* Instruction sets of the hand-written kernels (model/matvec.c), each a set of functions
+/* Instruction sets of the hand-written kernels (model/matvec.c, model/gemm.c), each a set of functions
  * written for it with its own register width, chosen at run time rather than by
  * target_clones: a test or benchmark can call every one on any CPU that has it. */
 enum { MIMIC__ISA_PORTABLE = 0, MIMIC__ISA_AVX2 = 1, MIMIC__ISA_AVX512 = 2, MIMIC__ISA_COUNT };
-/* The best of them this CPU and OS support (cpu.c, CPUID and XGETBV, cached): AVX512 needs
- * AVX512F; AVX2 needs AVX2 and F16C (which every AVX2 CPU has). */
+/* The best of them this CPU and OS support (cpu.c, CPUID and XGETBV, cached): AVX2 needs
+ * AVX2, FMA and F16C (which every AVX2 CPU has); AVX512 needs those and AVX512F. */
 int mimic__cpu_isa(void);
 
 /* ---- threads of our own (pool.c) -------------------------------------------------------

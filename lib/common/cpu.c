@@ -11,6 +11,7 @@ enum {
     HAVE_AVX2 = 1u,    /* AVX2 and the YMM state */
     HAVE_F16C = 2u,    /* F16C, AVX and the YMM state */
     HAVE_AVX512F = 4u, /* AVX512F and the ZMM and opmask state */
+    HAVE_FMA = 8u,     /* FMA3 and the YMM state */
     KNOWN = 1u << 30
 };
 
@@ -19,7 +20,7 @@ static unsigned detect(void)
     unsigned a, b, c, d, f = 0;
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return 0;
-    const unsigned osxsave = 1u << 27, avx = 1u << 28, f16c = 1u << 29;
+    const unsigned osxsave = 1u << 27, avx = 1u << 28, f16c = 1u << 29, fma = 1u << 12;
     if ((c & (osxsave | avx)) != (osxsave | avx))
         return 0;
     unsigned lo, hi;
@@ -28,6 +29,8 @@ static unsigned detect(void)
     const bool ymm = (lo & 6u) == 6u, zmm = (lo & 0xe6u) == 0xe6u; /* XMM|YMM, opmask|ZMM */
     if (ymm && (c & f16c))
         f |= HAVE_F16C;
+    if (ymm && (c & fma))
+        f |= HAVE_FMA;
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
         if (ymm && (b & (1u << 5)))
             f |= HAVE_AVX2;
@@ -55,11 +58,9 @@ bool mimic__f16c_available(void)
 
 int mimic__cpu_isa(void)
 {
-    unsigned f = features();
-    if (f & HAVE_AVX512F)
-        return MIMIC__ISA_AVX512;
-    if ((f & (HAVE_AVX2 | HAVE_F16C)) == (HAVE_AVX2 | HAVE_F16C))
-        return MIMIC__ISA_AVX2;
+    const unsigned f = features(), avx2 = HAVE_AVX2 | HAVE_F16C | HAVE_FMA;
+    if ((f & avx2) == avx2)
+        return f & HAVE_AVX512F ? MIMIC__ISA_AVX512 : MIMIC__ISA_AVX2;
     return MIMIC__ISA_PORTABLE;
 }
 

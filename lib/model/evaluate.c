@@ -77,7 +77,7 @@ void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double t
             mimic__logits_row(d, first + r, w->t + r * C);
         for (size_t r = 0; d->labels_dtype && r < n; r++)
             w->y[r] = mimic__label_at(d, first + r);
-        const float *logits = mimic__student_infer(s, w->x, n, w->ws, pool);
+        const float *logits = mimic__student_infer(s, w->x, n, w->ws, w->gemm_ws, pool);
         accumulate(&a, logits, d->logits_dtype ? w->t : NULL, d->labels_dtype ? w->y : NULL, n,
                    C, temperature, center);
     }
@@ -91,7 +91,8 @@ int mimic__eval_ws_alloc(mimic__eval_ws *w, const mimic__layout *L, size_t chunk
     w->ws = mimic__falloc(mimic__student_ws_floats(L, chunk), 1);
     w->t = mimic__falloc(chunk, L->C);
     w->y = mimic__calloc(chunk, sizeof(int32_t));
-    if (w->x && w->ws && w->t && w->y)
+    w->gemm_ws = mimic__falloc(mimic__infer_ws_floats(L, chunk), 1);
+    if (w->x && w->ws && w->t && w->y && w->gemm_ws)
         return MIMIC_OK;
     mimic__eval_ws_free(w);
     return mimic__error(MIMIC_ERR_NOMEM, "evaluation: out of memory for a %zu-row workspace",
@@ -104,6 +105,7 @@ void mimic__eval_ws_free(mimic__eval_ws *w)
     mimic__free(w->ws);
     mimic__free(w->t);
     mimic__free(w->y);
+    mimic__free(w->gemm_ws);
     memset(w, 0, sizeof *w);
 }
 

@@ -434,10 +434,142 @@ void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const
     *logits_out = logits;
 }
 
-float *mimic__student_infer(const mimic_student *s, const float *x, size_t rows, float *ws,
-                            mimic__pool *pool)
+/* ---- inference on more rows: the GEMM of gemm.c on transposed activations ------------- */
+
+/* h = f(h) in place, for an activation whose bias is already added (ReLU is done inside the
+ * GEMM): the formulas of bias_act. */
+MIMIC__HOT static void act_rows(float *restrict h, size_t n, int32_t act)
+{
+    if (act == MIMIC_ACT_SIGMOID)
+        for (size_t i = 0; i < n; i++)
+            h[i] = 1.0f / (1.0f + expf(-h[i]));
+    else if (act == MIMIC_ACT_TANH)
+        for (size_t i = 0; i < n; i++)
+            h[i] = tanhf(h[i]);
+}
+
+/* Rows of W a thread claims at a time are a multiple of this: whole tiles of the kernels (8
+ * rows with AVX-512, 6 with AVX2). */
+#define GEMM_ROWS 24
+#define PANEL MIMIC__GEMM_PANEL
+
+/* One layer through the GEMM, split between threads by W's rows, or, for a layer of few rows
+ * (the output layer), by panels; then the activation on the rows a chunk made. */
+typedef struct gemm_job {
+    mimic__gemm g;
+    mimic__gemm_fn fn;
+    size_t n;    /* rows of W */
+    int32_t act; /* an activation left to act_rows, or 0 */
+    bool by_panels;
+} gemm_job;
+
+static void gemm_part(void *ctx, size_t i, size_t n)
+{
+    const gemm_job *job = ctx;
+    const size_t panels = (job->g.m + PANEL - 1) / PANEL;
+    const size_t len = job->by_panels ? panels : job->n, unit = job->by_panels ? 1 : GEMM_ROWS;
+    size_t per = (len + n - 1) / n;
+    per = (per + unit - 1) / unit * unit;
+    const size_t b = i * per < len ? i * per : len, e = b + per < len ? b + per : len;
+    if (b == e)
+        return;
+    mimic__gemm g = job->g;
+    size_t j0 = b, j1 = e, p0 = 0, p1 = panels;
+    if (job->by_panels) {
+        g.xt += b * g.kk * PANEL;
+        g.yt += b * g.ny * PANEL;
+        g.m = (e * PANEL < g.m ? e * PANEL : g.m) - b * PANEL;
+        j0 = 0, j1 = job->n, p0 = b, p1 = e;
+    }
+    job->fn(&g, j0, j1);
+    for (size_t p = p0; job->act && p < p1; p++) {
+        const size_t cols = job->g.m - p * PANEL < PANEL ? job->g.m - p * PANEL : PANEL;
+        for (size_t j = j0; j < j1; j++)
+            act_rows(job->g.yt + (p * job->g.ny + j) * PANEL, cols, job->act);
+    }
+}
+
+/* Y^T (n x m) = act(W (n x kk) . X^T (kk x m) + bias), in panels. */
+static void gemm_layer(const float *w, size_t n, size_t kk, const float *xt, size_t m, float *yt,
+                       const float *bias, int32_t act, mimic__pool *pool)
+{
+    const bool relu = act == MIMIC_ACT_RELU;
+    gemm_job job = {
+        {w, kk, kk, xt, m, yt, n, bias, relu}, mimic__gemm_best(), n, relu ? 0 : act, false};
+    size_t chunks = 1;
+    if (pool) {
+        job.by_panels = n < 4 * GEMM_ROWS;
+        chunks = job.by_panels ? (m + PANEL - 1) / PANEL : (n + GEMM_ROWS - 1) / GEMM_ROWS;
+        chunks = chunks > 64 ? 64 : chunks;
+    }
+    mimic__pool_for(pool, chunks ? chunks : 1, gemm_part, &job);
+}
+
+/* xt (D x m, in panels) = the rows of x (m x D), normalized when mean is set: the values of
+ * mimic__normalize_rows, transposed; the last panel's columns past m are 0. */
+MIMIC__HOT static void transpose_in(const float *restrict x, size_t m, size_t D, const float *mean,
+                                    const float *scale, float *restrict xt)
+{
+    for (size_t p = 0; p * PANEL < m; p++) {
+        float *dst = xt + p * D * PANEL;
+        const size_t cols = m - p * PANEL < PANEL ? m - p * PANEL : PANEL;
+        if (cols < PANEL)
+            memset(dst, 0, D * PANEL * sizeof(float));
+        for (size_t c = 0; c < cols; c++) {
+            const float *row = x + (p * PANEL + c) * D;
+            for (size_t d = 0; d < D; d++)
+                dst[d * PANEL + c] = mean ? (row[d] - mean[d]) * scale[d] : row[d];
+        }
+    }
+}
+
+/* Columns of the panels for m rows. */
+static size_t gemm_cols(size_t m)
+{
+    return (m + PANEL - 1) / PANEL * PANEL;
+}
+
+size_t mimic__infer_ws_floats(const mimic__layout *L, size_t rows)
+{
+    size_t a, b, n;
+    if (!mimic__mul_ok(gemm_cols(rows), L->D + L->k + L->H + L->C, &a) ||
+        !mimic__mul_ok(rows, L->C, &b) || !mimic__add_ok(a, b, &n))
+        return SIZE_MAX;
+    return n;
+}
+
+/* Logits (m x C) of the raw or normalized rows x (m x D; normalized here when mean is set)
+ * through the GEMM: X^T, Z^T, H^T, logits^T in panels in ws (mimic__infer_ws_floats(m)). */
+static void forward_gemm(const mimic_student *s, const float *x, size_t m, const float *mean,
+                         const float *scale, float *ws, float *logits, mimic__pool *pool)
 {
     const mimic__layout *L = &s->L;
+    const float *P = s->params;
+    const size_t cols = gemm_cols(m);
+    float *xt = ws, *zt = xt + L->D * cols, *ht = zt + L->k * cols, *lt = ht + L->H * cols;
+    transpose_in(x, m, L->D, mean, scale, xt);
+    const float *in = xt;
+    if (L->k) {
+        gemm_layer(P + L->off_bottleneck, L->k, L->D, xt, m, zt, NULL, 0, pool);
+        in = zt;
+    }
+    gemm_layer(P + L->off_hidden_w, L->H, L->kin, in, m, ht, P + L->off_hidden_b,
+               s->opts.activation, pool);
+    gemm_layer(P + L->off_output_w, L->C, L->H, ht, m, lt, P + L->off_output_b, 0, pool);
+    for (size_t r = 0; r < m; r++)
+        for (size_t c = 0; c < L->C; c++)
+            logits[r * L->C + c] = lt[((r / PANEL) * L->C + c) * PANEL + r % PANEL];
+}
+
+float *mimic__student_infer(const mimic_student *s, const float *x, size_t rows, float *ws,
+                            float *gemm_ws, mimic__pool *pool)
+{
+    const mimic__layout *L = &s->L;
+    if (gemm_ws && rows > MATVEC_MAX_ROWS) {
+        float *logits = gemm_ws + mimic__infer_ws_floats(L, rows) - rows * L->C;
+        forward_gemm(s, x, rows, NULL, NULL, gemm_ws, logits, pool);
+        return logits;
+    }
     float *h = ws + rows * L->k, *logits = h + rows * L->H;
     forward_core(L, s->opts.activation, s->params, s->compact, x, rows, NULL, L->k ? ws : NULL, h,
                  logits, pool);
@@ -548,15 +680,19 @@ static int forward_rows(const mimic_student *s, const float *inputs, size_t rows
 {
     const mimic__layout *L = &s->L;
     const size_t chunk = rows < FORWARD_CHUNK ? rows : FORWARD_CHUNK;
-    const bool norm = s->in_mean != NULL;
-    /* Per row: normalized x (if normalizing), z (if k), h, logits (if predicting). */
+    const bool norm = s->in_mean != NULL, small = rows <= MATVEC_MAX_ROWS;
+    /* Up to 4 rows, per row: normalized x (if normalizing), z (if k), h, logits (if
+     * predicting). More rows: the GEMM's workspace, whose last chunk x C floats hold
+     * predict's logits. */
     size_t per_row = (norm ? L->D : 0) + L->k + L->H + (classes_out ? L->C : 0);
     size_t total;
-    if (!mimic__mul_ok(per_row, chunk, &total) || total > SIZE_MAX / sizeof(float))
+    if (!mimic__mul_ok(per_row, chunk, &total) ||
+        (!small && (total = mimic__infer_ws_floats(L, chunk)) == SIZE_MAX) ||
+        total > SIZE_MAX / sizeof(float))
         return mimic__error(MIMIC_ERR_NOMEM, "%s: workspace size overflows", fn);
     _Alignas(64) float stack_ws[STACK_FLOATS_SMALL];
     float *ws = stack_ws;
-    if (total > STACK_FLOATS && (rows > MATVEC_MAX_ROWS || total > STACK_FLOATS_SMALL)) {
+    if (total > STACK_FLOATS && (!small || total > STACK_FLOATS_SMALL)) {
         ws = mimic__aligned_alloc(total * sizeof(float));
         if (!ws)
             return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory for a %zu-float workspace",
@@ -565,17 +701,21 @@ static int forward_rows(const mimic_student *s, const float *inputs, size_t rows
     float *xn = ws;
     float *z = xn + (norm ? chunk * L->D : 0);
     float *h = z + chunk * L->k;
-    float *lg = h + chunk * L->H;
+    float *lg = small ? h + chunk * L->H : ws + total - chunk * L->C; /* predict's logits */
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         const size_t m = rows - r0 < chunk ? rows - r0 : chunk;
         const float *x = inputs + r0 * L->D;
-        if (norm) {
-            mimic__normalize_rows(s->in_mean, s->in_scale, L->D, x, MIMIC_DTYPE_F32, m, xn);
-            x = xn;
-        }
         float *out = classes_out ? lg : logits_out + r0 * L->C;
-        forward_core(L, s->opts.activation, s->params, s->compact, x, m, NULL, L->k ? z : NULL, h,
-                     out, s->pool);
+        if (!small) {
+            forward_gemm(s, x, m, s->in_mean, s->in_scale, ws, out, s->pool);
+        } else {
+            if (norm) {
+                mimic__normalize_rows(s->in_mean, s->in_scale, L->D, x, MIMIC_DTYPE_F32, m, xn);
+                x = xn;
+            }
+            forward_core(L, s->opts.activation, s->params, s->compact, x, m, NULL, L->k ? z : NULL,
+                         h, out, s->pool);
+        }
         if (classes_out)
             for (size_t r = 0; r < m; r++)
                 classes_out[r0 + r] = (int32_t)mimic__argmax(out + r * L->C, L->C);

@@ -279,6 +279,33 @@ const mimic__mv_kernels *mimic__mv_kernels_of(int isa);
 /* The best kernels this CPU runs. */
 const mimic__mv_kernels *mimic__mv_kernels_best(void);
 
+/* ---- the inference GEMM (gemm.c) ---------------------------------------------------------- */
+
+/* Y^T = W . X^T over rows [j0, j1) of W, then + bias and ReLU (see gemm.c for the exact sums,
+ * the same bits from every kernel and split). X^T and Y^T are in panels of
+ * MIMIC__GEMM_PANEL columns: column c of row i of X^T at
+ * xt[(c / PANEL) * kk * PANEL + i * PANEL + c % PANEL], of Y^T at
+ * yt[(c / PANEL) * ny * PANEL + j * PANEL + c % PANEL]. */
+#define MIMIC__GEMM_PANEL 32
+
+typedef struct mimic__gemm {
+    const float *w; /* W: rows of kk floats, ldw apart */
+    size_t ldw, kk;
+    const float *xt; /* X^T: kk rows of m columns, in panels */
+    size_t m;
+    float *yt; /* Y^T: ny rows of m columns, in panels */
+    size_t ny;
+    const float *bias; /* one per row of W, or NULL */
+    bool relu;         /* max(v, 0) after the bias */
+} mimic__gemm;
+
+typedef void (*mimic__gemm_fn)(const mimic__gemm *g, size_t j0, size_t j1);
+
+/* The kernel of instruction set `isa`, or NULL when this build has none; the best one this
+ * CPU runs. */
+mimic__gemm_fn mimic__gemm_of(int isa);
+mimic__gemm_fn mimic__gemm_best(void);
+
 /* ---- kernels (kernels.c) ---------------------------------------------------------------- */
 
 /* Floats of workspace the forward/backward pass needs for `rows` rows:
@@ -327,12 +354,18 @@ void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const
                                const float *x, size_t rows, const mimic__dropout *dropout,
                                float *ws, float **z_out, float **h_out, float **logits_out);
 
-/* The logits of `s` for `rows` normalized input rows, computed as mimic_student_forward does,
- * its small-batch and output-layer work split over `pool` (NULL: the calling thread): they
- * land in `ws` (mimic__student_ws_floats(rows) floats), and the return value points at them.
- * No allocation. */
+/* Floats of workspace the inference GEMM needs for `rows` rows: X^T, Z^T, H^T, logits^T and
+ * the logits (rows x (D + k + H + 2C)); SIZE_MAX on overflow. */
+size_t mimic__infer_ws_floats(const mimic__layout *L, size_t rows);
+
+/* The logits of `s` for `rows` normalized input rows, split over `pool` (NULL: the calling
+ * thread; same bits). With `gemm_ws` (mimic__infer_ws_floats(rows) floats), as
+ * mimic_student_forward computes them: more than 4 rows through the inference GEMM. Without,
+ * as the trainer computes them: through BLAS, in `ws` (mimic__student_ws_floats(rows)
+ * floats). Up to 4 rows, both use the small-batch kernels (and the compact weights). The
+ * return value points at the logits (rows x C) in a workspace. No allocation. */
 float *mimic__student_infer(const mimic_student *s, const float *x, size_t rows, float *ws,
-                            mimic__pool *pool);
+                            float *gemm_ws, mimic__pool *pool);
 
 /* Backward pass for the activations of the matching forward call (same `dropout`): given
  * dlogits (rows x C, dL/dlogits), write dL/dparams into `grads` (flat layout, overwritten).
@@ -422,6 +455,8 @@ double mimic__ce_row(const float *s, size_t y, size_t C);
 typedef struct mimic__eval_ws {
     float *x, *ws, *t;
     int32_t *y;
+    float *gemm_ws; /* mimic__infer_ws_floats(chunk): mimic_evaluate, the forward pass of
+                       mimic_student_forward; NULL: the trainer's validation, through BLAS */
 } mimic__eval_ws;
 
 int mimic__eval_ws_alloc(mimic__eval_ws *w, const mimic__layout *L, size_t chunk);

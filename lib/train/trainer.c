@@ -538,7 +538,7 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
     mimic_progress p;
     fill_progress(t, &p, 1);
     int center = t->o.target_norm == MIMIC_TARGET_CENTER;
-    const mimic__eval_ws ew = {t->x, t->ws, t->eval_t, t->eval_y};
+    const mimic__eval_ws ew = {t->x, t->ws, t->eval_t, t->eval_y, NULL}; /* through BLAS */
     if (t->o.validation) {
         mimic__evaluate_ws(t->s, t->o.validation, t->o.temperature, center, t->batch, &ew, t->pool,
                            &p.validation);
