@@ -77,22 +77,34 @@ static float *run(const case_data *c, mimic__mv_fn f, size_t R, size_t j0, size_
     return y;
 }
 
-/* The order matvec.c documents, spelled out one float operation at a time. */
+/* The order matvec.c documents, spelled out one float operation at a time: float32 weights
+ * with rounded products and the lanes added in order, the others fused (fmaf) and the lanes
+ * added as a tree. */
 static float documented(const case_data *c, size_t j, size_t r, int dt)
 {
     const float *w = c->wf + j * c->ldw, *x = c->x + r * c->ldx;
     const size_t kv = c->kk - c->kk % 16;
-    float lane[16] = {0};
+    float lane[16] = {0}, s = 0.0f;
     for (size_t i = 0; i < kv; i++) {
-        volatile float p = w[i] * x[i]; /* rounded before the add: no FMA */
-        lane[i % 16] = lane[i % 16] + p;
+        volatile float p = w[i] * x[i]; /* rounded before the add */
+        lane[i % 16] = dt == DT_F32 ? lane[i % 16] + p : fmaf(w[i], x[i], lane[i % 16]);
     }
-    float s = 0.0f;
-    for (int l = 0; l < 16; l++)
-        s = s + lane[l];
+    if (dt == DT_F32) {
+        for (int l = 0; l < 16; l++)
+            s = s + lane[l];
+    } else {
+        float t8[8], t4[4], t2[2];
+        for (int l = 0; l < 8; l++)
+            t8[l] = lane[l] + lane[l + 8];
+        for (int l = 0; l < 4; l++)
+            t4[l] = t8[l] + t8[l + 4];
+        for (int l = 0; l < 2; l++)
+            t2[l] = t4[l] + t4[l + 2];
+        s = t2[0] + t2[1];
+    }
     for (size_t i = kv; i < c->kk; i++) {
         volatile float p = w[i] * x[i];
-        s = s + p;
+        s = dt == DT_F32 ? s + p : fmaf(w[i], x[i], s);
     }
     return dt == DT_I8 ? s * c->scale[j] : s;
 }

@@ -116,6 +116,9 @@ MIMIC_API size_t mimic_student_threads(const mimic_student *s);
  *   MIMIC_DTYPE_I8: int8 with one symmetric scale per output row (scale = max |w| of the row /
  *     127, q = w / scale rounded to the nearest integer, ties to even; a row of zeros gets
  *     scale 1). Activations stay float32: an int8 layer computes scale * sum(q * x) in float;
+ *   (the compact kernels sum with FMA in another order than the float32 one: logits of a
+ *   float16 student differ from those of a float32 student with the widened weights in the
+ *   last bits; see lib/model/matvec.c);
  *   MIMIC_DTYPE_F32: back to float32 weights (the dequantized ones; nothing is recovered).
  * Biases and the input normalization stay float32. The float32 tensors the getters return
  * become the dequantized weights (float16 widened, q * scale), which is what every call

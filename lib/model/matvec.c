@@ -6,16 +6,23 @@
  * from the CPU (mimic__cpu_isa). Every implementation is reachable on its own, so the tests
  * compare each with the portable one and bench/mv_bench times each on one machine.
  *
- * All of them give the same bits. An output is the sum over i < kk of W[j][i] * X[r][i], each
- * product rounded to float and added without FMA, in 16 lanes (lane l adds the products at
- * i = l, l + 16, ... below kk rounded down to 16, in order), the lanes then added to 0 in
- * order 0..15, then the kk % 16 leftover products in order; int8 rows multiply that sum by
- * their scale. float16 weights widen exactly, so they give the float32 kernel's bits on the
- * widened weights. A split of the rows of W between threads changes nothing.
+ * All of them give the same bits. An output is the sum over i < kk of W[j][i] * X[r][i] in 16
+ * lanes (lane l adds the products at i = l, l + 16, ... below kk rounded down to 16, in
+ * order), then the lanes are added up, then the kk % 16 leftover products in order.
+ *   float32 weights: each product rounded to float and added (no FMA), the lanes added to 0
+ *     in order 0..15 (the bits of libmimic 1.2's kernel);
+ *   float16 and int8 weights (widened exactly): each product fused into the lane by FMA, the
+ *     lanes added as a tree (t8[i] = l[i] + l[i + 8], t4[i] = t8[i] + t8[i + 4],
+ *     t2[i] = t4[i] + t4[i + 2], t2[0] + t2[1]), the leftovers fused in by FMA; an int8 row
+ *     then multiplies the sum by its scale. (Fewer instructions: these kernels convert every
+ *     weight, and the bandwidth they save is only worth it if they keep up.)
+ * A split of the rows of W between threads changes nothing.
  *
  * The weights are streamed once per call: every loaded row of W serves all R input rows
  * (up to 4 rows of W at a time, as many as the registers hold with R accumulators each).
  */
+#include <math.h>
+
 #include "model/model.h"
 
 #if defined(__clang__)
@@ -49,15 +56,25 @@ INLINE float w_at(const void *row, size_t i, int dt)
     return f;
 }
 
-/* The end of an output: the lanes added to 0 in order, the leftover products, the scale. */
-INLINE float finish(const float *lanes, const void *row, const float *x, size_t kv, size_t kk,
-                    const float *scale, size_t j, int dt)
+/* A lane's step: + w * x rounded (float32 weights) or fused (the others). */
+INLINE float lane_step(float acc, float w, float x, int dt)
 {
-    float s = 0.0f;
-    for (int l = 0; l < LANES; l++)
-        s += lanes[l];
+    return dt == DT_F32 ? acc + w * x : fmaf(w, x, acc);
+}
+
+/* The end of an output from its lanes summed (sum) or, for float32 weights, stored (lanes):
+ * the float32 lanes added to 0 in order, the leftover products, the scale. */
+INLINE float finish(float sum, const float *lanes, const void *row, const float *x, size_t kv,
+                    size_t kk, const float *scale, size_t j, int dt)
+{
+    float s = sum;
+    if (dt == DT_F32) {
+        s = 0.0f;
+        for (int l = 0; l < LANES; l++)
+            s += lanes[l];
+    }
     for (size_t i = kv; i < kk; i++)
-        s += w_at(row, i, dt) * x[i];
+        s = lane_step(s, w_at(row, i, dt), x[i], dt);
     return dt == DT_I8 ? s * scale[j] : s;
 }
 
@@ -128,12 +145,20 @@ INLINE void block_portable(const mimic__mv *a, size_t j, const int JB, const int
         for (int r = 0; r < R; r++) {
             const float *x = a->x + (size_t)r * a->ldx + i;
             for (int l = 0; l < LANES; l++)
-                acc[r][l] += w[l] * x[l];
+                acc[r][l] = lane_step(acc[r][l], w[l], x[l], dt);
         }
     }
-    for (int r = 0; r < R; r++)
+    for (int r = 0; r < R; r++) {
+        float t8[8], t4[4], t2[2];
+        for (int l = 0; l < 8; l++)
+            t8[l] = acc[r][l] + acc[r][l + 8];
+        for (int l = 0; l < 4; l++)
+            t4[l] = t8[l] + t8[l + 4];
+        for (int l = 0; l < 2; l++)
+            t2[l] = t4[l] + t4[l + 2];
         a->y[(size_t)r * a->ldy + j] =
-            finish(acc[r], row, a->x + (size_t)r * a->ldx, kv, kk, a->scale, j, dt);
+            finish(t2[0] + t2[1], acc[r], row, a->x + (size_t)r * a->ldx, kv, kk, a->scale, j, dt);
+    }
 }
 
 #define PORTABLE /* no target attribute: the build's baseline */
@@ -144,7 +169,15 @@ MV_ENTRIES(portable, PORTABLE, JB_PORTABLE)
 
 /* ---- AVX2: an accumulator is two ymm (lanes 0-7, 8-15) ------------------------------------ */
 
-#define AVX2 __attribute__((target("avx2,f16c")))
+#define AVX2 __attribute__((target("avx2,f16c,fma")))
+
+/* The tree of 8 lanes (the t8 of the 16): t4, t2, the sum. */
+INLINE AVX2 float tree8(__m256 t8)
+{
+    __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+    __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+    return _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+}
 
 /* Lanes 8h .. 8h + 7 of the 16 weights at row + i, as floats. */
 INLINE AVX2 __m256 w256(const void *row, size_t i, int h, int dt)
@@ -175,16 +208,22 @@ INLINE AVX2 void block_avx2(const mimic__mv *a, size_t j, const int JB, const in
                 const __m256 w = w256(rows[b], i, h, dt);
                 for (int r = 0; r < R; r++) {
                     const __m256 x = _mm256_loadu_ps(a->x + (size_t)r * a->ldx + i + 8 * h);
-                    acc[b][r][h] = _mm256_add_ps(acc[b][r][h], _mm256_mul_ps(w, x));
+                    acc[b][r][h] = dt == DT_F32 ? _mm256_add_ps(acc[b][r][h], _mm256_mul_ps(w, x))
+                                                : _mm256_fmadd_ps(w, x, acc[b][r][h]);
                 }
             }
     for (int b = 0; b < JB; b++)
         for (int r = 0; r < R; r++) {
-            float lanes[LANES];
-            _mm256_storeu_ps(lanes, acc[b][r][0]);
-            _mm256_storeu_ps(lanes + 8, acc[b][r][1]);
-            a->y[(size_t)r * a->ldy + j + (size_t)b] = finish(
-                lanes, rows[b], a->x + (size_t)r * a->ldx, kv, kk, a->scale, j + (size_t)b, dt);
+            float lanes[LANES], sum = 0.0f;
+            if (dt == DT_F32) {
+                _mm256_storeu_ps(lanes, acc[b][r][0]);
+                _mm256_storeu_ps(lanes + 8, acc[b][r][1]);
+            } else {
+                sum = tree8(_mm256_add_ps(acc[b][r][0], acc[b][r][1]));
+            }
+            a->y[(size_t)r * a->ldy + j + (size_t)b] =
+                finish(sum, lanes, rows[b], a->x + (size_t)r * a->ldx, kv, kk, a->scale,
+                       j + (size_t)b, dt);
         }
 }
 
@@ -193,7 +232,17 @@ MV_ENTRIES(avx2, AVX2, JB_AVX2)
 
 /* ---- AVX-512: an accumulator is one zmm ---------------------------------------------------- */
 
-#define AVX512 __attribute__((target("avx512f")))
+#define AVX512 __attribute__((target("avx512f,fma")))
+
+/* The tree of 16 lanes: t8, t4, t2, the sum. */
+INLINE AVX512 float tree16(__m512 v)
+{
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(v), hi);
+    __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+    __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+    return _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+}
 
 INLINE AVX512 __m512 w512(const void *row, size_t i, int dt)
 {
@@ -223,15 +272,20 @@ INLINE AVX512 void block_avx512(const mimic__mv *a, size_t j, const int JB, cons
         for (int b = 0; b < JB; b++) {
             const __m512 w = w512(rows[b], i, dt);
             for (int r = 0; r < R; r++)
-                acc[b][r] = _mm512_add_ps(acc[b][r], _mm512_mul_ps(w, x[r]));
+                acc[b][r] = dt == DT_F32 ? _mm512_add_ps(acc[b][r], _mm512_mul_ps(w, x[r]))
+                                         : _mm512_fmadd_ps(w, x[r], acc[b][r]);
         }
     }
     for (int b = 0; b < JB; b++)
         for (int r = 0; r < R; r++) {
-            float lanes[LANES];
-            _mm512_storeu_ps(lanes, acc[b][r]);
-            a->y[(size_t)r * a->ldy + j + (size_t)b] = finish(
-                lanes, rows[b], a->x + (size_t)r * a->ldx, kv, kk, a->scale, j + (size_t)b, dt);
+            float lanes[LANES], sum = 0.0f;
+            if (dt == DT_F32)
+                _mm512_storeu_ps(lanes, acc[b][r]);
+            else
+                sum = tree16(acc[b][r]);
+            a->y[(size_t)r * a->ldy + j + (size_t)b] =
+                finish(sum, lanes, rows[b], a->x + (size_t)r * a->ldx, kv, kk, a->scale,
+                       j + (size_t)b, dt);
         }
 }
 
