@@ -9,7 +9,8 @@
  * the batch gather, bias+activation, the loss and the optimizer update. Prints
  *   roofline GFLOP/s, libmimic GFLOP/s and examples/s, and their ratio.
  * Threads: set OPENBLAS_NUM_THREADS (both measurements use the same BLAS setting); the
- * trainer runs with options.threads = 0, so libmimic leaves OpenBLAS's thread count alone.
+ * trainer runs with options.threads = 0 (no thread of its own); libmimic never changes
+ * OpenBLAS's thread count.
  * OPENBLAS_CORETYPE (e.g. SkylakeX) picks OpenBLAS's kernels; the line "blas" says which.
  */
 #define _POSIX_C_SOURCE 199309L

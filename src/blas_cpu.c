@@ -9,6 +9,9 @@
  * generic core on a CPU with AVX-512 (or AVX2), it re-executes itself once with
  * OPENBLAS_CORETYPE=SkylakeX (or Haswell). Setting OPENBLAS_CORETYPE yourself (any value)
  * disables this; `mimic --version` shows the core in use.
+ *
+ * For the same reason --threads N sets OpenBLAS's thread count for the process as well as
+ * libmimic's own threads (the library leaves BLAS's threads to its caller).
  */
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -50,4 +53,13 @@ void cli_fix_blas_core(char **argv)
         execv(self, argv); /* by its real path, so ps shows "mimic", not "exe" */
     }
     unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with the generic kernels */
+}
+
+void cli_set_blas_threads(uint64_t n)
+{
+    void *sym = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    void (*set)(int) = NULL;
+    memcpy(&set, &sym, sizeof sym);
+    if (set && n > 0)
+        set(n > 1024 ? 1024 : (int)n);
 }

@@ -168,5 +168,8 @@ void cli_capture_errors(char *buf, size_t cap);
 /* blas_cpu.c: OpenBLAS core fix-up (see there). */
 const char *cli_blas_core(void);
 void cli_fix_blas_core(char **argv);
+/* --threads N: OpenBLAS's thread count for the rest of the process (no-op for 0 or another
+ * BLAS). */
+void cli_set_blas_threads(uint64_t n);
 
 #endif

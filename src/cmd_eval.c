@@ -19,6 +19,18 @@ int cli_load_model(const char *cmd, const char *path, mimic_student **out)
     return CLI_EXIT_OK;
 }
 
+/* --threads N of eval and predict: the student's own threads and OpenBLAS's (0: unset). */
+static int use_threads(const char *cmd, mimic_student *s, uint64_t threads)
+{
+    if (!threads)
+        return CLI_EXIT_OK;
+    cli_set_blas_threads(threads);
+    int st = mimic_student_set_threads(s, (size_t)threads);
+    return st == MIMIC_OK ? CLI_EXIT_OK : cli_lib_error(cmd, "--threads", st);
+}
+
+#define THREADS_HELP "threads: the student's own (small batches, the output layer) and OpenBLAS's"
+
 /* A 2-D float array of logits (predictions or teacher logits) as float32. */
 static int load_logits(const char *cmd, const char *path, mimic_array **a, void **owned,
                        float **out)
@@ -105,6 +117,7 @@ int cmd_eval(int argc, char **argv)
     cli_source src = {NULL, NULL, NULL, NULL};
     double T = 1.0;
     int json = 0;
+    uint64_t threads = 0;
     cli_opt opts[] = {
         {"--model", OPT_STR, &model, "FILE", "required unless --predictions",
          "student to evaluate (.safetensors)", 0, 0},
@@ -114,8 +127,8 @@ int cmd_eval(int argc, char **argv)
          0, 0},
         {"--inputs", OPT_STR, &src.inputs, "FILE", "required with --model (or --manifest)",
          "inputs (.npy or IDX)", 0, 0},
-        {"--logits", OPT_STR, &src.logits, "FILE", "none",
-         "teacher logits (for agreement, L2, KL)", 0, 0},
+        {"--logits", OPT_STR, &src.logits, "FILE", "none", "teacher logits (for agreement, L2, KL)",
+         0, 0},
         {"--labels", OPT_STR, &src.labels, "FILE", "none", "labels (for accuracy, hard CE)", 0, 0},
         {"--manifest", OPT_STR, &src.manifest, "FILE", "none",
          "a sharded dataset (manifest) instead of --inputs/--logits/--labels", 0, 0},
@@ -124,13 +137,14 @@ int cmd_eval(int argc, char **argv)
          "print JSON: rows, accuracy, agreement, logit_l2, logit_rmse, kl, hard_ce (null if not "
          "computable)",
          0, 0},
+        {"--threads", OPT_POS_U64, &threads, "N", "1", THREADS_HELP, 0, 0},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
     int help = 0;
     int rc = cli_parse(
         cmd, argc, argv, opts, n_opts,
         "(--model M (--inputs X | --manifest F) | --predictions P) [--logits Z] [--labels Y] "
-        "[--temperature T] [--json]",
+        "[--temperature T] [--json] [--threads N]",
         "Evaluate a student (or precomputed logits) against teacher logits and/or labels.\n"
         "Accuracy and hard CE need --labels; agreement, logit L2/RMSE and KL need --logits.",
         &help);
@@ -147,6 +161,8 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error(cmd, "missing required option --inputs (or --manifest)");
     if (preds && src.inputs)
         return cli_usage_error(cmd, "--inputs is not used with --predictions");
+    if (preds && threads)
+        return cli_usage_error(cmd, "--threads is not used with --predictions");
     if (!src.manifest && !src.logits && !src.labels)
         return cli_usage_error(cmd, "nothing to compare with: give --logits and/or --labels");
 
@@ -165,7 +181,9 @@ int cmd_eval(int argc, char **argv)
         mimic_student_options so;
         mimic_student_options_init(&so, sizeof so);
         mimic_student_get_options(s, &so);
-        rc = cli_data_load(cmd, &src, so.n_classes, &d);
+        rc = use_threads(cmd, s, threads);
+        if (rc == CLI_EXIT_OK)
+            rc = cli_data_load(cmd, &src, so.n_classes, &d);
         if (rc == CLI_EXIT_OK) {
             const mimic_dataset *ds = cli_data_dataset(d);
             if (mimic_dataset_n_inputs(ds) != so.n_inputs) {
@@ -282,7 +300,7 @@ int cmd_predict(int argc, char **argv)
 {
     const char *cmd = "predict";
     const char *model = NULL, *inputs = NULL, *manifest = NULL, *out = NULL, *classes = NULL;
-    uint64_t chunk = 4096;
+    uint64_t chunk = 4096, threads = 0;
     int quiet = 0;
     cli_opt opts[] = {
         {"--model", OPT_STR, &model, "FILE", "required", "student (.safetensors)", 0, 0},
@@ -294,13 +312,15 @@ int cmd_predict(int argc, char **argv)
         {"--classes", OPT_STR, &classes, "FILE", "none", "predicted classes, int32 .npy", 0, 0},
         {"--chunk", OPT_POS_U64, &chunk, "N", "4096", "rows per forward pass (bounds memory)", 0,
          0},
+        {"--threads", OPT_POS_U64, &threads, "N", "1", THREADS_HELP, 0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "off", "print nothing but errors", 0, 0},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
     int help = 0;
     int rc = cli_parse(
         cmd, argc, argv, opts, n_opts,
-        "--model M (--inputs X | --manifest F) --out logits.npy [--classes classes.npy]",
+        "--model M (--inputs X | --manifest F) --out logits.npy [--classes classes.npy] "
+        "[--threads N]",
         "Write the student's logits (and optionally its predicted classes) for every input row.",
         &help);
     if (rc != CLI_EXIT_OK || help)
@@ -326,11 +346,12 @@ int cmd_predict(int argc, char **argv)
     row_source r = {NULL, NULL, NULL};
     size_t N = 0, cols = 0;
     const char *src = inputs ? inputs : manifest;
-    if (inputs) {
+    rc = use_threads(cmd, s, threads);
+    if (rc == CLI_EXIT_OK && inputs) {
         rc = cli_array_load(cmd, inputs, &r.x, &r.owned);
         N = rc ? 0 : mimic_array_rows(r.x);
         cols = rc ? 0 : mimic_array_cols(r.x);
-    } else {
+    } else if (rc == CLI_EXIT_OK) {
         const cli_source from = {NULL, NULL, NULL, manifest};
         rc = cli_data_load(cmd, &from, 0, &r.d);
         N = rc ? 0 : mimic_dataset_rows(cli_data_dataset(r.d));

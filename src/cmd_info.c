@@ -18,6 +18,8 @@ static void print_metadata(const mimic_metadata *m)
         printf("  %-22s %s\n", mimic_metadata_key(m, i), mimic_metadata_value(m, i));
 }
 
+static const char *dtype_name(int32_t dt);
+
 static int info_student(const char *cmd, const char *path)
 {
     mimic_student *s = NULL;
@@ -44,6 +46,11 @@ static int info_student(const char *cmd, const char *path)
            so.n_classes);
     printf("activation:   %s\n", act);
     printf("parameters:   %zu\n", mimic_student_num_params(s));
+    const int32_t wd = mimic_student_weight_dtype(s);
+    printf("weights:      %s%s\n", dtype_name(wd),
+           wd == MIMIC_DTYPE_I8    ? " (one scale per output row; activations float32)"
+           : wd == MIMIC_DTYPE_F16 ? " (activations float32)"
+                                   : "");
     printf("input norm:   %s\n",
            has_norm ? "yes (input.mean, input.scale stored in the model)" : "no");
     mimic_student_free(s);
@@ -100,11 +107,13 @@ static int info_checkpoint(const char *cmd, const char *path)
     return CLI_EXIT_OK;
 }
 
+static const char *const DTYPE_NAMES[] = {"?",       "float32", "uint8",   "int32",
+                                          "float64", "int64",   "float16", "int8"};
+
 static const char *dtype_name(int32_t dt)
 {
-    static const char *const names[] = {"?",       "float32", "uint8",  "int32",
-                                        "float64", "int64",   "float16"};
-    return dt > 0 && dt < (int32_t)(sizeof names / sizeof names[0]) ? names[dt] : "?";
+    return dt > 0 && dt < (int32_t)(sizeof DTYPE_NAMES / sizeof DTYPE_NAMES[0]) ? DTYPE_NAMES[dt]
+                                                                                : "?";
 }
 
 static int info_manifest(const char *cmd, const char *path)
@@ -217,29 +226,53 @@ int cmd_info(int argc, char **argv)
     return rc;
 }
 
+/* --dtype of export: a student weight type by name (float32, float16, int8), or 0. */
+static int32_t weight_dtype(const char *name)
+{
+    static const int32_t ok[] = {MIMIC_DTYPE_F32, MIMIC_DTYPE_F16, MIMIC_DTYPE_I8};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(name, dtype_name(ok[i])) == 0)
+            return ok[i];
+    return 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
     const char *cmd = "export";
-    const char *model = NULL, *onnx = NULL;
+    const char *model = NULL, *onnx = NULL, *out = NULL, *dtype = NULL;
     int quiet = 0;
     cli_opt opts[] = {
         {"--model", OPT_STR, &model, "FILE", "required", "student (.safetensors)", 0, 0},
-        {"--onnx", OPT_STR, &onnx, "FILE", "required", "ONNX file to write (opset 13)", 0, 0},
+        {"--onnx", OPT_STR, &onnx, "FILE", "none", "ONNX file to write (opset 13)", 0, 0},
+        {"--out", OPT_STR, &out, "FILE", "none", "student file to write (.safetensors)", 0, 0},
+        {"--dtype", OPT_STR, &dtype, "float32|float16|int8", "as stored",
+         "weights to write: float16, or int8 with a scale per output row (activations stay "
+         "float32; mimic_student_quantize)",
+         0, 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "off", "print nothing but errors", 0, 0},
     };
+    const size_t n_opts = sizeof opts / sizeof opts[0];
     int help = 0;
-    int rc = cli_parse(cmd, argc, argv, opts, 3, "--model M --onnx out.onnx",
+    int rc = cli_parse(cmd, argc, argv, opts, n_opts,
+                       "--model M [--dtype float16|int8] (--onnx out.onnx | --out "
+                       "out.safetensors)...",
                        "Export a student as a self-contained ONNX model: input \"input\" [batch, "
                        "D] (raw inputs; the stored\nnormalization is part of the graph), output "
-                       "\"logits\" [batch, C].",
+                       "\"logits\" [batch, C]; and/or as a student file. --dtype converts the "
+                       "weights first\n(compact weights stay compact in both files).",
                        &help);
     if (rc != CLI_EXIT_OK || help)
         return rc;
-    if ((rc = cli_require(cmd, opts, 3, "--model")) != CLI_EXIT_OK ||
-        (rc = cli_require(cmd, opts, 3, "--onnx")) != CLI_EXIT_OK)
+    if ((rc = cli_require(cmd, opts, n_opts, "--model")) != CLI_EXIT_OK)
         return rc;
+    if (!onnx && !out)
+        return cli_usage_error(cmd, "nothing to write: give --onnx and/or --out");
+    const int32_t dt = dtype ? weight_dtype(dtype) : 0;
+    if (dtype && !dt)
+        return cli_usage_error(cmd, "--dtype '%s': expected float32, float16 or int8", dtype);
     const char *const ins[] = {model};
-    if ((rc = cli_check_output(cmd, "--onnx", onnx, ins, 1)) != CLI_EXIT_OK)
+    if ((onnx && (rc = cli_check_output(cmd, "--onnx", onnx, ins, 1)) != CLI_EXIT_OK) ||
+        (out && (rc = cli_check_output(cmd, "--out", out, ins, 1)) != CLI_EXIT_OK))
         return rc;
     mimic_student *s = NULL;
     if ((rc = cli_load_model(cmd, model, &s)) != CLI_EXIT_OK)
@@ -248,14 +281,23 @@ int cmd_export(int argc, char **argv)
     mimic_student_options_init(&so, sizeof so);
     mimic_student_get_options(s, &so);
     size_t params = mimic_student_num_params(s);
-    int st = mimic_student_export_onnx(s, onnx);
-    mimic_student_free(s);
+    int st = dt ? mimic_student_quantize(s, dt) : MIMIC_OK;
     if (st != MIMIC_OK)
-        return cli_lib_error(cmd, onnx, st);
-    if (!quiet)
+        rc = cli_lib_error(cmd, "--dtype", st);
+    if (rc == CLI_EXIT_OK && onnx && (st = mimic_student_export_onnx(s, onnx)) != MIMIC_OK)
+        rc = cli_lib_error(cmd, onnx, st);
+    if (rc == CLI_EXIT_OK && out && (st = mimic_student_save(s, out)) != MIMIC_OK)
+        rc = cli_lib_error(cmd, out, st);
+    const char *wd = dtype_name(mimic_student_weight_dtype(s));
+    mimic_student_free(s);
+    if (rc != CLI_EXIT_OK || quiet)
+        return rc;
+    if (onnx)
         fprintf(stderr,
-                "wrote %s: ONNX opset 13, %zu parameters, input [batch, %zu] -> logits "
-                "[batch, %zu]\n",
-                onnx, params, so.n_inputs, so.n_classes);
+                "wrote %s: ONNX opset 13, %zu parameters (%s weights), input [batch, %zu] -> "
+                "logits [batch, %zu]\n",
+                onnx, params, wd, so.n_inputs, so.n_classes);
+    if (out)
+        fprintf(stderr, "wrote %s: student, %zu parameters (%s weights)\n", out, params, wd);
     return CLI_EXIT_OK;
 }

@@ -213,6 +213,7 @@ static int train(const char *cmd, train_args *a, mimic_train_options *o, cli_dis
                     d->size == 1 ? "" : "s", d->size);
         fprintf(stderr, "\n");
     }
+    cli_set_blas_threads((uint64_t)o->threads); /* the library's own threads: o->threads */
     cli_sigint_install();
     int st = mimic_train(r->s, td, o, &rep); /* with a collective: the same st on every rank */
     cli_sigint_restore();

@@ -259,7 +259,6 @@ static mimic_dataset *train_u8, *valid_f32;
 
 static void setup(void)
 {
-    (void)mimic__blas_threads_begin(1);
     tt_problem_make(&prob, ROWS, D, C, 5, 2.0f, 0.5f);
     ck_assert_int_eq(
         mimic_dataset_create(&train_u8, prob.x8, MIMIC_DTYPE_U8, prob.t, prob.y, ROWS, D, C),
@@ -826,6 +825,11 @@ END_TEST
 
 int main(void)
 {
+    /* Bitwise comparisons need one BLAS thread per call; set it once, before any rank
+     * starts (the library never sets it; openblas_set_num_threads is process-wide). */
+#ifdef MIMIC_HAVE_OPENBLAS
+    openblas_set_num_threads(1);
+#endif
     Suite *s = suite_create("concurrency_collective");
     TCase *tc = tcase_create("ranks as threads");
     tcase_add_checked_fixture(tc, setup, teardown);

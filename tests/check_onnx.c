@@ -79,24 +79,9 @@ static const char *sub_string(const uint8_t *p, size_t n, uint32_t num, char *bu
 
 static mimic_student *make_student(size_t D, size_t k, size_t H, size_t C, int32_t act, int norm)
 {
-    mimic_student_options o;
-    mimic_student_options_init(&o, sizeof o);
-    o.n_inputs = D;
-    o.n_bottleneck = k;
-    o.n_hidden = H;
-    o.n_classes = C;
-    o.activation = act;
-    o.seed = 7;
-    mimic_student *s = NULL;
-    ck_assert_int_eq(mimic_student_create(&s, &o), MIMIC_OK);
-    if (norm) {
-        float *mean = malloc(D * sizeof *mean), *scale = malloc(D * sizeof *scale);
-        tu_fill_uniform(mean, D, -1, 1, 1);
-        tu_fill_uniform(scale, D, 0.5f, 2, 2);
-        ck_assert_int_eq(mimic_student_set_input_norm(s, mean, scale), MIMIC_OK);
-        free(mean);
-        free(scale);
-    }
+    mimic_student *s = tu_student(D, k, H, C, act, 7);
+    if (norm)
+        tu_set_norm(s, D, 1);
     return s;
 }
 

@@ -99,6 +99,91 @@ static int parse_str(const char *header, const void *data, size_t data_len, mimi
     return rc;
 }
 
+/* Tensors of their own dtype (compact students): F16 and I8 written little-endian beside F32,
+ * read back by the typed parse only; the F32 parse (checkpoints) refuses them. */
+START_TEST(test_typed_round_trip)
+{
+    const char *path = tu_path("typed.safetensors");
+    float a[6] = {1, 2, 3, 4, 5, -6};
+    uint16_t h[4] = {0x3c00u, 0xc000u, 0x0001u, 0x7bffu}; /* 1, -2, a subnormal, 65504 */
+    int8_t q[10] = {-128, -127, -1, 0, 1, 2, 63, 64, 126, 127};
+    const mimic__st_typed t[4] = {{"f32", 2, 3, MIMIC_DTYPE_F32, a},
+                                  {"f16", 4, 0, MIMIC_DTYPE_F16, h},
+                                  {"i8", 2, 5, MIMIC_DTYPE_I8, q},
+                                  {"empty", 0, 0, MIMIC_DTYPE_I8, NULL}};
+    const mimic__st_meta m[1] = {{"weight_dtype", "int8"}};
+    ck_assert_int_eq(mimic__safetensors_write_typed(path, t, 4, m, 1), MIMIC_OK);
+    size_t n;
+    uint8_t *raw = tu_read_file(path, &n);
+    ck_assert_ptr_nonnull(raw);
+    const uint64_t hlen = le64(raw);
+    ck_assert_uint_eq(n, 8 + hlen + sizeof a + sizeof h + sizeof q);
+    const char *hdr = (const char *)raw + 8;
+    ck_assert_ptr_nonnull(
+        strstr(hdr, "\"f16\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[24,32]}"));
+    ck_assert_ptr_nonnull(
+        strstr(hdr, "\"i8\":{\"dtype\":\"I8\",\"shape\":[2,5],\"data_offsets\":[32,42]}"));
+    const uint8_t *d = raw + 8 + hlen;
+    ck_assert_int_eq(d[24], 0x00); /* 0x3c00 little-endian */
+    ck_assert_int_eq(d[25], 0x3c);
+    ck_assert_mem_eq(d + 32, q, sizeof q);
+
+    mimic__st_file f;
+    ck_assert_msg(mimic__safetensors_parse_typed(raw, n, "typed", &f) == MIMIC_OK, "%s",
+                  mimic_last_error());
+    ck_assert_uint_eq(f.n_tensors, 4);
+    for (size_t i = 0; i < 4; i++) {
+        const mimic__st_typed *x = mimic__st_find_typed(&f, t[i].name);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->dtype, t[i].dtype);
+        ck_assert_uint_eq(x->rows, t[i].rows);
+        ck_assert_uint_eq(x->cols, t[i].cols);
+        ck_assert_uint_eq((uintptr_t)x->data % 64, 0);
+        const size_t bytes = i == 0 ? sizeof a : i == 1 ? sizeof h : i == 2 ? sizeof q : 0;
+        if (bytes)
+            ck_assert_mem_eq(x->data, t[i].data, bytes);
+        /* the F32 view has only the F32 tensor's data */
+        const mimic__st_tensor *y = mimic__st_find(&f, t[i].name);
+        ck_assert_ptr_nonnull(y);
+        if (i == 0)
+            ck_assert_ptr_eq(y->data, x->data);
+        else
+            ck_assert_ptr_null(y->data);
+    }
+    ck_assert_ptr_null(mimic__st_find_typed(&f, "nope"));
+    mimic__st_close(&f);
+    /* the header alone: dtypes and shapes, no data */
+    ck_assert_int_eq(mimic__safetensors_parse_header(raw, n, "typed", &f), MIMIC_OK);
+    ck_assert_int_eq(mimic__st_find_typed(&f, "f16")->dtype, MIMIC_DTYPE_F16);
+    ck_assert_ptr_null(mimic__st_find_typed(&f, "f16")->data);
+    mimic__st_close(&f);
+    /* the F32 parse refuses them */
+    ck_assert_int_eq(mimic__safetensors_parse(raw, n, "typed", &f), MIMIC_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(mimic_last_error(), "dtype is not F32"));
+    ck_assert_ptr_null(f.typed);
+    free(raw);
+    /* element sizes count in the offsets */
+    static const char bad_span[] =
+        "{\"h\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,4]}}";
+    uint8_t buf[128] = {0};
+    const size_t bl = sizeof bad_span - 1;
+    buf[0] = (uint8_t)bl;
+    memcpy(buf + 8, bad_span, bl);
+    ck_assert_int_eq(mimic__safetensors_parse_typed(buf, 8 + bl + 4, "span", &f), MIMIC_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(mimic_last_error(), "needs 6"));
+    static const char other[] = "{\"u\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[0,3]}}";
+    memset(buf, 0, sizeof buf);
+    buf[0] = (uint8_t)(sizeof other - 1);
+    memcpy(buf + 8, other, sizeof other - 1);
+    ck_assert_int_eq(mimic__safetensors_parse_typed(buf, 8 + sizeof other - 1 + 3, "u8", &f),
+                     MIMIC_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(mimic_last_error(), "not F32, F16 or I8"));
+    /* the writer takes only those three */
+    const mimic__st_typed u8 = {"u", 3, 0, MIMIC_DTYPE_U8, q};
+    ck_assert_int_eq(mimic__safetensors_write_typed(path, &u8, 1, NULL, 0), MIMIC_ERR_INVALID);
+}
+END_TEST
+
 START_TEST(test_json_features)
 {
     const float d[3] = {1, 2, 3};
@@ -305,6 +390,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_roundtrip);
+    tcase_add_test(tc, test_typed_round_trip);
     tcase_add_test(tc, test_json_features);
     tcase_add_test(tc, test_malformed_fixtures);
     tcase_add_test(tc, test_truncations_and_corruptions);

@@ -1441,10 +1441,10 @@ START_TEST(test_evaluate_sums)
     mimic_metrics all, parts;
     mimic_metrics_init(&all, sizeof all);
     mimic_metrics_init(&parts, sizeof parts);
-    mimic__evaluate_ws(s, p.d, 2.0, 0, CHUNK, &w, &all);
+    mimic__evaluate_ws(s, p.d, 2.0, 0, CHUNK, &w, NULL, &all);
     mimic__eval_sums a = {0, 0, 0, 0, 0}, b = {0, 0, 0, 0, 0};
-    mimic__evaluate_sums(s, p.d, 2.0, 0, 0, 37, CHUNK, &w, &a);
-    mimic__evaluate_sums(s, p.d, 2.0, 0, 37, ROWS, CHUNK, &w, &b);
+    mimic__evaluate_sums(s, p.d, 2.0, 0, 0, 37, CHUNK, &w, NULL, &a);
+    mimic__evaluate_sums(s, p.d, 2.0, 0, 37, ROWS, CHUNK, &w, NULL, &b);
     a.sq += b.sq;
     a.kl += b.kl;
     a.ce += b.ce;

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mimic.h>
+
 static const char *tmp_dir(void)
 {
     static char dir[1024];
@@ -133,6 +135,43 @@ void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed)
         double u = (double)(s >> 11) * 0x1.0p-53;
         x[i] = (float)(lo + (hi - lo) * u);
     }
+}
+
+mimic_student *tu_student(size_t D, size_t k, size_t H, size_t C, int32_t act, uint64_t seed)
+{
+    mimic_student_options o;
+    mimic_student_options_init(&o, sizeof o);
+    o.n_inputs = D;
+    o.n_bottleneck = k;
+    o.n_hidden = H;
+    o.n_classes = C;
+    o.activation = act;
+    o.seed = seed;
+    mimic_student *s = NULL;
+    int rc = mimic_student_create(&s, &o);
+    ck_assert_msg(rc == MIMIC_OK, "mimic_student_create: %s", mimic_last_error());
+    return s;
+}
+
+void tu_set_norm(mimic_student *s, size_t D, uint64_t seed)
+{
+    float *mean = malloc(D * sizeof *mean), *scale = malloc(D * sizeof *scale);
+    tu_fill_uniform(mean, D, -1, 1, seed);
+    tu_fill_uniform(scale, D, 0.5f, 2, seed + 1);
+    ck_assert_int_eq(mimic_student_set_input_norm(s, mean, scale), MIMIC_OK);
+    free(mean);
+    free(scale);
+}
+
+void tu_expect_load_error(const char *path, int code, const char *what, const char *needle)
+{
+    mimic_student *s = (mimic_student *)(uintptr_t)1;
+    int rc = mimic_student_load(&s, path);
+    ck_assert_msg(rc == code, "%s: got %d (%s)", what, rc, mimic_last_error());
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(mimic_last_error(), needle) != NULL, "%s: message '%s'", what,
+                  mimic_last_error());
+    ck_assert(strstr(mimic_last_error(), path) != NULL);
 }
 
 int tu_run_suite(Suite *s)

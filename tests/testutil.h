@@ -48,6 +48,19 @@ void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
 #define TU_LOGITS(d) ((d)->logits_dtype ? mimic__logits_f32((d), 0) : (const float *)NULL)
 #define TU_LABELS(d) ((d)->labels_dtype ? (const int32_t *)mimic__labels_stored((d), 0) : (const int32_t *)NULL)
 
+/* A fresh student (mimic_student_create, seeded; ck_abort on failure): D inputs, a
+ * bottleneck of k (0: none), H hidden units of activation `act`, C classes. */
+struct mimic_student *tu_student(size_t D, size_t k, size_t H, size_t C, int32_t act,
+                                 uint64_t seed);
+
+/* Store a random input normalization (mean in [-1, 1), scale in [0.5, 2)) in a student of D
+ * inputs. */
+void tu_set_norm(struct mimic_student *s, size_t D, uint64_t seed);
+
+/* mimic_student_load(path) must fail with `code`, leave its out-parameter NULL, and say
+ * `needle` and the path in its message; `what` names the case in failures. */
+void tu_expect_load_error(const char *path, int code, const char *what, const char *needle);
+
 /* Run a suite and return the number of failures (for main). */
 int tu_run_suite(Suite *s);
 

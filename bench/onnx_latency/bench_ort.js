@@ -1,20 +1,26 @@
 // ONNX Runtime (CPU, onnxruntime-node) side of bench/onnx_latency: times session.run on the
-// models and inputs written by onnx_latency, with intraOpNumThreads = THREADS.
+// models and inputs written by onnx_latency (listed in OUTDIR/models.txt), with
+// intraOpNumThreads = THREADS.
 //
 // usage: node bench_ort.js OUTDIR THREADS ITERS
-// Prints, per model layout (gemm, matmul) and batch:  ort-<layout> <name> <batch> <median_us>
-// <p10_us> <p90_us>, and the binding's own cost on a trivial model (Slice of the input to C
-// columns) as ort-overhead. Checks ORT's logits against libmimic's (max-norm rel. 1e-5).
+// Prints, per model layout (gemm, and matmul for float32 models) and batch:
+// ort-<layout> <name> <batch> <median_us> <p10_us> <p90_us>, and the binding's own cost on a
+// trivial model (Slice of the input to C columns) as ort-overhead. Checks ORT's logits
+// against libmimic's (max-norm rel. 1e-5). Compact models (float16 / int8 weights behind
+// Cast / DequantizeLinear) are folded to float32 weights by ORT when it loads them.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const ort = require(path.join(__dirname, '../../tests/onnx/node_modules/onnxruntime-node'));
 
-const CONFIGS = [
-  { name: '784-256b-4096-10_relu_norm', D: 784, C: 10 },
-  { name: '784-4096-10_relu', D: 784, C: 10 },
-];
 const BATCHES = [1, 256];
+
+function models(dir) {
+  return fs.readFileSync(path.join(dir, 'models.txt'), 'utf8').trim().split('\n').map((l) => {
+    const [name, D, C, dtype] = l.split(' ');
+    return { name, D: Number(D), C: Number(C), dtype };
+  });
+}
 
 function readF32(p) {
   const b = fs.readFileSync(p);
@@ -55,8 +61,9 @@ async function main() {
     process.exit(2);
   }
   const overhead = await session(path.join(dir, 'overhead.onnx'), threads);
-  for (const c of CONFIGS) {
-    for (const layout of ['gemm', 'matmul']) {
+  const configs = models(dir);
+  for (const c of configs) {
+    for (const layout of c.dtype === 'float32' ? ['gemm', 'matmul'] : ['gemm']) {
       const s = await session(path.join(dir, `${c.name}.${layout}.onnx`), threads);
       for (const b of BATCHES) {
         const x = readF32(path.join(dir, `${c.name}.b${b}.input.f32`));
@@ -73,7 +80,7 @@ async function main() {
         }
         const n = b === 1 ? iters : Math.max(20, Math.floor(iters / 50));
         console.log(`ort-${layout} ${c.name} ${b} ${await timeRuns(s, feeds, n)}`);
-        if (layout === 'gemm' && c === CONFIGS[0]) {
+        if (layout === 'gemm' && c === configs[0]) {
           console.log(`ort-overhead - ${b} ${await timeRuns(overhead, feeds, n)}`);
         }
       }

@@ -68,7 +68,9 @@ enum mimic_dtype {
     MIMIC_DTYPE_I32 = 3, /* int32_t */
     MIMIC_DTYPE_F64 = 4, /* double (arrays read from files; since 1.3) */
     MIMIC_DTYPE_I64 = 5, /* int64_t (arrays read from files; since 1.3) */
-    MIMIC_DTYPE_F16 = 6  /* IEEE-754 binary16 as uint16_t bits (teacher logits; since 1.3) */
+    MIMIC_DTYPE_F16 = 6, /* IEEE-754 binary16 as uint16_t bits (teacher logits, student weights;
+                            since 1.3) */
+    MIMIC_DTYPE_I8 = 7   /* int8_t (student weights; since 1.3) */
 };
 
 /* Static English text for a status code ("invalid argument", ...). Never NULL: unknown

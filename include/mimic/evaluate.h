@@ -39,9 +39,12 @@ typedef struct mimic_metrics {
 MIMIC_API void mimic_metrics_init(mimic_metrics *m, size_t struct_size);
 
 /* Evaluate `s` on `d` (rows must match the student's D and C). temperature is used for KL.
- * out->struct_size must be set. Allocates a workspace of 256 rows. Thread-safe on a shared
- * const student and dataset. Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_SHAPE, MIMIC_ERR_INVALID,
- * MIMIC_ERR_NOMEM. */
+ * out->struct_size must be set. Allocates a workspace of 256 rows. The logits are those of
+ * mimic_student_forward on chunks of 256 rows, with the student's threads
+ * (mimic_student_set_threads). (The trainer's validation and eval_train metrics run its
+ * forward pass, through BLAS, and may differ from these in the last digits.) Thread-safe on
+ * a shared const student and dataset. Errors: MIMIC_ERR_MISUSE, MIMIC_ERR_SHAPE,
+ * MIMIC_ERR_INVALID, MIMIC_ERR_NOMEM. */
 MIMIC_API int mimic_evaluate(const mimic_student *s, const mimic_dataset *d, double temperature,
                              mimic_metrics *out);
 

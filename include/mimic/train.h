@@ -6,12 +6,18 @@
  * below (MIMIC_OPTIMIZER_*), weight decay, an LR schedule, optional warm-up and global
  * gradient-norm clipping, and shuffle the rows from the options' seed.
  *
- * Determinism: same data + options + seed + thread count => bitwise-identical student.
+ * Determinism: same data + options + seed + BLAS (kernels and thread count) => a
+ * bitwise-identical student, whatever options->threads is.
  *
- * Threads: options->threads = 0 (default) leaves the BLAS library's thread count as the
- * caller set it (OPENBLAS_NUM_THREADS or openblas_set_num_threads). threads = n > 0 asks
- * libmimic to run BLAS with n threads for the duration of the call and to restore the
- * previous setting afterwards (OpenBLAS only; ignored with a BLAS that has no such call).
+ * Threads: libmimic never changes the BLAS library's thread count (process-wide state that
+ * concurrent calls would race on): BLAS runs with the threads the caller gave it
+ * (OPENBLAS_NUM_THREADS, openblas_set_num_threads). options->threads = n > 1 gives the run n
+ * threads of libmimic's own: n - 1 workers started by mimic_trainer_create (mimic_train) and
+ * stopped by mimic_trainer_free (at its end). They split the forward passes of the
+ * validation and eval_train metrics (the output layer by rows); the training step runs on
+ * the calling thread and BLAS's threads. 0 or 1 (the default) starts no thread. The student
+ * is bitwise the same for every value. (Before 1.3, threads set OpenBLAS's thread count for
+ * the duration of the call.)
  * A trainer is one mutable handle: use it from one thread at a time. Independent trainers
  * may run in parallel threads.
  *
@@ -147,7 +153,8 @@ typedef struct mimic_train_options {
                                 creation (replacing any it had); default 0 */
     int32_t target_norm;     /* MIMIC_TARGET_*, default AUTO; CENTER and STANDARDIZE need
                                 a loss that regresses on the teacher's logits (above) */
-    int32_t threads;         /* BLAS threads for this call, 0 = leave as is (default) */
+    int32_t threads;         /* threads of libmimic's own for the run, 0 or 1 = none (default);
+                                BLAS's threads are the caller's (see "Threads" above) */
     int32_t eval_train;      /* 1 = compute training-set metrics after each epoch */
     uint64_t epochs;         /* default 10 */
     uint64_t batch_size;     /* default 128 */

@@ -8,9 +8,7 @@
 #include <cblas.h>
 #endif
 
-/* BLAS threads for the duration of a call (threads > 0), restored by mimic__blas_threads_end.
- * A no-op with a BLAS that has no thread control. Returns the previous count (or 0). */
-int mimic__blas_threads_begin(int threads);
-void mimic__blas_threads_end(int previous);
+/* No function here sets the BLAS library's threads: that is process-wide state, and the
+ * library changes none (its own threads are mimic__pool's). */
 
 #endif /* MIMIC_BLAS_H */

@@ -93,6 +93,40 @@ uint64_t mimic__alloc_fail_at(uint64_t n);
 #define MIMIC__HOT_NOINLINE MIMIC__HOT __attribute__((noinline))
 #endif
 
+/* Instruction sets of the hand-written kernels (model/matvec.c, model/gemm.c), each a set of functions
+ * written for it with its own register width, chosen at run time rather than by
+ * target_clones: a test or benchmark can call every one on any CPU that has it. */
+enum { MIMIC__ISA_PORTABLE = 0, MIMIC__ISA_AVX2 = 1, MIMIC__ISA_AVX512 = 2, MIMIC__ISA_COUNT };
+/* The best of them this CPU and OS support (cpu.c, CPUID and XGETBV, cached): AVX2 needs
+ * AVX2, FMA and F16C (which every AVX2 CPU has); AVX512 needs those and AVX512F. */
+int mimic__cpu_isa(void);
+
+/* ---- threads of our own (pool.c) -------------------------------------------------------
+ * A pool is made only when a caller asks for more than one thread; NULL is "the calling
+ * thread alone" everywhere. A job is n chunks that any thread may run, in any order: split
+ * work so that every assignment gives the same bits (by rows or by output units). */
+typedef struct mimic__pool mimic__pool;
+/* Chunk `i` of `n` of a job. */
+typedef void (*mimic__pool_fn)(void *ctx, size_t i, size_t n);
+#define MIMIC__POOL_MAX_CHUNKS 65535
+/* A pool of `threads` threads in all: threads - 1 workers are started (none, and *out NULL,
+ * for 0 or 1). Idle workers spin for `spin_s` seconds, then sleep. Errors:
+ * MIMIC_ERR_INVALID (more than 1024 threads), MIMIC_ERR_NOMEM (memory or a thread). */
+int mimic__pool_create(mimic__pool **out, size_t threads, double spin_s);
+/* Stops and joins the workers. NULL is a no-op. */
+void mimic__pool_free(mimic__pool *p);
+/* Threads in all (1 for NULL). */
+size_t mimic__pool_threads(const mimic__pool *p);
+/* Run fn(ctx, i, n) for every i < n (n <= MIMIC__POOL_MAX_CHUNKS), each on whichever of the
+ * calling thread and the workers claims it first, and return when all are done. Runs
+ * fn(ctx, 0, 1) on the calling thread instead when the pool is NULL, n is 1, another
+ * caller's job holds the workers, or the pool was started by another process (a fork).
+ * Thread-safe. */
+void mimic__pool_for(mimic__pool *p, size_t n, mimic__pool_fn fn, void *ctx);
+/* Chunk i of n of [0, len) as [*begin, *end): contiguous, in order, balanced, in blocks of 4
+ * when the chunks are longer than 8. */
+void mimic__split(size_t len, size_t i, size_t n, size_t *begin, size_t *end);
+
 /* ---- checked arithmetic ------------------------------------------------------------- */
 
 static inline bool mimic__mul_ok(size_t a, size_t b, size_t *r)
@@ -335,7 +369,7 @@ static inline uint32_t mimic__bswap32(uint32_t v)
 void mimic__f16_to_f32(const uint16_t *src, float *dst, size_t n);
 void mimic__f16_to_f32_portable(const uint16_t *src, float *dst, size_t n);
 void mimic__f16_to_f32_f16c(const uint16_t *src, float *dst, size_t n);
-bool mimic__f16c_available(void);
+bool mimic__f16c_available(void); /* cpu.c */
 /* One float32 rounded to binary16 (nearest, ties to even; overflow to inf). */
 uint16_t mimic__f32_to_f16(float f);
 /* Whether binary16 bits are a finite number. */

@@ -4,10 +4,7 @@
  * to nearest, ties to even, as NumPy's astype(np.float16) does. */
 #include "common/common.h"
 
-#include <stdatomic.h>
-
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_F16C_CLONE 1
 #endif
@@ -57,40 +54,6 @@ __attribute__((target("avx,f16c"))) static void widen_f16c(const uint16_t *src, 
         dst[i] = half_bits_to_float(src[i]);
 }
 #endif
-
-#ifdef HAVE_F16C_CLONE
-/* CPUID says F16C and AVX, and the OS saves the YMM registers (XGETBV): what vcvtph2ps on
- * 256-bit registers needs. (Read directly: not every compiler's __builtin_cpu_supports knows
- * "f16c".) */
-static bool detect_f16c(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d))
-        return false;
-    const unsigned osxsave = 1u << 27, avx = 1u << 28, f16c = 1u << 29;
-    if ((c & (osxsave | avx | f16c)) != (osxsave | avx | f16c))
-        return false;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    (void)hi;
-    return (lo & 6u) == 6u; /* XMM and YMM state */
-}
-#endif
-
-bool mimic__f16c_available(void)
-{
-#ifdef HAVE_F16C_CLONE
-    static atomic_int known; /* 0: not asked yet, 1: no, 2: yes */
-    int k = atomic_load_explicit(&known, memory_order_relaxed);
-    if (k == 0) {
-        k = detect_f16c() ? 2 : 1;
-        atomic_store_explicit(&known, k, memory_order_relaxed);
-    }
-    return k == 2;
-#else
-    return false;
-#endif
-}
 
 void mimic__f16_to_f32_portable(const uint16_t *src, float *dst, size_t n)
 {

@@ -135,47 +135,69 @@ typedef struct mimic__st_tensor {
     const float *data;
 } mimic__st_tensor;
 
+/* One tensor of any dtype a student's file may hold (the typed reader and writer). */
+typedef struct mimic__st_typed {
+    const char *name;
+    size_t rows, cols; /* as mimic__st_tensor */
+    int32_t dtype;     /* MIMIC_DTYPE_F32, MIMIC_DTYPE_F16 or MIMIC_DTYPE_I8 */
+    const void *data;  /* the elements in host byte order; read: 64-byte aligned, owned by the
+                          mimic__st_file */
+} mimic__st_typed;
+
 typedef struct mimic__st_meta {
     const char *key;
     const char *value;
 } mimic__st_meta;
 
-/* Write tensors + string metadata as .safetensors, atomically (mimic__atomic_*). */
+/* Write tensors + string metadata as .safetensors, atomically (mimic__atomic_*): F32 tensors,
+ * or tensors of their own dtype (F32, F16, I8). */
 int mimic__safetensors_write(const char *path, const mimic__st_tensor *tensors, size_t n_tensors,
                              const mimic__st_meta *meta, size_t n_meta);
+int mimic__safetensors_write_typed(const char *path, const mimic__st_typed *tensors,
+                                   size_t n_tensors, const mimic__st_meta *meta, size_t n_meta);
 
 /* A parsed file: everything owned by it, released by mimic__st_close. */
 typedef struct mimic__st_file {
-    mimic__st_tensor *tensors;
+    mimic__st_tensor *tensors; /* typed parses: `data` is NULL for a tensor that is not F32 */
+    mimic__st_typed *typed;    /* typed parses and headers: the same tensors with their dtype;
+                                  else NULL */
     size_t n_tensors;
     mimic__st_meta *meta;
     size_t n_meta;
 } mimic__st_file;
 
 /* Parse untrusted bytes (JSON header + data): bad JSON, offsets out of range or overlapping,
- * dtype other than F32, rank > 2, duplicate names: MIMIC_ERR_FORMAT naming `name`. */
+ * dtype other than F32, rank > 2, duplicate names: MIMIC_ERR_FORMAT naming `name`. The typed
+ * parse (students) also takes F16 and I8 tensors. */
 int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, mimic__st_file *out);
+int mimic__safetensors_parse_typed(const uint8_t *buf, size_t len, const char *name,
+                                   mimic__st_file *out);
 int mimic__safetensors_read(const char *path, mimic__st_file *out);
-/* The header only (metadata, tensor names and shapes; every tensor's data is NULL), checked
- * as by mimic__safetensors_parse but without copying the data. */
+/* The header only (metadata, tensor names, dtypes and shapes; every tensor's data is NULL),
+ * checked as by mimic__safetensors_parse_typed but without copying the data. */
 int mimic__safetensors_parse_header(const uint8_t *buf, size_t len, const char *name,
                                     mimic__st_file *out);
 const mimic__st_tensor *mimic__st_find(const mimic__st_file *f, const char *name);
+/* A typed parse's tensor called `name`, or NULL. */
+const mimic__st_typed *mimic__st_find_typed(const mimic__st_file *f, const char *name);
 const char *mimic__st_meta_get(const mimic__st_file *f, const char *key);
 void mimic__st_close(mimic__st_file *f);
 
 /* ---- ONNX (onnx.c, over the protobuf writer in protobuf.c) -------------------------------- */
 
-/* A float32 ONNX graph to write: initializers, nodes, one input and one output of shape
- * [batch, width] (batch symbolic), metadata. The caller (model/student_onnx.c) builds it;
- * the writer knows only onnx.proto. Strings and tensor data are borrowed. */
+/* An ONNX graph to write: initializers (float32, float16 or int8), nodes, one float32 input
+ * and one output of shape [batch, width] (batch symbolic), metadata. The caller
+ * (model/student_onnx.c) builds it; the writer knows only onnx.proto. Strings and tensor
+ * data are borrowed. */
 typedef struct mimic__onnx_tensor {
     const char *name;
     int64_t dims[2];
     int ndim;
-    const float *data;
+    int32_t dtype;    /* MIMIC_DTYPE_F32, MIMIC_DTYPE_F16 or MIMIC_DTYPE_I8 */
+    const void *data; /* count elements of dtype */
     size_t count;
-    size_t transpose_cols; /* > 0: data is (dims[1] x dims[0]) and is written transposed */
+    size_t transpose_cols; /* float32 only: > 0: data is (dims[1] x dims[0]), written
+                              transposed */
 } mimic__onnx_tensor;
 
 typedef struct mimic__onnx_node {
@@ -184,7 +206,8 @@ typedef struct mimic__onnx_node {
     const char *in[3];
     int n_in;
     const char *out;
-    int trans_b; /* emit the attribute transB = 1 */
+    const char *attr; /* one integer attribute ("transB", "to", "axis"), or NULL */
+    int64_t attr_value;
 } mimic__onnx_node;
 
 typedef struct mimic__onnx_value {

@@ -1,6 +1,7 @@
 /*
  * The ONNX writer: a mimic__onnx_model (format.h) as a self-contained ModelProto (IR
- * version 7, opset 13, float32), written with the small protobuf writer in protobuf.c.
+ * version 7, opset 13; float32 input and output, float32, float16 or int8 initializers),
+ * written with the small protobuf writer in protobuf.c.
  * Field numbers follow onnx/onnx.proto. What graph to write is the caller's business
  * (model/student_onnx.c builds a student's).
  */
@@ -26,6 +27,9 @@ enum {
     TYPE_TENSOR_TYPE = 1, TYPE_TENSOR_ELEM_TYPE = 1, TYPE_TENSOR_SHAPE = 2,
     SHAPE_DIM = 1, DIM_VALUE = 1, DIM_PARAM = 2
 };
+
+/* TensorProto.DataType of compact initializers (TENSOR_FLOAT above for the rest). */
+enum { TENSOR_INT8 = 3, TENSOR_FLOAT16 = 10 };
 
 #define ONNX_IR_VERSION 7
 #define ONNX_OPSET 13
@@ -53,17 +57,28 @@ static void emit_tensor(mimic__pb *w, const void *ctx)
     const mimic__onnx_tensor *t = ctx;
     for (int i = 0; i < t->ndim; i++)
         mimic__pb_int(w, TENSOR_DIMS, t->dims[i]);
-    mimic__pb_int(w, TENSOR_DATA_TYPE, TENSOR_FLOAT);
+    mimic__pb_int(w, TENSOR_DATA_TYPE,
+                  t->dtype == MIMIC_DTYPE_F16  ? TENSOR_FLOAT16
+                  : t->dtype == MIMIC_DTYPE_I8 ? TENSOR_INT8
+                                               : TENSOR_FLOAT);
     mimic__pb_string(w, TENSOR_NAME, t->name);
-    mimic__pb_len_prefix(w, TENSOR_RAW_DATA, (uint64_t)t->count * 4);
-    mimic__pb_floats_le(w, t->data, t->count, t->transpose_cols);
+    if (t->dtype == MIMIC_DTYPE_F16) {
+        mimic__pb_len_prefix(w, TENSOR_RAW_DATA, (uint64_t)t->count * 2);
+        mimic__pb_halves_le(w, t->data, t->count);
+    } else if (t->dtype == MIMIC_DTYPE_I8) {
+        mimic__pb_len_prefix(w, TENSOR_RAW_DATA, (uint64_t)t->count);
+        mimic__pb_bytes(w, t->data, t->count);
+    } else {
+        mimic__pb_len_prefix(w, TENSOR_RAW_DATA, (uint64_t)t->count * 4);
+        mimic__pb_floats_le(w, t->data, t->count, t->transpose_cols);
+    }
 }
 
-static void emit_attr_trans_b(mimic__pb *w, const void *ctx)
+static void emit_attr(mimic__pb *w, const void *ctx)
 {
-    (void)ctx;
-    mimic__pb_string(w, ATTR_NAME, "transB");
-    mimic__pb_int(w, ATTR_I, 1);
+    const mimic__onnx_node *n = ctx;
+    mimic__pb_string(w, ATTR_NAME, n->attr);
+    mimic__pb_int(w, ATTR_I, n->attr_value);
     mimic__pb_int(w, ATTR_TYPE, ATTR_TYPE_INT);
 }
 
@@ -75,8 +90,8 @@ static void emit_node(mimic__pb *w, const void *ctx)
     mimic__pb_string(w, NODE_OUTPUT, n->out);
     mimic__pb_string(w, NODE_NAME, n->name);
     mimic__pb_string(w, NODE_OP_TYPE, n->op);
-    if (n->trans_b)
-        mimic__pb_message(w, NODE_ATTRIBUTE, emit_attr_trans_b, NULL);
+    if (n->attr)
+        mimic__pb_message(w, NODE_ATTRIBUTE, emit_attr, n);
 }
 
 static void emit_dim_batch(mimic__pb *w, const void *ctx)

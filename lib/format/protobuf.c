@@ -138,6 +138,18 @@ void mimic__pb_floats_le(mimic__pb *w, const float *x, size_t n, size_t transpos
     }
 }
 
+void mimic__pb_halves_le(mimic__pb *w, const uint16_t *x, size_t n)
+{
+    if (!w->file || w->status != MIMIC_OK || host_is_little_endian()) {
+        mimic__pb_bytes(w, x, n * 2);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t b[2] = {(uint8_t)(x[i] & 0xff), (uint8_t)(x[i] >> 8)};
+        mimic__pb_bytes(w, b, 2);
+    }
+}
+
 uint64_t mimic__pb_measure(mimic__pb_emit_fn emit, const void *ctx)
 {
     mimic__pb c;

@@ -46,6 +46,8 @@ void mimic__pb_len_prefix(mimic__pb *w, uint32_t field, uint64_t n);
  * `transpose_cols` > 0 the data is read as a rows x transpose_cols matrix (n = rows * cols)
  * and emitted column by column, i.e. as its transpose. */
 void mimic__pb_floats_le(mimic__pb *w, const float *x, size_t n, size_t transpose_cols);
+/* n binary16 values (uint16_t bits) as little-endian bytes. */
+void mimic__pb_halves_le(mimic__pb *w, const uint16_t *x, size_t n);
 
 /* Emit one message body. */
 typedef void (*mimic__pb_emit_fn)(mimic__pb *w, const void *ctx);

@@ -65,12 +65,23 @@ static void put_json_string(sbuf *b, const char *s)
     put(b, "\"", 1);
 }
 
-static size_t tensor_count(const mimic__st_tensor *t)
+static size_t tensor_count(const mimic__st_typed *t)
 {
     return t->cols ? t->rows * t->cols : t->rows; /* checked by check_write_args */
 }
 
-static void build_header(sbuf *b, const mimic__st_tensor *t, size_t nt, const mimic__st_meta *m,
+/* The safetensors name and the element size of a dtype the files may hold (0: none). */
+static const char *dtype_text(int32_t dtype, size_t *size)
+{
+    switch (dtype) {
+    case MIMIC_DTYPE_F32: *size = 4; return "F32";
+    case MIMIC_DTYPE_F16: *size = 2; return "F16";
+    case MIMIC_DTYPE_I8: *size = 1; return "I8";
+    default: *size = 0; return NULL;
+    }
+}
+
+static void build_header(sbuf *b, const mimic__st_typed *t, size_t nt, const mimic__st_meta *m,
                          size_t nm)
 {
     put(b, "{", 1);
@@ -92,8 +103,12 @@ static void build_header(sbuf *b, const mimic__st_tensor *t, size_t nt, const mi
         if (!first)
             put(b, ",", 1);
         first = false;
+        size_t size;
+        const char *dt = dtype_text(t[i].dtype, &size);
         put_json_string(b, t[i].name);
-        put_c(b, ":{\"dtype\":\"F32\",\"shape\":[");
+        put_c(b, ":{\"dtype\":\"");
+        put_c(b, dt);
+        put_c(b, "\",\"shape\":[");
         put_u64(b, t[i].rows);
         if (t[i].cols) {
             put(b, ",", 1);
@@ -102,17 +117,17 @@ static void build_header(sbuf *b, const mimic__st_tensor *t, size_t nt, const mi
         put_c(b, "],\"data_offsets\":[");
         put_u64(b, off);
         put(b, ",", 1);
-        off += (uint64_t)tensor_count(&t[i]) * 4u;
+        off += (uint64_t)tensor_count(&t[i]) * size;
         put_u64(b, off);
         put_c(b, "]}");
     }
     put(b, "}", 1);
 }
 
-static int check_write_args(const char *path, const mimic__st_tensor *t, size_t nt,
+static int check_write_args(const char *path, const mimic__st_typed *t, size_t nt,
                             const mimic__st_meta *m, size_t nm)
 {
-    size_t total = 0, n, bytes;
+    size_t total = 0, n, bytes, size;
     if (!path || !*path)
         return mimic__error(MIMIC_ERR_INVALID, "safetensors: output path is NULL or empty");
     if ((nt && !t) || (nm && !m))
@@ -124,8 +139,11 @@ static int check_write_args(const char *path, const mimic__st_tensor *t, size_t 
             if (!strcmp(t[i].name, t[j].name))
                 return mimic__error(MIMIC_ERR_INVALID, "%s: tensor name \"%s\" appears twice", path,
                                     t[i].name);
+        if (!dtype_text(t[i].dtype, &size))
+            return mimic__error(MIMIC_ERR_INVALID, "%s: tensor \"%s\" has dtype %d", path,
+                                t[i].name, (int)t[i].dtype);
         if ((t[i].cols && !mimic__mul_ok(t[i].rows, t[i].cols, &n)) ||
-            !mimic__mul_ok(t[i].cols ? n : t[i].rows, 4, &bytes) ||
+            !mimic__mul_ok(t[i].cols ? n : t[i].rows, size, &bytes) ||
             !mimic__add_ok(total, bytes, &total))
             return mimic__error(MIMIC_ERR_INVALID, "%s: tensor \"%s\" is too large", path,
                                 t[i].name);
@@ -139,17 +157,19 @@ static int check_write_args(const char *path, const mimic__st_tensor *t, size_t 
     return MIMIC_OK;
 }
 
-static int write_floats(mimic__atomic_file *f, const float *x, size_t n)
+/* n elements of `size` bytes, little-endian on disk. */
+static int write_elements(mimic__atomic_file *f, const void *x, size_t n, size_t size)
 {
-    if (mimic__host_le())
-        return mimic__atomic_write(f, x, n * sizeof(float));
-    uint32_t tmp[1024];
+    if (mimic__host_le() || size == 1)
+        return mimic__atomic_write(f, x, n * size);
+    uint8_t tmp[4096];
+    const uint8_t *src = x;
     for (size_t i = 0; i < n;) {
-        size_t m = n - i < 1024 ? n - i : 1024;
-        memcpy(tmp, x + i, m * sizeof(float));
-        for (size_t j = 0; j < m; j++)
-            tmp[j] = mimic__bswap32(tmp[j]);
-        int rc = mimic__atomic_write(f, tmp, m * sizeof(float));
+        size_t m = n - i < sizeof tmp / size ? n - i : sizeof tmp / size;
+        for (size_t j = 0; j < m * size; j += size)
+            for (size_t k = 0; k < size; k++)
+                tmp[j + k] = src[(i * size) + j + size - 1 - k];
+        int rc = mimic__atomic_write(f, tmp, m * size);
         if (rc != MIMIC_OK)
             return rc;
         i += m;
@@ -157,8 +177,8 @@ static int write_floats(mimic__atomic_file *f, const float *x, size_t n)
     return MIMIC_OK;
 }
 
-int mimic__safetensors_write(const char *path, const mimic__st_tensor *tensors, size_t n_tensors,
-                             const mimic__st_meta *meta, size_t n_meta)
+int mimic__safetensors_write_typed(const char *path, const mimic__st_typed *tensors,
+                                   size_t n_tensors, const mimic__st_meta *meta, size_t n_meta)
 {
     int rc = check_write_args(path, tensors, n_tensors, meta, n_meta);
     if (rc != MIMIC_OK)
@@ -180,8 +200,11 @@ int mimic__safetensors_write(const char *path, const mimic__st_tensor *tensors, 
     rc = mimic__atomic_open(&f, path);
     if (rc == MIMIC_OK) {
         rc = mimic__atomic_write(&f, buf, 8 + hlen);
-        for (size_t i = 0; i < n_tensors && rc == MIMIC_OK; i++)
-            rc = write_floats(&f, tensors[i].data, tensor_count(&tensors[i]));
+        for (size_t i = 0; i < n_tensors && rc == MIMIC_OK; i++) {
+            size_t size;
+            (void)dtype_text(tensors[i].dtype, &size);
+            rc = write_elements(&f, tensors[i].data, tensor_count(&tensors[i]), size);
+        }
         if (rc == MIMIC_OK)
             rc = mimic__atomic_commit(&f);
         else
@@ -191,29 +214,50 @@ int mimic__safetensors_write(const char *path, const mimic__st_tensor *tensors, 
     return rc;
 }
 
+int mimic__safetensors_write(const char *path, const mimic__st_tensor *tensors, size_t n_tensors,
+                             const mimic__st_meta *meta, size_t n_meta)
+{
+    if (n_tensors && !tensors)
+        return mimic__error(MIMIC_ERR_INVALID, "%s: NULL tensor or metadata array",
+                            path ? path : "safetensors");
+    mimic__st_typed *t = mimic__calloc(n_tensors ? n_tensors : 1, sizeof *t);
+    if (!t)
+        return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory", path ? path : "safetensors");
+    for (size_t i = 0; i < n_tensors; i++)
+        t[i] = (mimic__st_typed){tensors[i].name, tensors[i].rows, tensors[i].cols, MIMIC_DTYPE_F32,
+                                 tensors[i].data};
+    int rc = mimic__safetensors_write_typed(path, t, n_tensors, meta, n_meta);
+    mimic__free(t);
+    return rc;
+}
+
 /* ---- parser ------------------------------------------------------------------------------ */
 
 typedef struct range {
     uint64_t begin, end;
     size_t index;
+    size_t esize; /* bytes per element */
+    uint8_t *dst; /* where the data is copied (second pass, with data) */
 } range;
 
 typedef struct parser {
     mimic__json j;    /* the JSON header */
     const char *name; /* file name for messages */
     bool store;       /* second pass: fill the arrays */
+    bool typed;       /* F16 and I8 tensors too (else F32 only) */
     bool seen_meta;
     /* counts (first pass) / fill positions (second pass) */
     size_t n_tensors, n_meta, pool_bytes, data_bytes;
     size_t raw_bytes; /* sum of the tensors' byte counts, saturating past data_len */
     /* second pass destinations */
     mimic__st_tensor *tensors;
+    mimic__st_typed *typed_tensors; /* typed parses */
     mimic__st_meta *meta;
     range *ranges;
     char *pool;
     size_t pool_used;
-    float *data_area;
-    size_t data_used; /* floats */
+    uint8_t *data_area;
+    size_t data_used; /* bytes */
 } parser;
 
 static int fail(parser *ps, const char *what)
@@ -287,10 +331,41 @@ static int parse_uint_array(parser *ps, uint64_t *v, size_t max, size_t *count,
     }
 }
 
+/* A dtype string: its MIMIC_DTYPE_* and element size, or size 0 for one this parse does not
+ * take. */
+static int parse_dtype(parser *ps, int32_t *dtype, size_t *esize)
+{
+    static const struct {
+        const char *text;
+        int32_t dtype;
+        size_t size;
+        bool typed_only;
+    } dtypes[] = {{"F32", MIMIC_DTYPE_F32, 4, false},
+                  {"F16", MIMIC_DTYPE_F16, 2, true},
+                  {"I8", MIMIC_DTYPE_I8, 1, true}};
+    const uint8_t *at = ps->j.p;
+    *esize = 0;
+    for (size_t i = 0; i < MIMIC__ARRAY_LEN(dtypes); i++) {
+        bool eq;
+        ps->j.p = at;
+        int rc = parse_string_eq(ps, dtypes[i].text, &eq);
+        if (rc != MIMIC_OK)
+            return rc;
+        if (eq && (ps->typed || !dtypes[i].typed_only)) {
+            *dtype = dtypes[i].dtype;
+            *esize = dtypes[i].size;
+            return MIMIC_OK;
+        }
+    }
+    return MIMIC_OK;
+}
+
 /* {"dtype": "F32", "shape": [..], "data_offsets": [b, e]} for tensor `tname`. */
 static int parse_tensor(parser *ps, const char *tname, const char *shown, size_t data_len)
 {
     bool have_dtype = false, have_shape = false, have_offsets = false;
+    int32_t dtype = MIMIC_DTYPE_F32;
+    size_t esize = 4;
     uint64_t shape[MAX_RANK], offs[2];
     size_t rank = 0, n_offs = 0;
     int rc = expect(ps, '{', "a tensor entry must be an object");
@@ -320,16 +395,17 @@ static int parse_tensor(parser *ps, const char *tname, const char *shown, size_t
             if ((rc = expect(ps, ':', "expected ':'")) != MIMIC_OK)
                 return rc;
             if (is_dtype) {
-                bool f32;
                 mimic__json_ws(&ps->j);
                 const uint8_t *at = ps->j.p;
-                if ((rc = parse_string_eq(ps, "F32", &f32)) != MIMIC_OK)
+                if ((rc = parse_dtype(ps, &dtype, &esize)) != MIMIC_OK)
                     return rc;
-                if (!f32) {
+                if (!esize) {
                     ps->j.p = at;
                     return mimic__error(MIMIC_ERR_FORMAT,
-                                        "%s: tensor \"%s\": dtype is not F32 (only float32 "
-                                        "tensors are supported)",
+                                        ps->typed ? "%s: tensor \"%s\": dtype is not F32, F16 or "
+                                                    "I8 (the dtypes of a student's tensors)"
+                                                  : "%s: tensor \"%s\": dtype is not F32 (only "
+                                                    "float32 tensors are supported)",
                                         ps->name, shown);
                 }
                 have_dtype = true;
@@ -375,7 +451,7 @@ static int parse_tensor(parser *ps, const char *tname, const char *shown, size_t
         cols = (size_t)shape[1];
     if (count == 0)
         rows = cols = 0;
-    if (!mimic__mul_ok(count, sizeof(float), &bytes))
+    if (!mimic__mul_ok(count, esize, &bytes))
         return mimic__error(MIMIC_ERR_FORMAT, "%s: tensor \"%s\": shape overflows", ps->name,
                             shown);
     if (offs[0] > offs[1] || offs[1] > data_len)
@@ -391,7 +467,7 @@ static int parse_tensor(parser *ps, const char *tname, const char *shown, size_t
                             ps->name, shown, (unsigned long long)offs[0],
                             (unsigned long long)offs[1], (unsigned long long)(offs[1] - offs[0]),
                             bytes);
-    size_t floats = (count + 15) & ~(size_t)15; /* each tensor 64-byte aligned */
+    size_t padded = (bytes + 63) & ~(size_t)63; /* each tensor 64-byte aligned */
     if (!ps->store) {
         /* Tiled data means the byte counts sum to data_len exactly: more is an overlap (and
          * would make the copy larger than the file). Gaps are reported after the parse. */
@@ -401,19 +477,24 @@ static int parse_tensor(parser *ps, const char *tname, const char *shown, size_t
                                 "tensor's data",
                                 ps->name, shown, (unsigned long long)offs[0],
                                 (unsigned long long)offs[1]);
-        ps->data_bytes += floats * sizeof(float); /* <= data_len + 64 per tensor */
+        ps->data_bytes += padded; /* <= data_len + 64 per tensor */
         ps->n_tensors++;
         return MIMIC_OK;
     }
     size_t i = ps->n_tensors++;
+    uint8_t *data = ps->data_area ? ps->data_area + ps->data_used : NULL;
     ps->tensors[i].name = tname;
     ps->tensors[i].rows = rows;
     ps->tensors[i].cols = cols;
-    ps->tensors[i].data = ps->data_area ? ps->data_area + ps->data_used : NULL;
+    ps->tensors[i].data = dtype == MIMIC_DTYPE_F32 ? (const float *)(void *)data : NULL;
+    if (ps->typed_tensors)
+        ps->typed_tensors[i] = (mimic__st_typed){tname, rows, cols, dtype, data};
     ps->ranges[i].begin = offs[0];
     ps->ranges[i].end = offs[1];
     ps->ranges[i].index = i;
-    ps->data_used += floats;
+    ps->ranges[i].esize = esize;
+    ps->ranges[i].dst = data;
+    ps->data_used += padded;
     return MIMIC_OK;
 }
 
@@ -545,19 +626,20 @@ static int check_tiling(const char *name, range *r, size_t n, const mimic__st_te
     return MIMIC_OK;
 }
 
-static void copy_tensor_data(mimic__st_tensor *t, const range *r, size_t n, const uint8_t *data)
+/* Each tensor's bytes to its place in the block, in host byte order. */
+static void copy_tensor_data(const range *r, size_t n, const uint8_t *data)
 {
     const bool le = mimic__host_le();
     for (size_t i = 0; i < n; i++) {
-        mimic__st_tensor *ti = &t[r[i].index];
-        size_t bytes = (size_t)(r[i].end - r[i].begin);
-        float *dst = (float *)ti->data;
+        const size_t bytes = (size_t)(r[i].end - r[i].begin), es = r[i].esize;
+        uint8_t *dst = r[i].dst;
         memcpy(dst, data + r[i].begin, bytes);
-        if (!le) {
-            uint32_t *u = (uint32_t *)dst;
-            for (size_t j = 0; j < bytes / 4; j++)
-                u[j] = mimic__bswap32(u[j]);
-        }
+        for (size_t j = 0; !le && es > 1 && j < bytes; j += es)
+            for (size_t k = 0; k < es / 2; k++) {
+                uint8_t t = dst[j + k];
+                dst[j + k] = dst[j + es - 1 - k];
+                dst[j + es - 1 - k] = t;
+            }
     }
 }
 
@@ -566,7 +648,7 @@ static size_t round64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
-static int parse(const uint8_t *buf, size_t len, const char *name, bool with_data,
+static int parse(const uint8_t *buf, size_t len, const char *name, bool with_data, bool typed,
                  mimic__st_file *out)
 {
     memset(out, 0, sizeof *out);
@@ -597,6 +679,7 @@ static int parse(const uint8_t *buf, size_t len, const char *name, bool with_dat
     parser ps;
     memset(&ps, 0, sizeof ps);
     ps.name = name;
+    ps.typed = typed;
     ps.j = (mimic__json){buf + 8, buf + 8, buf + 8 + hlen, name, "safetensors header", ""};
     int rc = parse_header(&ps, data_len);
     if (rc != MIMIC_OK)
@@ -604,17 +687,19 @@ static int parse(const uint8_t *buf, size_t len, const char *name, bool with_dat
     const size_t nt = ps.n_tensors, nm = ps.n_meta, pool = ps.pool_bytes;
     const size_t dbytes = with_data ? ps.data_bytes : 0;
 
-    /* One block: tensors | data | meta | ranges | name scratch | strings. All sizes are
-     * bounded by small multiples of hlen + data_len, but check anyway. */
-    size_t sz_t, sz_m, sz_r, sz_s, n_names = nt > nm ? nt : nm;
-    size_t o_data, o_meta, o_rng, o_scr, o_pool, total;
+    /* One block: tensors | typed tensors | data | meta | ranges | name scratch | strings. All
+     * sizes are bounded by small multiples of hlen + data_len, but check anyway. */
+    size_t sz_t, sz_y, sz_m, sz_r, sz_s, n_names = nt > nm ? nt : nm;
+    size_t o_typed, o_data, o_meta, o_rng, o_scr, o_pool, total;
     if (!mimic__mul_ok(nt, sizeof(mimic__st_tensor), &sz_t) ||
+        !mimic__mul_ok(typed ? nt : 0, sizeof(mimic__st_typed), &sz_y) || sz_y > SIZE_MAX / 4 ||
         !mimic__mul_ok(nm, sizeof(mimic__st_meta), &sz_m) ||
         !mimic__mul_ok(nt, sizeof(range), &sz_r) ||
         !mimic__mul_ok(n_names, sizeof(char *), &sz_s) || sz_t > SIZE_MAX / 2 ||
         dbytes > SIZE_MAX / 4)
         return mimic__error(MIMIC_ERR_FORMAT, "%s: too many tensors", name);
-    o_data = round64(sz_t);
+    o_typed = round64(sz_t);
+    o_data = o_typed + round64(sz_y);
     o_meta = o_data + round64(dbytes);
     o_rng = o_meta + round64(sz_m);
     o_scr = o_rng + round64(sz_r);
@@ -631,8 +716,10 @@ static int parse(const uint8_t *buf, size_t len, const char *name, bool with_dat
     ps2.name = name;
     ps2.j = (mimic__json){buf + 8, buf + 8, buf + 8 + hlen, name, "safetensors header", ""};
     ps2.store = true;
+    ps2.typed = typed;
     ps2.tensors = (mimic__st_tensor *)(void *)block;
-    ps2.data_area = with_data ? (float *)(void *)(block + o_data) : NULL;
+    ps2.typed_tensors = typed ? (mimic__st_typed *)(void *)(block + o_typed) : NULL;
+    ps2.data_area = with_data ? block + o_data : NULL;
     ps2.meta = (mimic__st_meta *)(void *)(block + o_meta);
     ps2.ranges = (range *)(void *)(block + o_rng);
     ps2.pool = (char *)(block + o_pool);
@@ -661,8 +748,9 @@ static int parse(const uint8_t *buf, size_t len, const char *name, bool with_dat
         return rc;
     }
     if (with_data)
-        copy_tensor_data(ps2.tensors, ps2.ranges, nt, data);
+        copy_tensor_data(ps2.ranges, nt, data);
     out->tensors = ps2.tensors;
+    out->typed = ps2.typed_tensors;
     out->n_tensors = nt;
     out->meta = nm ? ps2.meta : NULL;
     out->n_meta = nm;
@@ -671,13 +759,19 @@ static int parse(const uint8_t *buf, size_t len, const char *name, bool with_dat
 
 int mimic__safetensors_parse(const uint8_t *buf, size_t len, const char *name, mimic__st_file *out)
 {
-    return parse(buf, len, name, true, out);
+    return parse(buf, len, name, true, false, out);
+}
+
+int mimic__safetensors_parse_typed(const uint8_t *buf, size_t len, const char *name,
+                                   mimic__st_file *out)
+{
+    return parse(buf, len, name, true, true, out);
 }
 
 int mimic__safetensors_parse_header(const uint8_t *buf, size_t len, const char *name,
                                     mimic__st_file *out)
 {
-    return parse(buf, len, name, false, out);
+    return parse(buf, len, name, false, true, out);
 }
 
 int mimic__safetensors_read(const char *path, mimic__st_file *out)
@@ -692,6 +786,14 @@ int mimic__safetensors_read(const char *path, mimic__st_file *out)
     rc = mimic__safetensors_parse(m.data, m.size, path, out);
     mimic__unmap(&m);
     return rc;
+}
+
+const mimic__st_typed *mimic__st_find_typed(const mimic__st_file *f, const char *name)
+{
+    for (size_t i = 0; f->typed && i < f->n_tensors; i++)
+        if (!strcmp(f->typed[i].name, name))
+            return &f->typed[i];
+    return NULL;
 }
 
 const mimic__st_tensor *mimic__st_find(const mimic__st_file *f, const char *name)

@@ -54,7 +54,7 @@ static void finish(const mimic__eval_sums *a, size_t rows, size_t C, bool logits
 
 void mimic__evaluate_sums(const mimic_student *s, const mimic_dataset *d, double temperature,
                           int center, uint64_t begin, uint64_t end, size_t chunk,
-                          const mimic__eval_ws *w, mimic__eval_sums *a)
+                          const mimic__eval_ws *w, mimic__pool *pool, mimic__eval_sums *a)
 {
     const mimic__layout *L = &s->L;
     const size_t C = d->n_classes;
@@ -70,9 +70,7 @@ void mimic__evaluate_sums(const mimic_student *s, const mimic_dataset *d, double
             mimic__logits_row(d, first + r, w->t + r * C);
         for (size_t r = 0; d->labels_dtype && r < n; r++)
             w->y[r] = mimic__label_at(d, first + r);
-        float *z, *h, *logits;
-        mimic__student_forward_ws(L, s->opts.activation, s->params, w->x, n, NULL, w->ws, &z, &h,
-                                  &logits);
+        const float *logits = mimic__student_infer(s, w->x, n, w->ws, w->gemm_ws, pool);
         accumulate(a, logits, d->logits_dtype ? w->t : NULL, d->labels_dtype ? w->y : NULL, n, C,
                    temperature, center);
     }
@@ -84,10 +82,11 @@ void mimic__evaluate_finish(const mimic__eval_sums *a, const mimic_dataset *d, m
 }
 
 void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double temperature,
-                        int center, size_t chunk, const mimic__eval_ws *w, mimic_metrics *out)
+                        int center, size_t chunk, const mimic__eval_ws *w, mimic__pool *pool,
+                        mimic_metrics *out)
 {
     mimic__eval_sums a = {0, 0, 0, 0, 0};
-    mimic__evaluate_sums(s, d, temperature, center, 0, d->rows, chunk, w, &a);
+    mimic__evaluate_sums(s, d, temperature, center, 0, d->rows, chunk, w, pool, &a);
     mimic__evaluate_finish(&a, d, out);
 }
 
@@ -98,7 +97,8 @@ int mimic__eval_ws_alloc(mimic__eval_ws *w, const mimic__layout *L, size_t chunk
     w->ws = mimic__falloc(mimic__student_ws_floats(L, chunk), 1);
     w->t = mimic__falloc(chunk, L->C);
     w->y = mimic__calloc(chunk, sizeof(int32_t));
-    if (w->x && w->ws && w->t && w->y)
+    w->gemm_ws = mimic__falloc(mimic__infer_ws_floats(L, chunk), 1);
+    if (w->x && w->ws && w->t && w->y && w->gemm_ws)
         return MIMIC_OK;
     mimic__eval_ws_free(w);
     return mimic__error(MIMIC_ERR_NOMEM, "evaluation: out of memory for a %zu-row workspace",
@@ -111,6 +111,7 @@ void mimic__eval_ws_free(mimic__eval_ws *w)
     mimic__free(w->ws);
     mimic__free(w->t);
     mimic__free(w->y);
+    mimic__free(w->gemm_ws);
     memset(w, 0, sizeof *w);
 }
 
@@ -187,7 +188,7 @@ int mimic_evaluate(const mimic_student *s, const mimic_dataset *d, double temper
         return rc;
     mimic_metrics m;
     mimic_metrics_init(&m, sizeof m);
-    mimic__evaluate_ws(s, d, temperature, 0, chunk, &w, &m);
+    mimic__evaluate_ws(s, d, temperature, 0, chunk, &w, s->pool, &m);
     mimic__eval_ws_free(&w);
     mimic__struct_copy_out(out, out->struct_size, &m, sizeof m);
     return MIMIC_OK;

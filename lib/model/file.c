@@ -49,8 +49,10 @@ int mimic__read_safetensors_as(const char *path, int32_t want, mimic__st_file *o
     if (rc != MIMIC_OK)
         return rc;
     rc = mimic__expect_kind(path, map.data, map.size, want, mimic_file_kind_name(want));
-    if (rc == MIMIC_OK)
-        rc = mimic__safetensors_parse(map.data, map.size, path, out);
+    if (rc == MIMIC_OK) /* students may hold compact (F16, I8) weights; checkpoints are F32 */
+        rc = want == MIMIC_FILE_STUDENT
+                 ? mimic__safetensors_parse_typed(map.data, map.size, path, out)
+                 : mimic__safetensors_parse(map.data, map.size, path, out);
     mimic__unmap(&map);
     return rc;
 }

@@ -4,8 +4,9 @@
  * and the public forward/predict.
  *
  * The matrix work is cblas_sgemm on row-major data with transposed operands where needed
- * (never a transpose copy), or the internal matvec for a few rows; bias + activation is one
- * pass. Elementwise kernels carry MIMIC__HOT (one clone per instruction set).
+ * (never a transpose copy), or the small-batch kernels of matvec.c for a few rows; bias +
+ * activation is one pass. Elementwise kernels carry MIMIC__HOT (one clone per instruction
+ * set).
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,9 +26,6 @@
  * BLAS's sgemv depends on its CPU detection (OpenBLAS 0.3.21 runs SSE3 kernels on CPUs it
  * does not know). */
 #define MATVEC_MAX_ROWS 4
-/* Independent accumulators per row in the kernel: one 16-float vector with AVX-512, two
- * with AVX2, four with SSE; a fixed summation order, so every clone gives the same bits. */
-#define MV_LANES 16
 /* Output layers with at most this many classes use the internal kernels below instead of
  * sgemm: OpenBLAS runs products with one dimension of 10 at 5-40 GFLOP/s (threading and
  * packing overhead), where a plain vectorized loop over the (L2-resident) C x H weights is
@@ -185,71 +183,12 @@ MIMIC__HOT static void column_sums(const float *restrict a, size_t rows, size_t 
     }
 }
 
-/* MV_LANES floats as one value: GCC/clang vector extensions, lowered to one zmm, two ymm or
- * four xmm registers by each clone, with the same lane-wise arithmetic. */
-typedef float mv_vec __attribute__((vector_size(MV_LANES * sizeof(float))));
-
-/* Loads MV_LANES floats from an unaligned address (a macro: a function returning a vector
- * type would have a different ABI in each clone). */
-#define MV_LOAD(dst, p) memcpy(&(dst), (p), sizeof(mv_vec))
-
-/* Sum of the lanes in a fixed order. */
-static inline float mv_sum(const mv_vec *a)
+/* y (n) = W (n x kk, rows ldw apart) . x (kk): the float32 small-batch kernel (matvec.c) for
+ * one row. */
+static void matvec(const float *W, size_t n, size_t kk, size_t ldw, const float *x, float *y)
 {
-    float s = 0.0f;
-    for (int l = 0; l < MV_LANES; l++)
-        s += (*a)[l];
-    return s;
-}
-
-/* y (n) = W (n x kk, rows ldw apart) . x (kk), four rows of W per pass so each load of x
- * serves four rows, MV_LANES independent accumulators per row. */
-MIMIC__HOT static void matvec(const float *restrict W, size_t n, size_t kk, size_t ldw,
-                              const float *restrict x, float *restrict y)
-{
-    const size_t kv = kk - kk % MV_LANES;
-    size_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        const float *w0 = W + j * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-        mv_vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        for (size_t i = 0; i < kv; i += MV_LANES) {
-            mv_vec xv, v0, v1, v2, v3;
-            MV_LOAD(xv, x + i);
-            MV_LOAD(v0, w0 + i);
-            MV_LOAD(v1, w1 + i);
-            MV_LOAD(v2, w2 + i);
-            MV_LOAD(v3, w3 + i);
-            a0 += v0 * xv;
-            a1 += v1 * xv;
-            a2 += v2 * xv;
-            a3 += v3 * xv;
-        }
-        float s0 = mv_sum(&a0), s1 = mv_sum(&a1), s2 = mv_sum(&a2), s3 = mv_sum(&a3);
-        for (size_t i = kv; i < kk; i++) {
-            s0 += w0[i] * x[i];
-            s1 += w1[i] * x[i];
-            s2 += w2[i] * x[i];
-            s3 += w3[i] * x[i];
-        }
-        y[j] = s0;
-        y[j + 1] = s1;
-        y[j + 2] = s2;
-        y[j + 3] = s3;
-    }
-    for (; j < n; j++) {
-        const float *w = W + j * ldw;
-        mv_vec a = {0};
-        for (size_t i = 0; i < kv; i += MV_LANES) {
-            mv_vec xv, v;
-            MV_LOAD(xv, x + i);
-            MV_LOAD(v, w + i);
-            a += v * xv;
-        }
-        float s = mv_sum(&a);
-        for (size_t i = kv; i < kk; i++)
-            s += w[i] * x[i];
-        y[j] = s;
-    }
+    const mimic__mv a = {W, NULL, ldw, kk, x, kk, 1, y, n};
+    mimic__mv_kernels_best()->f32(&a, 0, n);
 }
 
 /* small_tn and small_nn work on SMALL_TILE columns of H at a time, so the C x SMALL_TILE
@@ -327,34 +266,137 @@ MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *r
     }
 }
 
-/* The forward pass for a few rows, one row at a time through matvec, bias and activation
- * fused into the pass over each layer's (cache-resident) output. */
-static void forward_small(const mimic__layout *L, int32_t act, const float *P, const float *x,
-                          size_t rows, const mimic__dropout *dr, float *z, float *h,
-                          float *logits)
+/* One linear layer of the small-batch path over a range of its output units: the product,
+ * then bias and activation (and dropout), or bias alone (act 0), on the range's outputs while
+ * they are in cache. Split between threads by units: each thread streams its share of W once,
+ * and no sum changes. */
+typedef struct layer_job {
+    mimic__mv mv;
+    mimic__mv_fn fn;
+    size_t n;          /* output units (rows of W) */
+    const float *bias; /* n, or NULL */
+    int32_t act;       /* MIMIC_ACT_*, or 0 for none */
+    const mimic__dropout *dr;
+} layer_job;
+
+static void layer_part(void *ctx, size_t i, size_t n)
 {
-    for (size_t r = 0; r < rows; r++) {
-        const float *in = x + r * L->D;
-        if (L->k) {
-            matvec(P + L->off_bottleneck, L->k, L->D, L->D, in, z + r * L->k);
-            in = z + r * L->k;
+    const layer_job *job = ctx;
+    size_t j0, j1;
+    mimic__split(job->n, i, n, &j0, &j1);
+    if (j0 == j1)
+        return;
+    job->fn(&job->mv, j0, j1);
+    for (size_t r = 0; job->bias && r < job->mv.R; r++) {
+        float *y = job->mv.y + r * job->mv.ldy + j0;
+        if (!job->act) {
+            bias_add(y, 1, j1 - j0, job->bias + j0);
+            continue;
         }
-        float *hr = h + r * L->H, *lr = logits + r * L->C;
-        matvec(P + L->off_hidden_w, L->H, L->kin, L->kin, in, hr);
-        bias_act(hr, 1, L->H, P + L->off_hidden_b, act);
-        if (dr)
-            dropout_apply(hr, L->H, (uint32_t)(r * L->H), *dr);
-        matvec(P + L->off_output_w, L->C, L->H, L->H, hr, lr);
-        bias_add(lr, 1, L->C, P + L->off_output_b);
+        bias_act(y, 1, j1 - j0, job->bias + j0, job->act);
+        if (job->dr)
+            dropout_apply(y, j1 - j0, (uint32_t)(r * job->mv.ldy + j0), *job->dr);
     }
 }
 
-static void forward_core(const mimic__layout *L, int32_t act, const float *P, const float *x,
-                         size_t rows, const mimic__dropout *dr, float *z, float *h,
-                         float *logits)
+/* A layer with threads is cut into chunks of about this many bytes of weights, which the
+ * threads claim one by one (a layer smaller than two chunks runs on the calling thread). */
+#define CHUNK_BYTES (64u << 10)
+
+static void run_layer(layer_job *job, size_t weight_bytes, mimic__pool *pool)
+{
+    size_t chunks = pool ? weight_bytes / CHUNK_BYTES : 1;
+    chunks = chunks > job->n                   ? job->n
+             : chunks > MIMIC__POOL_MAX_CHUNKS ? MIMIC__POOL_MAX_CHUNKS
+                                               : chunks;
+    mimic__pool_for(pool, chunks ? chunks : 1, layer_part, job);
+}
+
+/* One layer of the small-batch path: weight matrix m (the compact copy when there is one,
+ * else the float32 parameters at `offset`, rows of `cols`), n output units, R input rows x
+ * (ldx apart) into y (ldy apart), then bias and activation. */
+static void small_layer(const float *P, const mimic__compact *q, size_t m, size_t offset, size_t n,
+                        size_t cols, const float *x, size_t ldx, size_t R, float *y, size_t ldy,
+                        const float *bias, int32_t act, const mimic__dropout *dr, mimic__pool *pool)
+{
+    const mimic__mv_kernels *k = mimic__mv_kernels_best();
+    const int32_t dt = q ? q->dtype : MIMIC_DTYPE_F32;
+    layer_job job = {{P + offset, NULL, cols, cols, x, ldx, R, y, ldy},
+                     dt == MIMIC_DTYPE_F16  ? k->f16
+                     : dt == MIMIC_DTYPE_I8 ? k->i8
+                                            : k->f32,
+                     n,
+                     bias,
+                     act,
+                     dr};
+    if (q) {
+        job.mv.w = q->w[m];
+        job.mv.scale = q->scale[m];
+    }
+    run_layer(&job, n * cols * mimic__weight_size(dt), pool);
+}
+
+/* The forward pass for a few rows: each layer one call of the small-batch kernel over all
+ * the rows (its weights streamed once: float32, or the compact ones `q`), bias and activation
+ * on its cache-resident output. */
+static void forward_small(const mimic__layout *L, int32_t act, const float *P,
+                          const mimic__compact *q, const float *x, size_t rows,
+                          const mimic__dropout *dr, float *z, float *h, float *logits,
+                          mimic__pool *pool)
+{
+    const float *in = x;
+    size_t ld = L->D;
+    if (L->k) {
+        small_layer(P, q, MIMIC__M_BOTTLENECK, L->off_bottleneck, L->k, L->D, x, L->D, rows, z,
+                    L->k, NULL, 0, NULL, pool);
+        in = z;
+        ld = L->k;
+    }
+    small_layer(P, q, MIMIC__M_HIDDEN, L->off_hidden_w, L->H, L->kin, in, ld, rows, h, L->H,
+                P + L->off_hidden_b, act, dr, pool);
+    small_layer(P, q, MIMIC__M_OUTPUT, L->off_output_w, L->C, L->H, h, L->H, rows, logits, L->C,
+                P + L->off_output_b, 0, NULL, pool);
+}
+
+/* The output layer of a larger batch when C <= SMALL_C, over a range of the rows: bias and
+ * activation of a row of h, then its logits from the (cache-resident) row. */
+typedef struct output_job {
+    const mimic__layout *L;
+    int32_t act;
+    const float *P;
+    const mimic__dropout *dr;
+    float *h, *logits;
+    size_t rows;
+} output_job;
+
+static void output_part(void *ctx, size_t i, size_t n)
+{
+    const output_job *job = ctx;
+    const mimic__layout *L = job->L;
+    size_t r0, r1;
+    mimic__split(job->rows, i, n, &r0, &r1);
+    for (size_t r = r0; r < r1; r++) {
+        float *hr = job->h + r * L->H, *lr = job->logits + r * L->C;
+        bias_act(hr, 1, L->H, job->P + L->off_hidden_b, job->act);
+        if (job->dr)
+            dropout_apply(hr, L->H, (uint32_t)(r * L->H), *job->dr);
+        matvec(job->P + L->off_output_w, L->C, L->H, L->H, hr, lr);
+        bias_add(lr, 1, L->C, job->P + L->off_output_b);
+    }
+}
+
+/* Rows of the output layer a thread claims at a time. */
+#define OUTPUT_CHUNK_ROWS 8
+
+/* The forward pass: up to MATVEC_MAX_ROWS rows through the small-batch kernels (on the
+ * compact weights `q` when not NULL), more through BLAS on the float32 parameters P. */
+static void forward_core(const mimic__layout *L, int32_t act, const float *P,
+                         const mimic__compact *q, const float *x, size_t rows,
+                         const mimic__dropout *dr, float *z, float *h, float *logits,
+                         mimic__pool *pool)
 {
     if (rows <= MATVEC_MAX_ROWS) {
-        forward_small(L, act, P, x, rows, dr, z, h, logits);
+        forward_small(L, act, P, q, x, rows, dr, z, h, logits, pool);
         return;
     }
     const float *in = x;
@@ -364,19 +406,17 @@ static void forward_core(const mimic__layout *L, int32_t act, const float *P, co
     }
     gemm_nt(rows, L->H, L->kin, in, L->kin, P + L->off_hidden_w, L->kin, h, L->H);
     if (L->C <= SMALL_C) {
-        /* row by row, so matvec reads the activations from L1 right after bias_act */
-        for (size_t r = 0; r < rows; r++) {
-            bias_act(h + r * L->H, 1, L->H, P + L->off_hidden_b, act);
-            if (dr)
-                dropout_apply(h + r * L->H, L->H, (uint32_t)(r * L->H), *dr);
-            matvec(P + L->off_output_w, L->C, L->H, L->H, h + r * L->H, logits + r * L->C);
-        }
-    } else {
-        bias_act(h, rows, L->H, P + L->off_hidden_b, act);
-        if (dr)
-            dropout_apply(h, rows * L->H, 0, *dr);
-        gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
+        /* row by row, so matvec reads the activations from cache right after bias_act; rows
+         * split between threads */
+        output_job job = {L, act, P, dr, h, logits, rows};
+        size_t chunks = pool ? (rows + OUTPUT_CHUNK_ROWS - 1) / OUTPUT_CHUNK_ROWS : 1;
+        mimic__pool_for(pool, chunks, output_part, &job);
+        return;
     }
+    bias_act(h, rows, L->H, P + L->off_hidden_b, act);
+    if (dr)
+        dropout_apply(h, rows * L->H, 0, *dr);
+    gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
     bias_add(logits, rows, L->C, P + L->off_output_b);
 }
 
@@ -388,11 +428,153 @@ void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const
     float *h = ws + rows * L->k;
     float *logits = h + rows * L->H;
     if (rows > 0)
-        forward_core(L, activation, params, x, rows, dropout, z, h, logits);
+        forward_core(L, activation, params, NULL, x, rows, dropout, z, h, logits, NULL);
     if (z_out)
         *z_out = z;
     *h_out = h;
     *logits_out = logits;
+}
+
+/* ---- inference on more rows: the GEMM of gemm.c on transposed activations ------------- */
+
+/* h = f(h) in place, for an activation whose bias is already added (ReLU is done inside the
+ * GEMM): the formulas of bias_act. */
+MIMIC__HOT static void act_rows(float *restrict h, size_t n, int32_t act)
+{
+    if (act == MIMIC_ACT_SIGMOID)
+        for (size_t i = 0; i < n; i++)
+            h[i] = 1.0f / (1.0f + expf(-h[i]));
+    else if (act == MIMIC_ACT_TANH)
+        for (size_t i = 0; i < n; i++)
+            h[i] = tanhf(h[i]);
+}
+
+/* Rows of W a thread claims at a time are a multiple of this: whole tiles of the kernels (8
+ * rows with AVX-512, 6 with AVX2). */
+#define GEMM_ROWS 24
+#define PANEL MIMIC__GEMM_PANEL
+
+/* One layer through the GEMM, split between threads by W's rows, or, for a layer of few rows
+ * (the output layer), by panels; then the activation on the rows a chunk made. */
+typedef struct gemm_job {
+    mimic__gemm g;
+    mimic__gemm_fn fn;
+    size_t n;    /* rows of W */
+    int32_t act; /* an activation left to act_rows, or 0 */
+    bool by_panels;
+} gemm_job;
+
+static void gemm_part(void *ctx, size_t i, size_t n)
+{
+    const gemm_job *job = ctx;
+    const size_t panels = (job->g.m + PANEL - 1) / PANEL;
+    const size_t len = job->by_panels ? panels : job->n, unit = job->by_panels ? 1 : GEMM_ROWS;
+    size_t per = (len + n - 1) / n;
+    per = (per + unit - 1) / unit * unit;
+    const size_t b = i * per < len ? i * per : len, e = b + per < len ? b + per : len;
+    if (b == e)
+        return;
+    mimic__gemm g = job->g;
+    size_t j0 = b, j1 = e, p0 = 0, p1 = panels;
+    if (job->by_panels) {
+        g.xt += b * g.kk * PANEL;
+        g.yt += b * g.ny * PANEL;
+        g.m = (e * PANEL < g.m ? e * PANEL : g.m) - b * PANEL;
+        j0 = 0, j1 = job->n, p0 = b, p1 = e;
+    }
+    job->fn(&g, j0, j1);
+    for (size_t p = p0; job->act && p < p1; p++) {
+        const size_t cols = job->g.m - p * PANEL < PANEL ? job->g.m - p * PANEL : PANEL;
+        for (size_t j = j0; j < j1; j++)
+            act_rows(job->g.yt + (p * job->g.ny + j) * PANEL, cols, job->act);
+    }
+}
+
+/* Y^T (n x m) = act(W (n x kk) . X^T (kk x m) + bias), in panels. */
+static void gemm_layer(const float *w, size_t n, size_t kk, const float *xt, size_t m, float *yt,
+                       const float *bias, int32_t act, mimic__pool *pool)
+{
+    const bool relu = act == MIMIC_ACT_RELU;
+    gemm_job job = {
+        {w, kk, kk, xt, m, yt, n, bias, relu}, mimic__gemm_best(), n, relu ? 0 : act, false};
+    size_t chunks = 1;
+    if (pool) {
+        job.by_panels = n < 4 * GEMM_ROWS;
+        chunks = job.by_panels ? (m + PANEL - 1) / PANEL : (n + GEMM_ROWS - 1) / GEMM_ROWS;
+        chunks = chunks > 64 ? 64 : chunks;
+    }
+    mimic__pool_for(pool, chunks ? chunks : 1, gemm_part, &job);
+}
+
+/* xt (D x m, in panels) = the rows of x (m x D), normalized when mean is set: the values of
+ * mimic__normalize_rows, transposed; the last panel's columns past m are 0. */
+MIMIC__HOT static void transpose_in(const float *restrict x, size_t m, size_t D, const float *mean,
+                                    const float *scale, float *restrict xt)
+{
+    for (size_t p = 0; p * PANEL < m; p++) {
+        float *dst = xt + p * D * PANEL;
+        const size_t cols = m - p * PANEL < PANEL ? m - p * PANEL : PANEL;
+        if (cols < PANEL)
+            memset(dst, 0, D * PANEL * sizeof(float));
+        for (size_t c = 0; c < cols; c++) {
+            const float *row = x + (p * PANEL + c) * D;
+            for (size_t d = 0; d < D; d++)
+                dst[d * PANEL + c] = mean ? (row[d] - mean[d]) * scale[d] : row[d];
+        }
+    }
+}
+
+/* Columns of the panels for m rows. */
+static size_t gemm_cols(size_t m)
+{
+    return (m + PANEL - 1) / PANEL * PANEL;
+}
+
+size_t mimic__infer_ws_floats(const mimic__layout *L, size_t rows)
+{
+    size_t a, b, n;
+    if (!mimic__mul_ok(gemm_cols(rows), L->D + L->k + L->H + L->C, &a) ||
+        !mimic__mul_ok(rows, L->C, &b) || !mimic__add_ok(a, b, &n))
+        return SIZE_MAX;
+    return n;
+}
+
+/* Logits (m x C) of the raw or normalized rows x (m x D; normalized here when mean is set)
+ * through the GEMM: X^T, Z^T, H^T, logits^T in panels in ws (mimic__infer_ws_floats(m)). */
+static void forward_gemm(const mimic_student *s, const float *x, size_t m, const float *mean,
+                         const float *scale, float *ws, float *logits, mimic__pool *pool)
+{
+    const mimic__layout *L = &s->L;
+    const float *P = s->params;
+    const size_t cols = gemm_cols(m);
+    float *xt = ws, *zt = xt + L->D * cols, *ht = zt + L->k * cols, *lt = ht + L->H * cols;
+    transpose_in(x, m, L->D, mean, scale, xt);
+    const float *in = xt;
+    if (L->k) {
+        gemm_layer(P + L->off_bottleneck, L->k, L->D, xt, m, zt, NULL, 0, pool);
+        in = zt;
+    }
+    gemm_layer(P + L->off_hidden_w, L->H, L->kin, in, m, ht, P + L->off_hidden_b,
+               s->opts.activation, pool);
+    gemm_layer(P + L->off_output_w, L->C, L->H, ht, m, lt, P + L->off_output_b, 0, pool);
+    for (size_t r = 0; r < m; r++)
+        for (size_t c = 0; c < L->C; c++)
+            logits[r * L->C + c] = lt[((r / PANEL) * L->C + c) * PANEL + r % PANEL];
+}
+
+float *mimic__student_infer(const mimic_student *s, const float *x, size_t rows, float *ws,
+                            float *gemm_ws, mimic__pool *pool)
+{
+    const mimic__layout *L = &s->L;
+    if (gemm_ws && rows > MATVEC_MAX_ROWS) {
+        float *logits = gemm_ws + mimic__infer_ws_floats(L, rows) - rows * L->C;
+        forward_gemm(s, x, rows, NULL, NULL, gemm_ws, logits, pool);
+        return logits;
+    }
+    float *h = ws + rows * L->k, *logits = h + rows * L->H;
+    forward_core(L, s->opts.activation, s->params, s->compact, x, rows, NULL, L->k ? ws : NULL, h,
+                 logits, pool);
+    return logits;
 }
 
 void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, const float *params,
@@ -499,15 +681,19 @@ static int forward_rows(const mimic_student *s, const float *inputs, size_t rows
 {
     const mimic__layout *L = &s->L;
     const size_t chunk = rows < FORWARD_CHUNK ? rows : FORWARD_CHUNK;
-    const bool norm = s->in_mean != NULL;
-    /* Per row: normalized x (if normalizing), z (if k), h, logits (if predicting). */
+    const bool norm = s->in_mean != NULL, small = rows <= MATVEC_MAX_ROWS;
+    /* Up to 4 rows, per row: normalized x (if normalizing), z (if k), h, logits (if
+     * predicting). More rows: the GEMM's workspace, whose last chunk x C floats hold
+     * predict's logits. */
     size_t per_row = (norm ? L->D : 0) + L->k + L->H + (classes_out ? L->C : 0);
     size_t total;
-    if (!mimic__mul_ok(per_row, chunk, &total) || total > SIZE_MAX / sizeof(float))
+    if (!mimic__mul_ok(per_row, chunk, &total) ||
+        (!small && (total = mimic__infer_ws_floats(L, chunk)) == SIZE_MAX) ||
+        total > SIZE_MAX / sizeof(float))
         return mimic__error(MIMIC_ERR_NOMEM, "%s: workspace size overflows", fn);
     _Alignas(64) float stack_ws[STACK_FLOATS_SMALL];
     float *ws = stack_ws;
-    if (total > STACK_FLOATS && (rows > MATVEC_MAX_ROWS || total > STACK_FLOATS_SMALL)) {
+    if (total > STACK_FLOATS && (!small || total > STACK_FLOATS_SMALL)) {
         ws = mimic__aligned_alloc(total * sizeof(float));
         if (!ws)
             return mimic__error(MIMIC_ERR_NOMEM, "%s: out of memory for a %zu-float workspace",
@@ -516,16 +702,21 @@ static int forward_rows(const mimic_student *s, const float *inputs, size_t rows
     float *xn = ws;
     float *z = xn + (norm ? chunk * L->D : 0);
     float *h = z + chunk * L->k;
-    float *lg = h + chunk * L->H;
+    float *lg = small ? h + chunk * L->H : ws + total - chunk * L->C; /* predict's logits */
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         const size_t m = rows - r0 < chunk ? rows - r0 : chunk;
         const float *x = inputs + r0 * L->D;
-        if (norm) {
-            mimic__normalize_rows(s->in_mean, s->in_scale, L->D, x, MIMIC_DTYPE_F32, m, xn);
-            x = xn;
-        }
         float *out = classes_out ? lg : logits_out + r0 * L->C;
-        forward_core(L, s->opts.activation, s->params, x, m, NULL, L->k ? z : NULL, h, out);
+        if (!small) {
+            forward_gemm(s, x, m, s->in_mean, s->in_scale, ws, out, s->pool);
+        } else {
+            if (norm) {
+                mimic__normalize_rows(s->in_mean, s->in_scale, L->D, x, MIMIC_DTYPE_F32, m, xn);
+                x = xn;
+            }
+            forward_core(L, s->opts.activation, s->params, s->compact, x, m, NULL, L->k ? z : NULL,
+                         h, out, s->pool);
+        }
         if (classes_out)
             for (size_t r = 0; r < m; r++)
                 classes_out[r0 + r] = (int32_t)mimic__argmax(out + r * L->C, L->C);

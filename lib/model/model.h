@@ -36,7 +36,7 @@ int mimic__expect_kind(const char *path, const uint8_t *buf, size_t len, int32_t
                        const char *want_text);
 
 /* Read a .safetensors file that must be of kind `want` (MIMIC_FILE_STUDENT also accepts a
- * plain .safetensors file with a student's tensors). */
+ * plain .safetensors file with a student's tensors, and F16 and I8 tensors: typed parse). */
 int mimic__read_safetensors_as(const char *path, int32_t want, mimic__st_file *out);
 
 /* ---- datasets (dataset.c, manifest.c) --------------------------------------------------- */
@@ -154,6 +154,17 @@ typedef struct mimic__layout {
     size_t n_params;
 } mimic__layout;
 
+/* Compact weights (compact.c): the three weight matrices, in file order, as float16 or int8
+ * with a scale per row. */
+enum { MIMIC__M_BOTTLENECK, MIMIC__M_HIDDEN, MIMIC__M_OUTPUT, MIMIC__N_MATRICES };
+
+typedef struct mimic__compact {
+    int32_t dtype;                   /* MIMIC_DTYPE_F16 or MIMIC_DTYPE_I8 */
+    void *w[MIMIC__N_MATRICES];      /* rows x cols of dtype (NULL: no bottleneck) */
+    float *scale[MIMIC__N_MATRICES]; /* int8: one factor per row; else NULL */
+    size_t rows[MIMIC__N_MATRICES], cols[MIMIC__N_MATRICES];
+} mimic__compact;
+
 struct mimic_student {
     uint32_t magic;
     mimic_student_options opts;
@@ -161,6 +172,9 @@ struct mimic_student {
     float *params;    /* n_params floats, 64-byte aligned */
     float *in_mean;   /* D floats or NULL (no input normalization) */
     float *in_scale;  /* D floats or NULL */
+    mimic__pool *pool; /* mimic_student_set_threads: forward/predict's workers, or NULL */
+    mimic__compact *compact; /* mimic_student_quantize: compact weights (params then hold their
+                                dequantized values), or NULL */
 };
 
 int mimic__student_check(const mimic_student *s, const char *arg);
@@ -211,10 +225,93 @@ float *mimic__tensor_data(const mimic_student *s, mimic__tensor_id id);
 /* "input.mean, input.scale, ..." for messages, into buf. */
 const char *mimic__tensor_names(char *buf, size_t cap);
 
+/* ---- compact weights (compact.c) ------------------------------------------------------ */
+
+/* "float32", "float16", "int8" (the files' weight_dtype and the tools' spelling), or NULL; and
+ * back (0 for an unknown name). */
+const char *mimic__weight_dtype_name(int32_t dtype);
+int32_t mimic__weight_dtype_lookup(const char *name);
+/* Bytes of one weight of a MIMIC_DTYPE_F32, _F16 or _I8 student. */
+size_t mimic__weight_size(int32_t dtype);
+/* Matrix m's tensor, and the file name of its int8 scales ("hidden.weight_scale"). */
+mimic__tensor_id mimic__matrix_tensor(size_t m);
+const char *mimic__matrix_scale_name(size_t m);
+/* The name of matrix m as float32 again in an exported ONNX graph. */
+const char *mimic__matrix_dequantized_name(size_t m);
+/* Uninitialized compact weights of `dtype` for layout L; a deep copy (NULL stays NULL). */
+int mimic__compact_alloc(mimic__compact **out, const mimic__layout *L, int32_t dtype);
+int mimic__compact_clone(const mimic__compact *q, const mimic__layout *L, mimic__compact **out);
+void mimic__compact_free(mimic__compact *q);
+/* Matrix m as float32 (rows x cols into dst): the values the compact weights stand for. */
+void mimic__compact_dequantize(const mimic__compact *q, size_t m, float *dst);
+/* MIMIC_OK for a float32 student, else MIMIC_ERR_UNSUPPORTED naming `fn`: training and
+ * setting weights need float32 weights. */
+int mimic__student_check_float(const mimic_student *s, const char *fn);
+
 /* Hidden activation names ("relu", "sigmoid", "tanh"): NULL for an unknown value. */
 const char *mimic__activation_name(int32_t act);
 /* The activation called `name`, or 0. */
 int32_t mimic__activation_lookup(const char *name);
+
+/* ---- small-batch kernels (matvec.c) ---------------------------------------------------- */
+
+#define MIMIC__MV_MAX_ROWS 4
+
+/* One product Y = X . W^T for a few rows (R <= MIMIC__MV_MAX_ROWS), over rows [j0, j1) of W:
+ * y[r * ldy + j] = sum_i W[j][i] * x[r * ldx + i], i < kk, summed as matvec.c describes
+ * (the same bits from every kernel, whatever split of [0, n) calls it). */
+typedef struct mimic__mv {
+    const void *w;      /* W: rows of float, uint16_t (binary16 bits) or int8_t */
+    const float *scale; /* int8: one factor per row of W; else unused */
+    size_t ldw;         /* elements from one row of W to the next */
+    size_t kk;          /* elements of a row in the product */
+    const float *x;     /* R input rows, ldx floats apart */
+    size_t ldx;
+    size_t R;
+    float *y; /* R output rows, ldy floats apart */
+    size_t ldy;
+} mimic__mv;
+
+typedef void (*mimic__mv_fn)(const mimic__mv *a, size_t j0, size_t j1);
+
+/* The kernels of one instruction set, by weight type. */
+typedef struct mimic__mv_kernels {
+    const char *name; /* "portable", "avx2", "avx512" */
+    mimic__mv_fn f32, f16, i8;
+} mimic__mv_kernels;
+
+/* The kernels written for instruction set `isa` (MIMIC__ISA_*), or NULL when this build has
+ * none; whether the CPU can run them is the caller's question (mimic__cpu_isa). */
+const mimic__mv_kernels *mimic__mv_kernels_of(int isa);
+/* The best kernels this CPU runs. */
+const mimic__mv_kernels *mimic__mv_kernels_best(void);
+
+/* ---- the inference GEMM (gemm.c) ---------------------------------------------------------- */
+
+/* Y^T = W . X^T over rows [j0, j1) of W, then + bias and ReLU (see gemm.c for the exact sums,
+ * the same bits from every kernel and split). X^T and Y^T are in panels of
+ * MIMIC__GEMM_PANEL columns: column c of row i of X^T at
+ * xt[(c / PANEL) * kk * PANEL + i * PANEL + c % PANEL], of Y^T at
+ * yt[(c / PANEL) * ny * PANEL + j * PANEL + c % PANEL]. */
+#define MIMIC__GEMM_PANEL 32
+
+typedef struct mimic__gemm {
+    const float *w; /* W: rows of kk floats, ldw apart */
+    size_t ldw, kk;
+    const float *xt; /* X^T: kk rows of m columns, in panels */
+    size_t m;
+    float *yt; /* Y^T: ny rows of m columns, in panels */
+    size_t ny;
+    const float *bias; /* one per row of W, or NULL */
+    bool relu;         /* max(v, 0) after the bias */
+} mimic__gemm;
+
+typedef void (*mimic__gemm_fn)(const mimic__gemm *g, size_t j0, size_t j1);
+
+/* The kernel of instruction set `isa`, or NULL when this build has none; the best one this
+ * CPU runs. */
+mimic__gemm_fn mimic__gemm_of(int isa);
+mimic__gemm_fn mimic__gemm_best(void);
 
 /* ---- kernels (kernels.c) ---------------------------------------------------------------- */
 
@@ -265,6 +362,19 @@ static inline uint32_t mimic__dropout_bits(uint32_t i, uint32_t k0, uint32_t k1)
 void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const float *params,
                                const float *x, size_t rows, const mimic__dropout *dropout,
                                float *ws, float **z_out, float **h_out, float **logits_out);
+
+/* Floats of workspace the inference GEMM needs for `rows` rows: X^T, Z^T, H^T, logits^T and
+ * the logits (rows x (D + k + H + 2C)); SIZE_MAX on overflow. */
+size_t mimic__infer_ws_floats(const mimic__layout *L, size_t rows);
+
+/* The logits of `s` for `rows` normalized input rows, split over `pool` (NULL: the calling
+ * thread; same bits). With `gemm_ws` (mimic__infer_ws_floats(rows) floats), as
+ * mimic_student_forward computes them: more than 4 rows through the inference GEMM. Without,
+ * as the trainer computes them: through BLAS, in `ws` (mimic__student_ws_floats(rows)
+ * floats). Up to 4 rows, both use the small-batch kernels (and the compact weights). The
+ * return value points at the logits (rows x C) in a workspace. No allocation. */
+float *mimic__student_infer(const mimic_student *s, const float *x, size_t rows, float *ws,
+                            float *gemm_ws, mimic__pool *pool);
 
 /* Backward pass for the activations of the matching forward call (same `dropout`): given
  * dlogits (rows x C, dL/dlogits), write dL/dparams into `grads` (flat layout, overwritten).
@@ -357,16 +467,19 @@ double mimic__ce_row(const float *s, size_t y, size_t C);
 typedef struct mimic__eval_ws {
     float *x, *ws, *t;
     int32_t *y;
+    float *gemm_ws; /* mimic__infer_ws_floats(chunk): mimic_evaluate, the forward pass of
+                       mimic_student_forward; NULL: the trainer's validation, through BLAS */
 } mimic__eval_ws;
 
 int mimic__eval_ws_alloc(mimic__eval_ws *w, const mimic__layout *L, size_t chunk);
 void mimic__eval_ws_free(mimic__eval_ws *w);
 
-/* Metrics of `s` on `d` in chunks of `chunk` rows through the workspaces w. center = 1
- * compares the logits with row-centered teacher logits (target_norm CENTER). Allocates
- * nothing. */
+/* Metrics of `s` on `d` in chunks of `chunk` rows through the workspaces w, the forward
+ * passes split over `pool` (NULL: the calling thread; same bits). center = 1 compares the
+ * logits with row-centered teacher logits (target_norm CENTER). Allocates nothing. */
 void mimic__evaluate_ws(const mimic_student *s, const mimic_dataset *d, double temperature,
-                        int center, size_t chunk, const mimic__eval_ws *w, mimic_metrics *out);
+                        int center, size_t chunk, const mimic__eval_ws *w, mimic__pool *pool,
+                        mimic_metrics *out);
 
 /* The sums the metrics are made of, over some rows: what ranks that each evaluate a part of
  * a dataset add up (5 doubles; the counts are exact up to 2^53 rows). */
@@ -379,7 +492,7 @@ typedef struct mimic__eval_sums {
  * (mimic__evaluate_ws is this over every row, then mimic__evaluate_finish). */
 void mimic__evaluate_sums(const mimic_student *s, const mimic_dataset *d, double temperature,
                           int center, uint64_t first, uint64_t end, size_t chunk,
-                          const mimic__eval_ws *w, mimic__eval_sums *a);
+                          const mimic__eval_ws *w, mimic__pool *pool, mimic__eval_sums *a);
 /* The metrics of `d`'s rows from their sums. */
 void mimic__evaluate_finish(const mimic__eval_sums *a, const mimic_dataset *d, mimic_metrics *out);
 

@@ -236,6 +236,8 @@ void mimic_student_free(mimic_student *s)
     if (!s || s->magic != MIMIC__MAGIC_STUDENT)
         return;
     s->magic = MIMIC__MAGIC_DEAD;
+    mimic__pool_free(s->pool);
+    mimic__compact_free(s->compact);
     mimic__free(s->params);
     mimic__free(s->in_mean);
     mimic__free(s->in_scale);
@@ -269,8 +271,42 @@ int mimic__student_clone(const mimic_student *s, mimic_student **out)
             return mimic__error(MIMIC_ERR_NOMEM, "student: out of memory copying a student");
         }
     }
+    if ((rc = mimic__compact_clone(s->compact, &s->L, &c->compact)) != MIMIC_OK) {
+        mimic_student_free(c);
+        return rc;
+    }
     *out = c;
     return MIMIC_OK;
+}
+
+/* Idle workers of a student spin this long before they sleep: back-to-back requests are
+ * handed over without a wake-up (tens of microseconds in a VM); a quiet student costs no CPU
+ * after that. */
+#define STUDENT_SPIN_S 2e-4
+
+int mimic_student_set_threads(mimic_student *s, size_t threads)
+{
+    static const char fn[] = "mimic_student_set_threads";
+    int rc = mimic__student_check(s, fn);
+    if (rc != MIMIC_OK)
+        return rc;
+    if (threads == mimic__pool_threads(s->pool) || (threads <= 1 && !s->pool))
+        return MIMIC_OK; /* already so: no thread stopped or started */
+    mimic__pool *p = NULL;
+    if ((rc = mimic__pool_create(&p, threads, STUDENT_SPIN_S)) != MIMIC_OK) {
+        char why[200];
+        return mimic__error(rc, "%s: %s", fn, mimic__error_copy(why, sizeof why));
+    }
+    mimic__pool_free(s->pool);
+    s->pool = p;
+    return MIMIC_OK;
+}
+
+size_t mimic_student_threads(const mimic_student *s)
+{
+    if (!s || s->magic != MIMIC__MAGIC_STUDENT)
+        return 0;
+    return mimic__pool_threads(s->pool);
 }
 
 size_t mimic_student_num_params(const mimic_student *s)
@@ -441,6 +477,10 @@ int mimic_student_set_tensor(mimic_student *s, const char *name, const float *da
     if (rows != r || cols != c)
         return mimic__error(MIMIC_ERR_SHAPE, "%s: \"%s\" is %zu x %zu, got %zu x %zu", fn, name,
                             r, c, rows, cols);
+    for (size_t m = 0; m < MIMIC__N_MATRICES; m++) /* a weight matrix of compact weights */
+        if (mimic__matrix_tensor(m) == mimic__tensor_lookup(name) &&
+            (rc = mimic__student_check_float(s, fn)) != MIMIC_OK)
+            return rc;
     rc = check_finite_floats(data, r * c, fn, name);
     if (rc != MIMIC_OK)
         return rc;

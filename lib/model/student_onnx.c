@@ -11,6 +11,12 @@
  * are the student's tensors byte for byte under the same names. The MatMul layout (weights
  * stored transposed, in x out, followed by Add) is kept as an internal variant for the
  * latency benchmark (bench/onnx_latency), which measures both in ONNX Runtime.
+ *
+ * Compact weights (mimic_student_quantize) stay compact in the file: a float16 matrix is a
+ * FLOAT16 initializer followed by Cast(to = FLOAT), an int8 one an INT8 initializer and its
+ * scales "<matrix>.weight_scale" followed by DequantizeLinear(axis = 0, no zero point), each
+ * into "<matrix>.weight_dequantized", which the Gemm reads. (ONNX Runtime folds these into
+ * float32 weights when it loads the model.)
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,8 +34,9 @@ static const char *activation_op(int32_t a)
     }
 }
 
+/* A node; `attr` (or NULL) is its one integer attribute, of value `value`. */
 static void add_node(mimic__onnx_model *m, const char *op, const char *name, const char *a,
-                     const char *b, const char *c, const char *out, int trans_b)
+                     const char *b, const char *c, const char *out, const char *attr, int64_t value)
 {
     mimic__onnx_node *n = &m->nodes[m->n_nodes++];
     n->op = op;
@@ -39,7 +46,43 @@ static void add_node(mimic__onnx_model *m, const char *op, const char *name, con
     n->in[2] = c;
     n->n_in = c ? 3 : b ? 2 : 1;
     n->out = out;
-    n->trans_b = trans_b;
+    n->attr = attr;
+    n->attr_value = value;
+}
+
+/* ONNX's TensorProto.DataType FLOAT, for Cast's "to". */
+#define ONNX_FLOAT 1
+
+static void add_raw_tensor(mimic__onnx_model *m, const char *name, int32_t dtype, const void *data,
+                           size_t rows, size_t cols)
+{
+    mimic__onnx_tensor *t = &m->tensors[m->n_tensors++];
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    t->dtype = dtype;
+    t->data = data;
+    t->count = cols ? rows * cols : rows;
+    t->ndim = cols ? 2 : 1;
+    t->dims[0] = (int64_t)rows;
+    t->dims[1] = (int64_t)cols;
+}
+
+/* Compact matrix mi of s as its initializer(s) and the node that makes it float32 again:
+ * returns the name the Gemm reads. */
+static const char *add_compact_matrix(mimic__onnx_model *m, const mimic_student *s, size_t mi,
+                                      const char *name)
+{
+    const mimic__compact *q = s->compact;
+    const char *deq = mimic__matrix_dequantized_name(mi);
+    add_raw_tensor(m, name, q->dtype, q->w[mi], q->rows[mi], q->cols[mi]);
+    if (q->dtype == MIMIC_DTYPE_F16) {
+        add_node(m, "Cast", deq, name, NULL, NULL, deq, "to", ONNX_FLOAT);
+        return deq;
+    }
+    const char *scale = mimic__matrix_scale_name(mi);
+    add_raw_tensor(m, scale, MIMIC_DTYPE_F32, q->scale[mi], q->rows[mi], 0);
+    add_node(m, "DequantizeLinear", deq, name, scale, NULL, deq, "axis", 0);
+    return deq;
 }
 
 /* Student tensor `id` as an initializer named `name` (the tensor's own name, or, with
@@ -50,10 +93,11 @@ static void add_tensor(mimic__onnx_model *m, const mimic_student *s, mimic__tens
     mimic__tensor_desc d;
     mimic__tensor_describe(&s->L, s->in_mean != NULL, id, &d);
     mimic__onnx_tensor *t = &m->tensors[m->n_tensors++];
+    memset(t, 0, sizeof *t);
     t->name = name ? name : d.name;
+    t->dtype = MIMIC_DTYPE_F32;
     t->data = mimic__tensor_data(s, id);
     t->count = d.rows ? d.rows * d.cols : d.cols;
-    t->transpose_cols = 0;
     if (!d.rows) {
         t->ndim = 1;
         t->dims[0] = (int64_t)d.cols;
@@ -69,28 +113,34 @@ static void add_tensor(mimic__onnx_model *m, const mimic_student *s, mimic__tens
     }
 }
 
-/* One linear layer y = x W^T (+ b): Gemm(transB=1) on the PyTorch layout, or MatMul on the
+/* One linear layer y = x W^T (+ b) with weight matrix mi: Gemm(transB=1) on the PyTorch
+ * layout (of the compact weights made float32 again, for a compact student), or MatMul on the
  * transposed weight followed by Add. */
 static void add_linear(mimic__onnx_model *m, const mimic_student *s, int layout, const char *x,
-                       mimic__tensor_id w, const char *w_t, mimic__tensor_id b,
-                       const char *mm_out, const char *y)
+                       size_t mi, const char *w_t, mimic__tensor_id b, const char *mm_out,
+                       const char *y)
 {
     const bool matmul = layout == MIMIC__ONNX_MATMUL, bias = b != MIMIC__T_COUNT;
+    const mimic__tensor_id w = mimic__matrix_tensor(mi);
     mimic__tensor_desc dw, db;
     mimic__tensor_describe(&s->L, false, w, &dw);
-    add_tensor(m, s, w, matmul ? w_t : NULL, matmul);
+    const char *wn = dw.name;
+    if (s->compact)
+        wn = add_compact_matrix(m, s, mi, dw.name);
+    else
+        add_tensor(m, s, w, matmul ? w_t : NULL, matmul);
     if (bias) {
         mimic__tensor_describe(&s->L, false, b, &db);
         add_tensor(m, s, b, NULL, 0);
     }
     const char *bn = bias ? db.name : NULL;
     if (!matmul) {
-        add_node(m, "Gemm", y, x, dw.name, bn, y, 1);
+        add_node(m, "Gemm", y, x, wn, bn, y, "transB", 1);
     } else if (bias) {
-        add_node(m, "MatMul", mm_out, x, w_t, NULL, mm_out, 0);
-        add_node(m, "Add", y, mm_out, bn, NULL, y, 0);
+        add_node(m, "MatMul", mm_out, x, w_t, NULL, mm_out, NULL, 0);
+        add_node(m, "Add", y, mm_out, bn, NULL, y, NULL, 0);
     } else {
-        add_node(m, "MatMul", y, x, w_t, NULL, y, 0);
+        add_node(m, "MatMul", y, x, w_t, NULL, y, NULL, 0);
     }
 }
 
@@ -103,20 +153,21 @@ static void build_model(mimic__onnx_model *m, const mimic_student *s, int layout
     if (s->in_mean) {
         add_tensor(m, s, MIMIC__T_INPUT_MEAN, NULL, 0);
         add_tensor(m, s, MIMIC__T_INPUT_SCALE, NULL, 0);
-        add_node(m, "Sub", "input_centered", x, "input.mean", NULL, "input_centered", 0);
+        add_node(m, "Sub", "input_centered", x, "input.mean", NULL, "input_centered", NULL, 0);
         add_node(m, "Mul", "input_normalized", "input_centered", "input.scale", NULL,
-                 "input_normalized", 0);
+                 "input_normalized", NULL, 0);
         x = "input_normalized";
     }
     if (o->n_bottleneck > 0) {
-        add_linear(m, s, layout, x, MIMIC__T_BOTTLENECK_W, "bottleneck.weight_t", MIMIC__T_COUNT,
+        add_linear(m, s, layout, x, MIMIC__M_BOTTLENECK, "bottleneck.weight_t", MIMIC__T_COUNT,
                    NULL, "bottleneck");
         x = "bottleneck";
     }
-    add_linear(m, s, layout, x, MIMIC__T_HIDDEN_W, "hidden.weight_t", MIMIC__T_HIDDEN_B,
+    add_linear(m, s, layout, x, MIMIC__M_HIDDEN, "hidden.weight_t", MIMIC__T_HIDDEN_B,
                "hidden_matmul", "hidden_pre");
-    add_node(m, activation_op(o->activation), "hidden", "hidden_pre", NULL, NULL, "hidden", 0);
-    add_linear(m, s, layout, "hidden", MIMIC__T_OUTPUT_W, "output.weight_t", MIMIC__T_OUTPUT_B,
+    add_node(m, activation_op(o->activation), "hidden", "hidden_pre", NULL, NULL, "hidden", NULL,
+             0);
+    add_linear(m, s, layout, "hidden", MIMIC__M_OUTPUT, "output.weight_t", MIMIC__T_OUTPUT_B,
                "logits_matmul", "logits");
 
     m->input.name = "input";
@@ -138,10 +189,17 @@ static void build_model(mimic__onnx_model *m, const mimic_student *s, int layout
     m->meta[4].key = "activation";
     snprintf(m->meta[4].value, sizeof m->meta[4].value, "%s", act);
     m->n_meta = 5;
+    const char *wd = mimic__weight_dtype_name(s->compact ? s->compact->dtype : MIMIC_DTYPE_F32);
+    if (s->compact) {
+        m->meta[5].key = "weight_dtype";
+        snprintf(m->meta[5].value, sizeof m->meta[5].value, "%s", wd);
+        m->n_meta = 6;
+    }
     snprintf(m->doc, sizeof m->doc,
-             "libmimic student %zu-%zu-%zu-%zu (inputs-bottleneck-hidden-classes), %s%s",
+             "libmimic student %zu-%zu-%zu-%zu (inputs-bottleneck-hidden-classes), %s%s%s%s",
              o->n_inputs, o->n_bottleneck, o->n_hidden, o->n_classes, act,
-             s->in_mean ? ", input normalization in the graph" : "");
+             s->in_mean ? ", input normalization in the graph" : "", s->compact ? ", weights " : "",
+             s->compact ? wd : "");
 }
 
 int mimic__onnx_export(const mimic_student *s, const char *path, int layout)
@@ -153,6 +211,9 @@ int mimic__onnx_export(const mimic_student *s, const char *path, int layout)
         return mimic__error(MIMIC_ERR_INVALID, "ONNX export: path is NULL or empty");
     if (layout != MIMIC__ONNX_GEMM && layout != MIMIC__ONNX_MATMUL)
         return mimic__error(MIMIC_ERR_INVALID, "ONNX export: unknown layout %d", layout);
+    if (layout == MIMIC__ONNX_MATMUL && s->compact)
+        return mimic__error(MIMIC_ERR_UNSUPPORTED,
+                            "ONNX export: the MatMul layout takes float32 weights only");
     mimic__onnx_model m;
     build_model(&m, s, layout);
     return mimic__onnx_write(path, &m);

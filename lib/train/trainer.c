@@ -13,8 +13,11 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "common/blas.h"
 #include "train/train.h"
+
+/* The trainer's idle workers spin only briefly before they sleep: between two uses (the
+ * validation of one epoch and the next) BLAS runs with threads of its own. */
+#define TRAINER_SPIN_S 5e-5
 
 struct mimic_trainer {
     uint32_t magic;
@@ -41,6 +44,7 @@ struct mimic_trainer {
     float *eval_t;   /* evaluation: a chunk's teacher rows (validation, eval_train) */
     int32_t *eval_y; /* and labels */
     void *aug_row;   /* one raw input row (augmentation), or NULL */
+    mimic__pool *pool; /* options.threads > 1: threads of our own (validation), else NULL */
     int32_t *ybuf;
     mimic__order order;  /* of the epoch's rows */
     uint64_t *ids;       /* a batch's rows (keyed order) */
@@ -77,6 +81,7 @@ static void trainer_release(mimic_trainer *t)
     mimic__order_free(&t->order);
     mimic__free(t->ids);
     mimic__free(t->aug_row);
+    mimic__pool_free(t->pool);
     t->magic = MIMIC__MAGIC_DEAD;
     mimic__free(t);
 }
@@ -229,6 +234,8 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
     const int dist = collective_of(o, &coll);
     int rc = mimic__student_check(s, "student");
     if (rc == MIMIC_OK)
+        rc = mimic__student_check_float(s, "mimic_trainer_create");
+    if (rc == MIMIC_OK)
         rc = mimic__dataset_check(train, "train");
     mimic_train_options opts;
     mimic_train_options_init(&opts, sizeof opts);
@@ -272,6 +279,8 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
     t->cap = (t->batch + (size_t)t->coll.size - 1) / (size_t)t->coll.size;
 
     rc = alloc_buffers(t);
+    if (rc == MIMIC_OK)
+        rc = mimic__pool_create(&t->pool, (size_t)opts.threads, TRAINER_SPIN_S);
     if (dist)
         rc = mimic__coll_agree(&coll, rc, NULL);
     if (rc == MIMIC_OK)
@@ -771,7 +780,7 @@ static int evaluate_ranks(mimic_trainer *t, int center, const mimic__eval_ws *ew
             continue;
         mimic__coll_share(&t->coll, sets[k]->rows, &first, &count);
         mimic__evaluate_sums(t->s, sets[k], t->o.temperature, center, first, first + count, t->cap,
-                             ew, &sums[k]);
+                             ew, t->pool, &sums[k]);
     }
     double buf[2 * (sizeof sums[0] / sizeof(double))]; /* the structs hold doubles only */
     memcpy(buf, sums, sizeof buf);
@@ -795,7 +804,7 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
     mimic_progress p;
     fill_progress(t, &p, 1);
     int center = t->o.target_norm == MIMIC_TARGET_CENTER;
-    const mimic__eval_ws ew = {t->x, t->ws, t->eval_t, t->eval_y};
+    const mimic__eval_ws ew = {t->x, t->ws, t->eval_t, t->eval_y, NULL}; /* through BLAS */
     int rc = MIMIC_OK;
     if (t->dist && (t->o.validation || t->o.eval_train) &&
         (rc = evaluate_ranks(t, center, &ew, &p)) != MIMIC_OK)
@@ -803,7 +812,7 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
     if (t->o.validation) {
         if (!t->dist)
             mimic__evaluate_ws(t->s, t->o.validation, t->o.temperature, center, t->batch, &ew,
-                               &p.validation);
+                               t->pool, &p.validation);
         p.has_validation = 1;
         double c = t->loss->criterion_of(&p.validation);
         p.validation_loss = c;
@@ -823,7 +832,8 @@ static int end_epoch(mimic_trainer *t, mimic_progress *out)
         p.best_validation_loss = st->best_loss;
     }
     if (t->o.eval_train && !t->dist)
-        mimic__evaluate_ws(t->s, t->train, t->o.temperature, center, t->batch, &ew, &p.train);
+        mimic__evaluate_ws(t->s, t->train, t->o.temperature, center, t->batch, &ew, t->pool,
+                           &p.train);
     if (st->epochs_done >= t->o.epochs || st->stopped_early)
         st->finished = 1;
     if (t->dist)
@@ -937,8 +947,9 @@ static const mimic__opt run_rows[] = {
      .metavar = "S",
      .help = "seed for shuffling, dropout and augmentation (the CLI: also the "
              "weights)"},
-    {MIMIC__TRAIN_ROW(threads, INT32), MIMIC__GE(0), .flag = "--threads", .metavar = "N",
-     .help = "BLAS threads for the call", .default_text = "0 (leave the BLAS setting as is)"},
+    {MIMIC__TRAIN_ROW(threads, INT32), MIMIC__IN(0, 1024), .flag = "--threads", .metavar = "N",
+     .help = "threads of libmimic's own for the run (BLAS threads are the caller's)",
+     .default_text = "0 (the calling thread)"},
     {MIMIC__TRAIN_ROW(progress, POINTER), MIMIC__ANY, .help = "progress callback"},
     {MIMIC__TRAIN_ROW(progress_user_data, POINTER), MIMIC__ANY,
      .help = "passed to the progress callback"},
@@ -990,7 +1001,6 @@ int mimic_train(mimic_student *s, const mimic_dataset *train, const mimic_train_
     int rc = mimic__struct_copy_in(&opts, sizeof opts, o, "train options");
     if (rc != MIMIC_OK)
         return rc;
-    int prev = mimic__blas_threads_begin(opts.threads);
     mimic_trainer *t = NULL;
     rc = mimic_trainer_create(&t, s, train, o);
     /* with a collective, rank 0 says whether there is a checkpoint; every rank then reads it */
@@ -1006,6 +1016,5 @@ int mimic_train(mimic_student *s, const mimic_dataset *train, const mimic_train_
             (void)mimic_trainer_get_report(t, report_or_NULL); /* cannot fail: checked above */
         mimic_trainer_free(t);
     }
-    mimic__blas_threads_end(prev);
     return rc;
 }

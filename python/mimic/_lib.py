@@ -63,6 +63,9 @@ DTYPE_I32 = 3
 DTYPE_F64 = 4
 DTYPE_I64 = 5
 DTYPE_F16 = 6
+DTYPE_I8 = 7
+# A student's weight types (mimic_student_quantize), by the names the files and the CLI use.
+WEIGHT_DTYPES = {"float32": DTYPE_F32, "float16": DTYPE_F16, "int8": DTYPE_I8}
 
 # ---- option field types (options.h) -------------------------------------------------------
 
@@ -484,6 +487,10 @@ PROTOTYPES = {
     "mimic_student_tensor": (c_int, [_VP, c_char_p, P(_PF), P(c_size_t), P(c_size_t)]),
     "mimic_student_set_tensor": (c_int, [_VP, c_char_p, _PF, c_size_t, c_size_t]),
     "mimic_student_free": (None, [_VP]),
+    "mimic_student_set_threads": (c_int, [_VP, c_size_t]),
+    "mimic_student_threads": (c_size_t, [_VP]),
+    "mimic_student_quantize": (c_int, [_VP, c_int32]),
+    "mimic_student_weight_dtype": (c_int32, [_VP]),
     # onnx.h
     "mimic_student_export_onnx": (c_int, [_VP, c_char_p]),
     # loss.h

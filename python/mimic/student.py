@@ -159,9 +159,11 @@ class Student:
       a ValueError; a size the library refuses: MimicError).
 
     Threads: forward, predict, evaluate, tensors, save and export_onnx may run in many
-    threads at once on one student (the GIL is released inside the library). fit and the
-    set_* methods need exclusive access; calling anything from another thread while fit
-    runs raises RuntimeError (calls from inside fit's progress callback are allowed).
+    threads at once on one student (the GIL is released inside the library). fit, quantize,
+    the threads setter and the set_* methods need exclusive access; calling anything from
+    another thread while fit runs raises RuntimeError (calls from inside fit's progress
+    callback are allowed). `student.threads = n` gives forward/predict/evaluate n threads of
+    the library's own (mimic_student_set_threads; bitwise the same results).
     """
 
     def __init__(self, n_inputs, n_hidden, n_classes, bottleneck=0, activation="relu", seed=0,
@@ -259,15 +261,51 @@ class Student:
         return _lib.lib.mimic_student_num_params(self._handle)
 
     @property
+    def threads(self):
+        """Threads of the student's own for forward, predict and evaluate
+        (mimic_student_set_threads): 1 by default, no thread started. Setting n > 1 starts
+        n - 1 workers; calls of up to 4 rows split every layer between them, larger calls the
+        rows of the output layer (the large products run in BLAS, whose thread count is the
+        process's: OPENBLAS_NUM_THREADS). The results are bitwise the same for every n."""
+        return int(_lib.lib.mimic_student_threads(self._reading()))
+
+    @threads.setter
+    def threads(self, n):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError("threads: expected an int >= 0, got %r" % (n,))
+        check(_lib.lib.mimic_student_set_threads(self._writing("threads"), n),
+              "mimic_student_set_threads")
+
+    @property
+    def weight_dtype(self):
+        """The weights as stored: "float32", or "float16" / "int8" after quantize()."""
+        code = _lib.lib.mimic_student_weight_dtype(self._reading())
+        return _name_of(_lib.WEIGHT_DTYPES, code)
+
+    def quantize(self, weight_dtype):
+        """Convert the weight matrices to compact weights for inference, in place
+        (mimic_student_quantize): "float16", or "int8" with one symmetric scale per output
+        row (activations stay float32); "float32" turns them back into trainable float32
+        weights (the dequantized values). Calls of up to 4 rows then stream the compact
+        weights (faster: fewer bytes); tensors() returns the dequantized float32 weights;
+        save() and export_onnx() write the compact weights. A compact student cannot be
+        trained (fit raises MimicError, UNSUPPORTED) nor have its weight matrices set.
+        Returns self."""
+        code = _enum(_lib.WEIGHT_DTYPES, weight_dtype, "weight_dtype")
+        check(_lib.lib.mimic_student_quantize(self._writing("quantize"), code),
+              "mimic_student_quantize")
+        return self
+
+    @property
     def has_input_norm(self):
         return self._tensor_or_none("input.mean") is not None
 
     def __repr__(self):
         o = self.options
         return ("Student(n_inputs=%d, bottleneck=%d, n_hidden=%d, n_classes=%d, "
-                "activation=%r, n_params=%d, input_norm=%s)"
+                "activation=%r, n_params=%d, input_norm=%s, weight_dtype=%r)"
                 % (o["n_inputs"], o["bottleneck"], o["n_hidden"], o["n_classes"],
-                   o["activation"], self.n_params, self.has_input_norm))
+                   o["activation"], self.n_params, self.has_input_norm, self.weight_dtype))
 
     # ---- inference ----------------------------------------------------------------
 
@@ -404,13 +442,15 @@ class Student:
 
     def save(self, path):
         """Save as .safetensors (atomically: an existing file is replaced whole or not at
-        all). Loadable by Student.load, safetensors and PyTorch."""
+        all). Loadable by Student.load, safetensors and PyTorch. Compact weights are saved
+        as they are: float16, or int8 with "<matrix>.weight_scale" float32 tensors."""
         check(_lib.lib.mimic_student_save(self._reading(), _arrays.fspath(path)),
               "mimic_student_save")
 
     def export_onnx(self, path):
         """Write a self-contained ONNX model (opset 13): input "input" [batch, D], output
-        "logits" [batch, C], including the input normalization."""
+        "logits" [batch, C], including the input normalization; compact weights stay compact
+        (Cast / DequantizeLinear before each Gemm)."""
         check(_lib.lib.mimic_student_export_onnx(self._reading(), _arrays.fspath(path)),
               "mimic_student_export_onnx")
 
@@ -457,7 +497,9 @@ class Student:
         standardize: fit the input mean/scale on the data and store them in the model
           (scale = 1 / max(std, std_floor); std_floor=None is the library's 0.1, meant for
           inputs in [0, 1], times 255 for a uint8 dataset, as the CLI does);
-        threads: BLAS threads for this call (None = leave the BLAS setting as it is);
+        threads: threads of libmimic's own for the run (its validation and eval_train
+          passes; None, 0 or 1 = none); BLAS uses the process's setting
+          (OPENBLAS_NUM_THREADS), which the library never changes;
         checkpoint (or checkpoint_path): a path written every checkpoint_every epochs;
           resume=True continues from it when it exists;
         grad_reduce: callable(grads) that may change the flat float32 gradient in place

@@ -127,7 +127,7 @@ class TestValuesSetByTheLibrary(Base):
                           ({"learning_rate": -1.0}, ">= 0"),
                           ({"learning_rate": float("nan")}, "finite"),
                           ({"optimizer": "sgd", "momentum": 1.0}, "[0, 1)"),
-                          ({"threads": -1}, ">= 0"), ({"dropout": 1}, "[0, 1)"),
+                          ({"threads": -1}, "[0, 1024]"), ({"dropout": 1}, "[0, 1)"),
                           ({"epochs": -1}, "non-negative")):
             with self.subTest(**kw):
                 err = self.fit_error(mimic.OptionError, **kw)

@@ -79,10 +79,11 @@ flags = {
               "--warmup", "--target-norm", "--step-gamma", "--step-epochs", "--std-floor",
               "--progress-every", "--dropout", "--image", "--flip", "--shift", "--manifest",
               "--valid-manifest"],
-    "eval": ["--model", "--inputs", "--logits", "--labels", "--temperature", "--json", "--manifest"],
-    "predict": ["--model", "--inputs", "--out", "--classes", "--manifest"],
+    "eval": ["--model", "--inputs", "--logits", "--labels", "--temperature", "--json", "--manifest",
+             "--threads"],
+    "predict": ["--model", "--inputs", "--out", "--classes", "--manifest", "--threads"],
     "info": ["--model"],
-    "export": ["--model", "--onnx"],
+    "export": ["--model", "--onnx", "--out", "--dtype"],
 }
 for cmd, fl in flags.items():
     code, out, err = run(cmd, "--help")
@@ -479,6 +480,88 @@ except subprocess.TimeoutExpired:
 check("Ctrl-C exits 130", proc.returncode == 130, f"rc={proc.returncode} {first!r} {rest[-300:]!r}")
 check("Ctrl-C says it was interrupted", "interrupted" in rest, rest[-300:])
 check("Ctrl-C leaves --out untouched", open(p("keep.st"), "rb").read() == b"previous model")
+
+# ---- threads: the student's own and OpenBLAS's, one flag ---------------------------------------
+# --threads N also sets OpenBLAS's thread count, whose sgemm bits may depend on it: compare with
+# OPENBLAS_NUM_THREADS=N and no flag, so only libmimic's own threads differ.
+def run_env(env, *args):
+    r = subprocess.run([MIMIC, *map(str, args)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, **env})
+    return r.returncode, r.stdout, r.stderr
+
+
+big_model = p("thr.st")
+expect("train a student for the thread checks",
+       ["train", "--inputs", p("bx.npy"), "--logits", p("bz.npy"), "--hidden", "700", "--bottleneck", "40",
+        "--loss", "l2", "--epochs", "1", "--quiet", "--out", big_model], 0)
+for chunk in ("1", "3", "4096"):
+    one = run_env({"OPENBLAS_NUM_THREADS": "3"}, "predict", "--model", big_model, "--inputs", p("bx.npy"),
+                  "--chunk", chunk, "--out", p(f"thr1_{chunk}.npy"), "--quiet")
+    three = run_env({"OPENBLAS_NUM_THREADS": "3"}, "predict", "--model", big_model, "--inputs", p("bx.npy"),
+                    "--chunk", chunk, "--threads", "3", "--out", p(f"thr3_{chunk}.npy"), "--quiet")
+    check(f"predict --threads 3 (--chunk {chunk}) gives the same bits",
+          one[0] == 0 and three[0] == 0 and
+          open(p(f"thr1_{chunk}.npy"), "rb").read() == open(p(f"thr3_{chunk}.npy"), "rb").read(),
+          f"{one} {three}")
+E = ["eval", "--model", big_model, "--inputs", p("bx.npy"), "--logits", p("bz.npy"), "--json"]
+one = run_env({"OPENBLAS_NUM_THREADS": "2"}, *E)
+two = run_env({"OPENBLAS_NUM_THREADS": "2"}, *E, "--threads", "2")
+check("eval --threads 2 gives the same metrics", one[0] == 0 and two[0] == 0 and one[1] == two[1],
+      f"{one} {two}")
+expect("--threads 0 is a usage error", ["predict", "--model", big_model, "--inputs", p("bx.npy"), "--out",
+                                       p("t0.npy"), "--threads", "0"], 2, ["--threads"])
+expect("--threads beyond 1024 is an error", ["predict", "--model", big_model, "--inputs", p("vx.npy"),
+                                             "--out", p("t0.npy"), "--threads", "5000"], 1,
+       ["--threads", "at most 1024"])
+expect("--threads with --predictions is a usage error",
+       ["eval", "--predictions", p("pred.npy"), "--logits", p("vz.npy"), "--threads", "2"], 2, ["--threads"])
+T1 = ["train", "--inputs", p("x.npy"), "--logits", p("z.npy"), "--hidden", "300", "--loss", "l2",
+      "--epochs", "2", "--quiet", "--valid-inputs", p("vx.npy"), "--valid-logits", p("vz.npy")]
+a = run_env({"OPENBLAS_NUM_THREADS": "2"}, *T1, "--out", p("tt1.st"))
+b = run_env({}, *T1, "--threads", "2", "--out", p("tt2.st"))
+check("train --threads 2 gives the student of OPENBLAS_NUM_THREADS=2",
+      a[0] == 0 and b[0] == 0 and open(p("tt1.st"), "rb").read() == open(p("tt2.st"), "rb").read(), f"{a} {b}")
+
+# ---- compact weights: export --dtype, info, predict and eval on them -------------------------
+code, out, err = run("info", "--model", big_model)
+check("info says float32 weights", code == 0 and "weights:      float32" in out, out)
+expect("export --dtype int8 --out --onnx", ["export", "--model", big_model, "--dtype", "int8", "--out",
+                                           p("q8.st"), "--onnx", p("q8.onnx")], 0,
+       ["wrote", "q8.st", "q8.onnx", "int8 weights"])
+expect("export --dtype float16 --out", ["export", "--model", big_model, "--dtype", "float16", "--out",
+                                       p("q16.st"), "--quiet"], 0)
+expect("export float32 --onnx for the sizes", ["export", "--model", big_model, "--onnx", p("q32.onnx"),
+                                               "--quiet"], 0)
+sizes = {k: os.path.getsize(p(k)) for k in ("q8.st", "q16.st", "q8.onnx", "q32.onnx")}
+f32_size = os.path.getsize(big_model)
+check("int8 files take about a quarter, float16 half",
+      sizes["q8.st"] < 0.3 * f32_size and 0.45 * f32_size < sizes["q16.st"] < 0.55 * f32_size
+      and sizes["q8.onnx"] < 0.3 * sizes["q32.onnx"], f"{sizes} float32 {f32_size}")
+for q, name in (("q8.st", "int8"), ("q16.st", "float16")):
+    code, out, err = run("info", "--model", p(q))
+    check(f"info says {name} weights", code == 0 and f"weights:      {name}" in out and
+          f"weight_dtype           {name}" in out, out)
+    code, _, err = run("predict", "--model", p(q), "--inputs", p("bx.npy"), "--out", p(q + ".npy"),
+                       "--chunk", "3", "--quiet")
+    ref = run_env({"OPENBLAS_NUM_THREADS": "1"}, "predict", "--model", big_model, "--inputs", p("bx.npy"),
+                  "--out", p("q32.npy"), "--chunk", "3", "--quiet")
+    if code == 0 and ref[0] == 0:
+        a, b = np.load(p(q + ".npy")), np.load(p("q32.npy"))
+        check(f"predict on {name} weights stays close to float32",
+              a.shape == b.shape and np.abs(a - b).max() <= 0.05 * np.abs(b).max() and
+              (a.argmax(1) == b.argmax(1)).mean() > 0.97, f"{np.abs(a - b).max()}")
+    else:
+        check(f"predict on {name} weights", False, err)
+    code, out, err = run("eval", "--model", p(q), "--inputs", p("bx.npy"), "--logits", p("bz.npy"), "--json")
+    check(f"eval on {name} weights", code == 0 and json.loads(out)["rows"] == 20000, err)
+code, _, err = run("export", "--model", p("q8.st"), "--dtype", "float32", "--out", p("back.st"), "--quiet")
+code2, out, _ = run("info", "--model", p("back.st"))
+check("export --dtype float32 turns compact weights back", code == 0 and code2 == 0 and
+      "weights:      float32" in out, err + out)
+expect("export --dtype needs a known type", ["export", "--model", big_model, "--dtype", "int4", "--out",
+                                            p("x.st")], 2, ["--dtype", "int4", "int8"])
+expect("export needs an output", ["export", "--model", big_model, "--dtype", "int8"], 2,
+       ["--onnx", "--out"])
 
 if failures:
     print(f"{len(failures)} check(s) failed: {failures}")

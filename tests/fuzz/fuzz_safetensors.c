@@ -1,7 +1,8 @@
 /*
- * Fuzz target: the .safetensors parser (mimic__safetensors_parse) on untrusted bytes, then
- * what the library builds from a parsed file: a student (mimic_student_load) and a trainer
- * checkpoint (mimic_trainer_load_checkpoint).
+ * Fuzz target: the .safetensors parser on untrusted bytes, typed (F32, F16, I8: students'
+ * files) and F32-only (checkpoints), then what the library builds from a parsed file: a
+ * student (mimic_student_load, compact weights included) and a trainer checkpoint
+ * (mimic_trainer_load_checkpoint).
  * Oracle: no sanitizer report; on success every tensor's data is readable in full (ASan sees
  * an overread), names are unique NUL-terminated strings that mimic__st_find returns, the
  * metadata is strings; on failure a documented status and a message naming the file. A
@@ -50,6 +51,33 @@ static void check_parsed(const mimic__st_file *f)
         FUZZ_CHECK(mimic__st_meta_get(f, f->meta[i].key) != NULL, "meta_get %s", f->meta[i].key);
     }
     FUZZ_CHECK(mimic__st_find(f, "no such tensor \x01") == NULL, "find invented a tensor");
+}
+
+/* The typed view: every tensor's bytes readable, the F32 view consistent with it. */
+static void check_typed(const mimic__st_file *f)
+{
+    FUZZ_CHECK(f->n_tensors == 0 || f->typed != NULL, "typed NULL");
+    for (size_t i = 0; i < f->n_tensors; i++) {
+        const mimic__st_typed *t = &f->typed[i];
+        const size_t es = t->dtype == MIMIC_DTYPE_F32 ? 4 : t->dtype == MIMIC_DTYPE_F16 ? 2 : 1;
+        FUZZ_CHECK(t->dtype == MIMIC_DTYPE_F32 || t->dtype == MIMIC_DTYPE_F16 ||
+                       t->dtype == MIMIC_DTYPE_I8,
+                   "tensor %zu: dtype %d", i, (int)t->dtype);
+        size_t elems = t->rows;
+        if (t->cols != 0)
+            FUZZ_CHECK(mimic__mul_ok(t->rows, t->cols, &elems), "size overflow accepted");
+        FUZZ_CHECK(elems == 0 || t->data != NULL, "tensor %s: no data", t->name);
+        unsigned acc = 0;
+        for (size_t j = 0; j < elems * es; j++)
+            acc += ((const uint8_t *)t->data)[j]; /* reads every byte */
+        volatile unsigned sink = acc;
+        (void)sink;
+        FUZZ_CHECK(mimic__st_find_typed(f, t->name) == t, "tensor %s: find_typed", t->name);
+        FUZZ_CHECK(f->tensors[i].name == t->name, "tensor %zu: views disagree", i);
+        FUZZ_CHECK(t->dtype == MIMIC_DTYPE_F32 ? f->tensors[i].data == t->data
+                                               : f->tensors[i].data == NULL,
+                   "tensor %s: F32 view", t->name);
+    }
 }
 
 enum { ROWS = 6, D = 3, H = 4, K = 2, C = 2 };
@@ -190,17 +218,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     static const char name[] = "fuzz.safetensors";
     mimic__st_file f;
-    int rc = mimic__safetensors_parse(data, size, name, &f);
+    int rc = mimic__safetensors_parse_typed(data, size, name, &f);
     if (rc != MIMIC_OK) {
-        fuzz_check_failure(rc, "mimic__safetensors_parse");
+        fuzz_check_failure(rc, "mimic__safetensors_parse_typed");
         FUZZ_CHECK(rc == MIMIC_ERR_FORMAT || rc == MIMIC_ERR_NOMEM ||
                        rc == MIMIC_ERR_UNSUPPORTED || rc == MIMIC_ERR_NUMERIC,
                    "undocumented status %d: %s", rc, mimic_last_error());
         FUZZ_CHECK(strstr(mimic_last_error(), name) != NULL, "message does not name the file: %s",
                    mimic_last_error());
+        /* what the typed parse refuses for its contents, the F32 parse refuses too */
+        if (rc != MIMIC_ERR_NOMEM && mimic__safetensors_parse(data, size, name, &f) == MIMIC_OK) {
+            mimic__st_close(&f);
+            FUZZ_CHECK(0, "F32 parse accepted what the typed parse refused");
+        }
         return 0;
     }
-    check_parsed(&f);
+    check_typed(&f);
+    mimic__st_file f32;
+    int rc32 = mimic__safetensors_parse(data, size, name, &f32);
+    if (rc32 == MIMIC_OK) {
+        check_parsed(&f32);
+        mimic__st_close(&f32);
+    } else { /* only a dtype it does not take (or memory) tells the two parses apart */
+        FUZZ_CHECK(rc32 == MIMIC_ERR_NOMEM ||
+                       (rc32 == MIMIC_ERR_FORMAT && strstr(mimic_last_error(), "dtype is not F32")),
+                   "typed parse accepted, F32 parse said %d: %s", rc32, mimic_last_error());
+    }
     /* Files with a student's or a checkpoint's metadata go on through the loaders. */
     const char *format = mimic__st_meta_get(&f, "format");
     bool ckpt = format && strstr(format, "checkpoint") != NULL;

@@ -239,14 +239,19 @@ def gzip_named(data, fname):
 
 # ---- safetensors ---------------------------------------------------------------------------
 
+ST_DTYPES = {np.dtype("float16"): ("F16", "<f2"), np.dtype("int8"): ("I8", "i1")}
+
+
 def st_bytes(tensors, meta=None, align=8, header_override=None, pad_byte=b" "):
-    """tensors: list of (name, array float32). Returns a .safetensors image."""
+    """tensors: list of (name, array): float16 and int8 arrays as F16 and I8, the rest as F32.
+    Returns a .safetensors image."""
     header = {}
     blobs = []
     off = 0
     for name, arr in tensors:
-        raw = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [off, off + len(raw)]}
+        dt, np_dt = ST_DTYPES.get(np.asarray(arr).dtype, ("F32", "<f4"))
+        raw = np.ascontiguousarray(arr, dtype=np_dt).tobytes()
+        header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)
         off += len(raw)
     if meta is not None:
@@ -413,6 +418,39 @@ def make_safetensors():
     put(t, "student_extra_tensor.safetensors", st_bytes(st + [("extra", np.ones(1, "f4"))], student_meta(4, 3, 2, 2)))
     put(t, "student_meta_big_arch.safetensors", st_bytes(st, student_meta(100000, 100000, 0, 2)))
     put(t, "student_norm_half.safetensors", st_bytes(st + [("input.mean", np.zeros(4, "f4"))], student_meta(4, 3, 2, 2)))
+    # Compact students (mimic_student_quantize): float16 weights, int8 weights with per-row
+    # scales, and near misses.
+    def compact(tensors, dtype):
+        out = []
+        for name, arr in tensors:
+            if not name.endswith(".weight"):
+                out.append((name, arr))
+            elif dtype == "float16":
+                out.append((name, arr.astype(np.float16)))
+            else:
+                scale = np.maximum(np.abs(arr).max(1), 1e-30).astype("f4") / np.float32(127)
+                out.append((name, np.rint(arr / scale[:, None]).clip(-127, 127).astype(np.int8)))
+                out.append((name + "_scale", scale))
+        return out
+    for dtype in ("float16", "int8"):
+        meta = dict(student_meta(4, 3, 2, 2), weight_dtype=dtype)
+        cst = compact(st, dtype)
+        put(t, "student_%s.safetensors" % dtype, st_bytes(cst, meta))
+        put(t, "student_%s_norm.safetensors" % dtype,
+            st_bytes(compact(st0, dtype), dict(student_meta(3, 4, 0, 3, "tanh"), weight_dtype=dtype)))
+        put(t, "student_%s_no_weight_dtype.safetensors" % dtype, st_bytes(cst, student_meta(4, 3, 2, 2)))
+    i8 = compact(st, "int8")
+    i8_meta = dict(student_meta(4, 3, 2, 2), weight_dtype="int8")
+    put(t, "student_int8_no_scale.safetensors", st_bytes([x for x in i8 if x[0] != "hidden.weight_scale"], i8_meta))
+    put(t, "student_int8_zero_scale.safetensors",
+        st_bytes([(n, np.zeros_like(a) if n == "output.weight_scale" else a) for n, a in i8], i8_meta))
+    put(t, "student_int8_meta_float16.safetensors", st_bytes(i8, dict(i8_meta, weight_dtype="float16")))
+    put(t, "student_weight_dtype_garbage.safetensors", st_bytes(st, dict(i8_meta, weight_dtype="int3")))
+    f16 = compact(st, "float16")
+    f16[1] = (f16[1][0], np.full(f16[1][1].shape, np.inf, np.float16))
+    put(t, "student_float16_inf.safetensors", st_bytes(f16, dict(i8_meta, weight_dtype="float16")))
+    put(t, "i8_plain.safetensors", st_raw('{"q":{"dtype":"I8","shape":[3],"data_offsets":[0,3]}}', b"\x80\x00\x7f"))
+    put(t, "f16_odd_span.safetensors", st_raw('{"h":{"dtype":"F16","shape":[3],"data_offsets":[0,4]}}', b"\0" * 4))
     make_checkpoints(t)
 
 

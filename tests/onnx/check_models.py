@@ -6,7 +6,10 @@ For every model: onnx.checker.check_model(full_check=True) (which also runs stri
 inference), the header fields (IR version, opset 13, producer), the metadata, the graph's
 input/output signature with the symbolic batch dimension, the expected operator sequence,
 and the logits of an independent NumPy (float64) evaluation of the graph's initializers
-against libmimic's reference logits (max-norm relative error <= 1e-5).
+against libmimic's reference logits (max-norm relative error <= 1e-5). Compact students
+(float16, int8 weights) keep their weights compact in the file: a FLOAT16 initializer and a
+Cast to float, or an INT8 initializer with per-row float scales and DequantizeLinear
+(axis 0), before each Gemm; NumPy dequantizes them the way ONNX defines it.
 """
 import json
 import sys
@@ -44,9 +47,12 @@ def check_one(m, version):
     if (model.producer_name, model.producer_version) != ("libmimic", version):
         fail(name, f"producer {model.producer_name} {model.producer_version}")
     meta = {p.key: p.value for p in model.metadata_props}
+    wd = m.get("weight_dtype", "float32")
     want = {"n_inputs": str(m["n_inputs"]), "n_hidden": str(m["n_hidden"]),
             "n_bottleneck": str(m["n_bottleneck"]), "n_classes": str(m["n_classes"]),
             "activation": m["activation"]}
+    if wd != "float32":
+        want["weight_dtype"] = wd
     if meta != want:
         fail(name, f"metadata {meta} != {want}")
     g = model.graph
@@ -55,19 +61,28 @@ def check_one(m, version):
         fail(name, f"inputs {[signature(v) for v in g.input]}")
     if [signature(v) for v in g.output] != [("logits", f32, ["batch", m["n_classes"]])]:
         fail(name, f"outputs {[signature(v) for v in g.output]}")
-    ops = (["Sub", "Mul"] if m["normalized"] else []) + (["Gemm"] if m["n_bottleneck"] else [])
-    ops += ["Gemm", ACT_OPS[m["activation"]], "Gemm"]
+    deq = {"float32": [], "float16": ["Cast"], "int8": ["DequantizeLinear"]}[wd]
+    ops = (["Sub", "Mul"] if m["normalized"] else []) + (deq + ["Gemm"] if m["n_bottleneck"] else [])
+    ops += deq + ["Gemm", ACT_OPS[m["activation"]]] + deq + ["Gemm"]
     if [n.op_type for n in g.node] != ops:
         fail(name, f"operators {[n.op_type for n in g.node]} != {ops}")
+    want_attrs = {"Gemm": {"transB": 1}, "Cast": {"to": f32}, "DequantizeLinear": {"axis": 0}}
     for n in g.node:
-        if n.op_type == "Gemm":
-            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
-            if attrs != {"transB": 1}:
-                fail(name, f"Gemm attributes {attrs}")
-    w = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+        if attrs != want_attrs.get(n.op_type, {}):
+            fail(name, f"{n.op_type} attributes {attrs}")
+    types = {"float32": onnx.TensorProto.FLOAT, "float16": onnx.TensorProto.FLOAT16,
+             "int8": onnx.TensorProto.INT8}
+    raw = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     for t in g.initializer:
-        if t.data_type != f32 or not t.raw_data:
-            fail(name, f"initializer {t.name} is not float32 raw_data")
+        weight = t.name.endswith(".weight")
+        if t.data_type != (types[wd] if weight else f32) or not t.raw_data:
+            fail(name, f"initializer {t.name}: type {t.data_type}, raw_data {len(t.raw_data)} bytes")
+    w = {}
+    for key, a in raw.items():
+        if key.endswith(".weight") and wd == "int8":  # DequantizeLinear: (q - 0) * scale
+            a = (a.astype(np.float32) * raw[key + "_scale"][:, None]).astype(np.float32)
+        w[key] = a.astype(np.float64)
     for case in m["cases"]:
         x = np.fromfile(case["input"], "<f4").reshape(case["batch"], m["n_inputs"])
         ref = np.fromfile(case["logits"], "<f4").reshape(case["batch"], m["n_classes"])

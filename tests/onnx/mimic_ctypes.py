@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 ACTIVATIONS = {"relu": 1, "sigmoid": 2, "tanh": 3}
+WEIGHT_DTYPES = {"float32": 1, "float16": 6, "int8": 7}  # MIMIC_DTYPE_*
 
 
 class StudentOptions(ctypes.Structure):
@@ -48,6 +49,7 @@ def load(path=None):
                                          ctypes.POINTER(ctypes.c_size_t),
                                          ctypes.POINTER(ctypes.c_size_t)]
     lib.mimic_student_export_onnx.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.mimic_student_quantize.argtypes = [ctypes.c_void_p, ctypes.c_int32]
     return lib
 
 
@@ -88,6 +90,10 @@ class Student:
         check(self.lib, self.lib.mimic_student_forward(self.h, _ptr(x), x.shape[0], _ptr(out)),
               "forward")
         return out
+
+    def quantize(self, weight_dtype):
+        check(self.lib, self.lib.mimic_student_quantize(self.h, WEIGHT_DTYPES[weight_dtype]),
+              f"quantize {weight_dtype}")
 
     def export(self, path):
         check(self.lib, self.lib.mimic_student_export_onnx(self.h, str(path).encode()),

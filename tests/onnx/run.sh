@@ -1,7 +1,8 @@
 #!/bin/sh
-# ONNX export checks: every activation x {bottleneck, none} x {normalization, none} is
-# exported by libmimic, validated by onnx.checker (full_check) and run in ONNX Runtime (CPU),
-# whose logits must match mimic_student_forward's at batch 1 and 257 (see check_ort.js).
+# ONNX export checks: every activation x {bottleneck, none} x {normalization, none} x weights
+# {float32, float16, int8} is exported by libmimic, validated by onnx.checker (full_check) and
+# run in ONNX Runtime (CPU), whose logits must match mimic_student_forward's at batch 1 and
+# 257 (see check_ort.js).
 #
 # usage: tests/onnx/run.sh [BUILD_DIR | path/to/libmimic.so]
 #        (or MIMIC_LIBRARY=path/to/libmimic.so tests/onnx/run.sh)
