@@ -313,12 +313,13 @@ def build_library(source_dir, tmp, major):
 
 
 def configure_command(cmake, source_dir, build):
-    """CMake's configure command line: Release, the shared library only, lib/ under the
-    prefix; MIMIC_CMAKE_ARGS last, so they override."""
+    """CMake's configure command line: Release, the shared library only (no MPI adapter: the
+    sdist carries no mpi/, and mimic.Collective takes any all-reduce), lib/ under the prefix;
+    MIMIC_CMAKE_ARGS last, so they override."""
     return ([cmake, "-S", source_dir, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
              "-DMIMIC_BUILD_SHARED=ON", "-DMIMIC_BUILD_STATIC=OFF", "-DMIMIC_BUILD_TESTS=OFF",
              "-DMIMIC_BUILD_CLI=OFF", "-DMIMIC_BUILD_EXAMPLES=OFF", "-DMIMIC_BUILD_BENCH=OFF",
-             "-DMIMIC_INSTALL=ON", "-DCMAKE_INSTALL_LIBDIR=lib"]
+             "-DMIMIC_WITH_MPI=OFF", "-DMIMIC_INSTALL=ON", "-DCMAKE_INSTALL_LIBDIR=lib"]
             + shlex.split(os.environ.get("MIMIC_CMAKE_ARGS", "")))
 
 

@@ -199,6 +199,7 @@ class TestBackend(unittest.TestCase):
             command = backend.configure_command("cmake", "SRC", "BUILD")
         self.assertEqual(command[:5], ["cmake", "-S", "SRC", "-B", "BUILD"])
         self.assertIn("-DMIMIC_BUILD_TESTS=OFF", command)
+        self.assertIn("-DMIMIC_WITH_MPI=OFF", command)  # the sdist has no mpi/
         self.assertEqual(command[-2:], ["-DMIMIC_BLAS=Reference", "-DCMAKE_C_FLAGS=-O2 -g"])
 
     def test_errors_name_what_to_install(self):
