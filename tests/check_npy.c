@@ -240,6 +240,38 @@ START_TEST(test_parse_inline_headers)
 }
 END_TEST
 
+/* The image shape of (n, H, W) and (n, H, W, 1) arrays, and none where a dimension is 0
+ * (an array of no columns is not an image: found by fuzz_idx). */
+START_TEST(test_array_image_shape)
+{
+    static const struct {
+        const char *dict;
+        size_t data_len, cols, h, w;
+    } cases[] = {
+        {"{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3, 4), }", 24, 12, 3, 4},
+        {"{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3, 4, 1), }", 24, 12, 3, 4},
+        {"{'descr': '|u1', 'fortran_order': False, 'shape': (2, 1, 3, 4), }", 24, 12, 3, 4},
+        {"{'descr': '|u1', 'fortran_order': False, 'shape': (2, 12), }", 24, 12, 0, 0},
+        {"{'descr': '|u1', 'fortran_order': False, 'shape': (2, 30, 0), }", 0, 0, 0, 0},
+        {"{'descr': '|u1', 'fortran_order': False, 'shape': (2, 0, 30), }", 0, 0, 0, 0},
+        {"{'descr': '<f2', 'fortran_order': False, 'shape': (2, 0, 5, 1), }", 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t buf[1024];
+        size_t len = make_image(buf, sizeof buf, cases[i].dict, cases[i].data_len);
+        mimic_array *a = NULL;
+        ck_assert_msg(mimic_array_parse(&a, buf, len, "mem.npy", 1) == MIMIC_OK, "%s: %s",
+                      cases[i].dict, mimic_last_error());
+        size_t h = 99, w = 99;
+        mimic_array_image_shape(a, &h, &w);
+        ck_assert_uint_eq(mimic_array_cols(a), cases[i].cols);
+        ck_assert_msg(h == cases[i].h && w == cases[i].w, "%s: image %zu x %zu", cases[i].dict, h,
+                      w);
+        mimic_array_free(a);
+    }
+}
+END_TEST
+
 START_TEST(test_parse_versions_inline)
 {
     /* version 2.0/3.0 use a 4-byte header length; 3.0 allows utf-8 (only inside strings). */
@@ -559,6 +591,7 @@ int main(void)
     TCase *tw = tcase_create("save");
     tcase_add_test(tw, test_save_numpy_reads_it);
     tcase_add_test(tw, test_save_parse_roundtrip);
+    tcase_add_test(tw, test_array_image_shape);
     tcase_add_test(tw, test_save_errors);
     tcase_add_test(tw, test_save_alloc_failures);
     suite_add_tcase(s, tw);

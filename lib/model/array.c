@@ -80,7 +80,7 @@ static int parse_into(mimic_array *a, const uint8_t *buf, size_t len)
         a->ndim = h.ndim == 1 ? 1 : 2;
         a->rows = h.rows;
         a->cols = h.cols;
-        if (h.ndim == 3) {
+        if (h.ndim == 3 && h.cols > 0) { /* no image of a zero dimension */
             a->image_h = h.dims[1];
             a->image_w = h.dims[2];
         }
@@ -96,7 +96,9 @@ static int parse_into(mimic_array *a, const uint8_t *buf, size_t len)
     a->dtype = h.mdtype;
     a->itemsize = h.itemsize;
     a->ndim = h.ndim == 1 ? 1 : 2; /* (n, ...) is n rows of the other dimensions' product */
-    if (h.ndim == 3) { /* (n, height, width) */
+    if (h.shape[1] == 0) {
+        /* no columns, no image: (n, 30, 0) is not a 30 x 0 image */
+    } else if (h.ndim == 3) { /* (n, height, width) */
         a->image_h = h.dims[0];
         a->image_w = h.dims[1];
     } else if (h.ndim == 4 && (h.dims[0] == 1 || h.dims[2] == 1)) { /* one channel */

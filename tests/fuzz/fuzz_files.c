@@ -418,7 +418,7 @@ static void load_role(int which, const mimic_array *a, int array_rc)
     size_t rows = mimic_array_rows(a), cols = mimic_array_cols(a);
     int ndim = mimic_array_ndim(a);
     int32_t dt = mimic_array_dtype(a);
-    bool is_float = dt == MIMIC_DTYPE_F32 || dt == MIMIC_DTYPE_F64;
+    bool is_float = dt == MIMIC_DTYPE_F32 || dt == MIMIC_DTYPE_F64 || dt == MIMIC_DTYPE_F16;
     switch (which) {
     case 0:
     case 3: /* inputs: 2-D; 2 classes from the logits or the labels of zeros */
@@ -480,7 +480,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t kind = -1;
     int rc = mimic_file_identify(F, &kind);
     FUZZ_CHECK(rc == MIMIC_OK, "identify: %s", mimic_last_error());
-    FUZZ_CHECK(kind >= MIMIC_FILE_UNKNOWN && kind <= MIMIC_FILE_ONNX, "kind %d", (int)kind);
+    FUZZ_CHECK(kind >= MIMIC_FILE_UNKNOWN && kind <= MIMIC_FILE_MANIFEST, "kind %d", (int)kind);
     FUZZ_CHECK((kind == MIMIC_FILE_EMPTY) == (size == 0), "kind %d for %zu bytes", (int)kind, size);
     const char *kn = mimic_file_kind_name(kind);
     FUZZ_CHECK(kn && *kn &&

@@ -84,8 +84,8 @@ static void check_array(const mimic_array *a, size_t bytes)
     int32_t dt = mimic_array_dtype(a);
     FUZZ_CHECK(ndim == 1 || ndim == 2, "ndim %d", ndim);
     FUZZ_CHECK(ndim == 2 || cols == 1, "1-D array with %zu columns", cols);
-    FUZZ_CHECK(dt == MIMIC_DTYPE_F32 || dt == MIMIC_DTYPE_F64 || dt == MIMIC_DTYPE_U8 ||
-                   dt == MIMIC_DTYPE_I32 || dt == MIMIC_DTYPE_I64,
+    FUZZ_CHECK(dt == MIMIC_DTYPE_F32 || dt == MIMIC_DTYPE_F64 || dt == MIMIC_DTYPE_F16 ||
+                   dt == MIMIC_DTYPE_U8 || dt == MIMIC_DTYPE_I32 || dt == MIMIC_DTYPE_I64,
                "dtype %d", (int)dt);
     FUZZ_CHECK(mimic_array_data(a) != NULL || rows * cols == 0, "no data");
     FUZZ_CHECK(cols == 0 || rows <= bytes / cols, "%zu x %zu from %zu bytes", rows, cols, bytes);
@@ -130,7 +130,7 @@ static void check_array(const mimic_array *a, size_t bytes)
     if (rows && rows < (1u << 16)) {
         if (ndim == 2) {
             dataset_role(a, 0);
-            if (dt == MIMIC_DTYPE_F32 || dt == MIMIC_DTYPE_F64)
+            if (dt == MIMIC_DTYPE_F32 || dt == MIMIC_DTYPE_F64 || dt == MIMIC_DTYPE_F16)
                 dataset_role(a, 1);
         } else {
             dataset_role(a, 2);
