@@ -23,6 +23,7 @@ test_packages=(
   python3-numpy python3-torch python3-onnx python3-pytest  # Python binding tests, cross-checks
   python3-venv                         # the wheel test installs into a fresh venv
   openmpi-bin libopenmpi-dev python3-mpi4py  # libmimic_mpi, `mpirun mimic train` (mpi step)
+  mpich libmpich-dev                   # the same with MPICH (mpich step)
 )
 case $profile in
   demo) packages=("${demo_packages[@]}") ;;
