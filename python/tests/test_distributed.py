@@ -1,7 +1,13 @@
 """mimic.Collective: data-parallel training with ranks as threads of this process, sharing an
 all-reduce made of a barrier that sums in rank order (deterministic, the same bits on every
-rank, as MPI's). The MPI end-to-end tests, the mpi4py example included, are tests/mpi/run.sh."""
+rank, as MPI's), and over torch.distributed's gloo backend in two processes. The MPI
+end-to-end tests, the mpi4py example included, are tests/mpi/run.sh."""
 
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
 import threading
 import unittest
 
@@ -146,6 +152,52 @@ class TestCollective(unittest.TestCase):
         with self.assertRaisesRegex(mimic.MimicError, "set collective or grad_reduce, not both"):
             self.student().fit(self.train, collective=mimic.Collective(0, 1, lambda a: None),
                                grad_reduce=lambda g: None, epochs=1)
+
+    def test_torch_distributed_gloo(self):
+        """Collective.from_torch over torch.distributed's gloo backend: 2 processes on
+        loopback train the student one process trains."""
+        try:
+            import torch.distributed as dist
+        except ImportError:
+            self.skipTest("no torch")
+        if not (dist.is_available() and dist.is_gloo_available()):
+            self.skipTest("torch.distributed without gloo")
+        script = textwrap.dedent("""
+            import sys
+            import numpy as np
+            import torch.distributed as dist
+            sys.path.insert(0, sys.argv[4])
+            import _support
+            import mimic
+            rank, store, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+            dist.init_process_group("gloo", init_method="file://" + store, rank=rank,
+                                    world_size=2)
+            x, t, y = _support.make_data(rows=403, d=12, c=4, seed=3)
+            s = mimic.Student(12, 32, 4, bottleneck=5, seed=2)
+            h = s.fit(mimic.Dataset(x, t, y), collective=mimic.Collective.from_torch(),
+                      loss="l2", epochs=2, batch_size=40, standardize=True, dropout=0.1, seed=5)
+            if rank == 0:
+                s.save(out)
+            dist.destroy_process_group()
+        """)
+        here = os.path.dirname(os.path.abspath(__file__))
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "student.safetensors")
+            store = os.path.join(tmp, "store")
+            env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+                p for p in (os.path.dirname(os.path.dirname(mimic.__file__)),
+                            os.environ.get("PYTHONPATH")) if p))
+            env.setdefault("MIMIC_LIBRARY", mimic.library_path)
+            procs = [subprocess.Popen([sys.executable, "-c", script, str(r), store, out, here],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                     for r in range(2)]
+            logs = [p.communicate(timeout=300)[0].decode() for p in procs]
+            for p, log in zip(procs, logs):
+                self.assertEqual(p.returncode, 0, log)
+            two = mimic.Student.load(out)
+        one = self.student()
+        one.fit(self.train, **self.opts)
+        self.assertLess(max_relative(one, two), 1e-5)
 
     def test_struct_is_checked_with_the_others(self):
         # test_structs.py checks every struct in _lib.STRUCTS against the C compiler
