@@ -27,6 +27,8 @@
  * GATHER_MAX_CHUNKS of them (each has an augmentation row of its own). */
 #define GATHER_CHUNK_BYTES (16u << 10)
 #define GATHER_MAX_CHUNKS 32
+/* Copies of the weights into the student: chunks of at least this many bytes. */
+#define COPY_CHUNK_BYTES (64u << 10)
 
 struct mimic_trainer {
     uint32_t magic;
@@ -138,13 +140,31 @@ static int alloc_buffers(mimic_trainer *t)
     return MIMIC_OK;
 }
 
+/* A copy of n floats split over a pool by ranges. */
+typedef struct copy_job {
+    float *dst;
+    const float *src;
+    size_t n;
+} copy_job;
+
+static void copy_part(void *ctx, size_t i, size_t n)
+{
+    const copy_job *job = ctx;
+    size_t b, e;
+    mimic__split_aligned(job->n, i, n, 16, &b, &e); /* whole cache lines */
+    memcpy(job->dst + b, job->src + b, (e - b) * sizeof(float));
+}
+
 /* Copy the training-space weights `src` into the student, folding the target
  * normalization into the output layer. */
 static void sync_student(mimic_trainer *t, const float *src)
 {
     const mimic__layout *L = &t->L;
     float *p = t->s->params;
-    memcpy(p, src, L->n_params * sizeof(float));
+    copy_job job = {p, src, L->n_params};
+    mimic__pool_for(t->pool,
+                    mimic__pool_chunks(t->pool, L->n_params, sizeof(float), COPY_CHUNK_BYTES),
+                    copy_part, &job);
     if (!t->tstd)
         return;
     /* logits = std * (W h + b) + mean  =>  W' = diag(std) W, b' = std b + mean */
