@@ -155,7 +155,12 @@ START_TEST(test_update_bitwise)
             memcpy(out[1], m0, n * sizeof(float));
             memcpy(out[2], v0, n * sizeof(float));
             float *state[MIMIC__MAX_OPT_STATE] = {out[1], out[2]};
-            ck_assert(mimic__optimizer_run(opt, &o, 0.01, 3, p_in, out[0], g, 0.5f, state, n, p));
+            float *copy = malloc(n * sizeof(float));
+            ck_assert(mimic__optimizer_run(opt, &o, 0.01, 3, p_in, out[0], g, 0.5f, state, n,
+                                           threads == 2 ? copy : NULL, p));
+            if (threads == 2) /* the copy is the result */
+                ck_assert_mem_eq(copy, out[0], n * sizeof(float));
+            free(copy);
             if (threads > 1) {
                 for (int j = 0; j < 1 + (int)opt->n_state; j++)
                     ck_assert_mem_eq(got[j], want[j], n * sizeof(float));
@@ -173,7 +178,8 @@ START_TEST(test_update_bitwise)
         for (size_t threads = 1; threads <= 3; threads++) {
             mimic__pool *p = make_pool(threads);
             float *state[MIMIC__MAX_OPT_STATE] = {want[1], want[2]};
-            ck_assert(!mimic__optimizer_run(opt, &o, 0.01, 3, p_in, want[0], g, 1.0f, state, n, p));
+            ck_assert(
+                !mimic__optimizer_run(opt, &o, 0.01, 3, p_in, want[0], g, 1.0f, state, n, NULL, p));
             mimic__pool_free(p);
         }
         g[n - 2] = keep;
@@ -212,7 +218,11 @@ static const run_cfg RUNS[] = {
      10},
 };
 
-static mimic_student *train(const run_cfg *c, const mimic_dataset *d, int32_t threads, double *loss)
+/* The run of `c` at `threads` through mimic_train, or with `stepwise` through
+ * mimic_trainer_step alone (its update copies the weights into the student every step); the
+ * last epoch's loss in *loss. */
+static mimic_student *train(const run_cfg *c, const mimic_dataset *d, int32_t threads, int stepwise,
+                            double *loss)
 {
     mimic_student *s = tt_student_act(D, c->H, c->k, c->C, 3, c->act);
     mimic_train_options o = tt_options();
@@ -236,13 +246,24 @@ static mimic_student *train(const run_cfg *c, const mimic_dataset *d, int32_t th
     }
     mimic_train_report r;
     mimic_train_report_init(&r, sizeof r);
-    ck_assert_msg(mimic_train(s, d, &o, &r) == MIMIC_OK, "%s, %d threads: %s", c->what,
-                  (int)threads, mimic_last_error());
+    if (!stepwise) {
+        ck_assert_msg(mimic_train(s, d, &o, &r) == MIMIC_OK, "%s, %d threads: %s", c->what,
+                      (int)threads, mimic_last_error());
+    } else {
+        mimic_trainer *t = NULL;
+        ck_assert_int_eq(mimic_trainer_create(&t, s, d, &o), MIMIC_OK);
+        const uint64_t steps = o.epochs * ((ROWS + c->batch - 1) / c->batch);
+        for (uint64_t i = 0; i < steps; i++)
+            ck_assert_int_eq(mimic_trainer_step(t, NULL), MIMIC_OK);
+        ck_assert_int_eq(mimic_trainer_get_report(t, &r), MIMIC_OK);
+        mimic_trainer_free(t);
+    }
     *loss = r.final_train_loss;
     return s;
 }
 
-/* A run gives the same student and loss with 1, 2 and 3 threads of its own. */
+/* A run gives the same student and loss with 1, 2 and 3 threads of its own, through
+ * mimic_train and step by step. */
 START_TEST(test_runs_bitwise)
 {
     const run_cfg *c = &RUNS[_i];
@@ -253,12 +274,13 @@ START_TEST(test_runs_bitwise)
                      MIMIC_OK);
     const mimic_dataset *d = c->u8 ? d8 : pb.d;
     double want_loss, loss;
-    mimic_student *want = train(c, d, 1, &want_loss);
+    mimic_student *want = train(c, d, 1, 0, &want_loss);
     ck_assert(isfinite(want_loss));
-    for (int32_t threads = 2; threads <= 3; threads++) {
-        mimic_student *s = train(c, d, threads, &loss);
-        ck_assert_msg(tt_same_student(s, want), "%s: %d threads change the student", c->what,
-                      (int)threads);
+    for (int32_t threads = 1; threads <= 3; threads++) {
+        const int stepwise = threads != 2; /* and mimic_train at 2 threads */
+        mimic_student *s = train(c, d, threads, stepwise, &loss);
+        ck_assert_msg(tt_same_student(s, want), "%s: %d threads%s change the student", c->what,
+                      (int)threads, stepwise ? " step by step" : "");
         ck_assert_msg(memcmp(&loss, &want_loss, sizeof loss) == 0, "%s: loss %a, alone %a", c->what,
                       loss, want_loss);
         mimic_student_free(s);

@@ -155,16 +155,12 @@ static void copy_part(void *ctx, size_t i, size_t n)
     memcpy(job->dst + b, job->src + b, (e - b) * sizeof(float));
 }
 
-/* Copy the training-space weights `src` into the student, folding the target
- * normalization into the output layer. */
-static void sync_student(mimic_trainer *t, const float *src)
+/* Fold the target normalization into the output layer of the student, which holds the
+ * training-space weights. */
+static void fold_targets(mimic_trainer *t)
 {
     const mimic__layout *L = &t->L;
     float *p = t->s->params;
-    copy_job job = {p, src, L->n_params};
-    mimic__pool_for(t->pool,
-                    mimic__pool_chunks(t->pool, L->n_params, sizeof(float), COPY_CHUNK_BYTES),
-                    copy_part, &job);
     if (!t->tstd)
         return;
     /* logits = std * (W h + b) + mean  =>  W' = diag(std) W, b' = std b + mean */
@@ -174,6 +170,17 @@ static void sync_student(mimic_trainer *t, const float *src)
             w[j] *= t->tstd[c];
         p[L->off_output_b + c] = p[L->off_output_b + c] * t->tstd[c] + t->tmean[c];
     }
+}
+
+/* Copy the training-space weights `src` into the student, folding the target
+ * normalization into the output layer. */
+static void sync_student(mimic_trainer *t, const float *src)
+{
+    const size_t n = t->L.n_params;
+    copy_job job = {t->s->params, src, n};
+    mimic__pool_for(t->pool, mimic__pool_chunks(t->pool, n, sizeof(float), COPY_CHUNK_BYTES),
+                    copy_part, &job);
+    fold_targets(t);
 }
 
 /* Fit the input normalization on the training set and store it in the student. */
@@ -626,8 +633,11 @@ static int blame_rank(mimic_trainer *t, size_t first, size_t n, int rc)
     return agreed != MIMIC_OK ? agreed : mimic__error(rc, "%s", msg);
 }
 
-/* One optimizer step; the student is not touched (callers sync when they hand it out). */
-static int train_step(mimic_trainer *t, double *loss_out)
+/* One optimizer step. With `copy` (the student's weights) the update also writes the new
+ * weights there, while they are in cache (the caller folds the target normalization; an
+ * update that fails leaves the student as the divergence sets it); otherwise the student is
+ * not touched (callers sync when they hand it out). */
+static int train_step(mimic_trainer *t, double *loss_out, float *copy)
 {
     mimic__train_state *st = &t->st;
     if (!st->started)
@@ -669,7 +679,7 @@ static int train_step(mimic_trainer *t, double *loss_out)
     }
     double lr = mimic__lr_at(&t->o, st->steps_done, t->spe);
     if (!mimic__optimizer_run(t->opt, &t->o, lr, st->steps_done + 1, t->p[t->cur], t->p[t->cur ^ 1],
-                              t->grads, gscale, t->opt_state, L->n_params, t->pool)) {
+                              t->grads, gscale, t->opt_state, L->n_params, copy, t->pool)) {
         rc = diverge(t, "a weight after the update", INFINITY, 0);
         return t->dist ? blame_rank(t, first, n, rc) : rc;
     }
@@ -709,9 +719,9 @@ int mimic_trainer_step(mimic_trainer *t, double *loss_out)
         rc = check_done(t, "mimic_trainer_step");
     if (rc != MIMIC_OK)
         return rc;
-    rc = train_step(t, loss_out);
+    rc = train_step(t, loss_out, t->s->params); /* the update copies the weights */
     if (rc == MIMIC_OK)
-        sync_student(t, t->p[t->cur]);
+        fold_targets(t);
     return rc;
 }
 
@@ -932,7 +942,7 @@ int mimic_trainer_epoch(mimic_trainer *t, mimic_progress *progress_or_NULL)
             return rc;
         uint64_t every = t->o.progress_every_steps;
         do {
-            if ((rc = train_step(t, NULL)) != MIMIC_OK)
+            if ((rc = train_step(t, NULL, NULL)) != MIMIC_OK)
                 return rc;
             if (every > 0 && t->o.progress && !t->st.end_pending && t->st.steps_done % every == 0) {
                 mimic_progress p;
