@@ -22,7 +22,7 @@ export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
 # PyTorch's OpenMP workers otherwise spin after each parallel region on the very cores that
 # OpenBLAS's threads need: on 2 cores that costs PyTorch 4x (2,000 instead of 9,200 examples/s
 # on 784-256b-4096-10). PASSIVE gives PyTorch its best number. libmimic's own workers spin
-# briefly after each of their passes, then sleep (TRAINER_SPIN_S, lib/train/trainer.c).
+# briefly after each of their passes, yielding, then sleep (TRAINER_SPIN_S, lib/train/trainer.c).
 export OMP_WAIT_POLICY=PASSIVE MIMIC_BENCH_THREADS=$threads
 configs=("784 256 4096 10 256" "784 256 4096 10 64" "784 0 4096 10 256")
 for ct in ${CORETYPES:-default SkylakeX}; do

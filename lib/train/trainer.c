@@ -15,13 +15,18 @@
 
 #include "train/train.h"
 
-/* The trainer's idle workers spin only briefly before they sleep: between two uses (the
- * validation of one epoch and the next) BLAS runs with threads of its own. */
+/* The trainer's idle workers wait 50 us for the next pass of the step, calling sched_yield,
+ * then sleep: an sgemm runs between most of the passes, and OpenBLAS's workers, which poll
+ * with sched_yield between its calls, share the cores with ours (at 2 threads on 2 cores
+ * one of theirs and ours share a core), so a waiting worker of ours hands the core over at
+ * once. Measured at 2 threads on 2 cores (bench/README.md): 50 us with or without yielding,
+ * 200 us yielding and no wait at all are within the noise of one another, all 18-27% faster
+ * than the step without threads of our own. Overridable at build time for measurements. */
 #ifndef TRAINER_SPIN_S
 #define TRAINER_SPIN_S 5e-5
 #endif
 #ifndef TRAINER_YIELD
-#define TRAINER_YIELD false
+#define TRAINER_YIELD true
 #endif
 /* The gather's jobs: chunks of at least GATHER_CHUNK_BYTES of inputs, at most
  * GATHER_MAX_CHUNKS of them (each has an augmentation row of its own). */
