@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side training throughput and batch-1 latency: PyTorch vs libmimic, same machine, same
-# thread count, same OpenBLAS kernels, one run.
+# thread count, same OpenBLAS kernels, one run. libmimic trains with options.threads = threads
+# (MIMIC_BENCH_THREADS): its own passes of the step run on that many threads beside BLAS's.
 #
 #   bench/compare.sh [threads] [seconds-per-measurement]
 #
@@ -20,8 +21,9 @@ cmake --build "$build" -j2 --target train_bench >/dev/null
 export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
 # PyTorch's OpenMP workers otherwise spin after each parallel region on the very cores that
 # OpenBLAS's threads need: on 2 cores that costs PyTorch 4x (2,000 instead of 9,200 examples/s
-# on 784-256b-4096-10). PASSIVE gives PyTorch its best number; libmimic starts no threads.
-export OMP_WAIT_POLICY=PASSIVE
+# on 784-256b-4096-10). PASSIVE gives PyTorch its best number. libmimic's own workers spin
+# briefly after each of their passes, yielding, then sleep (TRAINER_SPIN_S, lib/train/trainer.c).
+export OMP_WAIT_POLICY=PASSIVE MIMIC_BENCH_THREADS=$threads
 configs=("784 256 4096 10 256" "784 256 4096 10 64" "784 0 4096 10 256")
 for ct in ${CORETYPES:-default SkylakeX}; do
     if [ "$ct" = default ]; then unset OPENBLAS_CORETYPE; else export OPENBLAS_CORETYPE=$ct; fi

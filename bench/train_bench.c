@@ -8,9 +8,10 @@
  * and the activations' gradients, but no gradient for the raw input). libmimic's step adds
  * the batch gather, bias+activation, the loss and the optimizer update. Prints
  *   roofline GFLOP/s, libmimic GFLOP/s and examples/s, and their ratio.
- * Threads: set OPENBLAS_NUM_THREADS (both measurements use the same BLAS setting); the
- * trainer runs with options.threads = 0 (no thread of its own); libmimic never changes
- * OpenBLAS's thread count.
+ * Threads: set OPENBLAS_NUM_THREADS (both measurements use the same BLAS setting) and
+ * MIMIC_BENCH_THREADS=N for options.threads = N (default 0: no thread of libmimic's own; N
+ * threads run the step's passes between the BLAS calls); libmimic never changes OpenBLAS's
+ * thread count.
  * OPENBLAS_CORETYPE (e.g. SkylakeX) picks OpenBLAS's kernels; the line "blas" says which.
  */
 #define _POSIX_C_SOURCE 199309L
@@ -117,10 +118,14 @@ static void die(int rc, const char *what)
 int main(int argc, char **argv)
 {
     if (argc < 6) {
-        fprintf(stderr, "usage: %s D k H C batch [seconds] [u8|f32] [inputs.npy logits.npy]\n"
-                        "environment: MIMIC_BENCH_DROPOUT=P trains with options.dropout = P;\n"
-                        "MIMIC_BENCH_FLIP=P (and MIMIC_BENCH_SHIFT=N) with options.flip = P (shift = N) on\n"
-                        "square images (D must be a square number)\n", argv[0]);
+        fprintf(
+            stderr,
+            "usage: %s D k H C batch [seconds] [u8|f32] [inputs.npy logits.npy]\n"
+            "environment: MIMIC_BENCH_DROPOUT=P trains with options.dropout = P;\n"
+            "MIMIC_BENCH_FLIP=P (and MIMIC_BENCH_SHIFT=N) with options.flip = P (shift = N) on\n"
+            "square images (D must be a square number);\n"
+            "MIMIC_BENCH_THREADS=N trains with options.threads = N\n",
+            argv[0]);
         return 2;
     }
     int D = atoi(argv[1]), k = atoi(argv[2]), H = atoi(argv[3]), C = atoi(argv[4]), B = atoi(argv[5]);
@@ -181,6 +186,8 @@ int main(int argc, char **argv)
         to.flip = flip ? atof(flip) : 0.0;
         to.shift = shift ? (uint64_t)atoi(shift) : 0;
     }
+    const char *threads = getenv("MIMIC_BENCH_THREADS");
+    to.threads = threads ? atoi(threads) : 0; /* the trainer validates it */
     mimic_trainer *t = NULL;
     if ((rc = mimic_trainer_create(&t, s, ds, &to)))
         die(rc, "trainer");
@@ -219,6 +226,7 @@ int main(int argc, char **argv)
 #if defined(MIMIC_HAVE_OPENBLAS)
     printf("blas OpenBLAS core %s, %d threads\n", openblas_get_corename(), openblas_get_num_threads());
 #endif
+    printf("threads options.threads %d\n", (int)to.threads);
     printf("roofline  %8.1f GFLOP/s  %9.0f examples/s\n", flops / roof * 1e-9, B / roof);
     printf("libmimic  %8.1f GFLOP/s  %9.0f examples/s\n", flops / mine * 1e-9, B / mine);
     printf("ratio     %8.3f of roofline\n", roof / mine);

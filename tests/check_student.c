@@ -192,14 +192,14 @@ static size_t grad_check(int kind, int32_t act, size_t k, size_t rows, bool norm
         ck_assert_msg(kept > 0 && kept < rows * H_, "dropout kept %zu of %zu units: the check "
                       "would not see both branches", kept, rows * H_);
     }
-    mimic__student_forward_ws(L, act, s->params, x, rows, dr, ws, &z, &h, &logits);
+    mimic__student_forward_ws(L, act, s->params, x, rows, dr, ws, &z, &h, &logits, NULL);
     /* Labels: the student's least likely class, so the hard-label gradient is never ~0. */
     for (size_t r = 0; r < rows; r++)
         for (size_t j = 1; j < C; j++)
             if (logits[r * C + j] < logits[r * C + (size_t)y[r]])
                 y[r] = (int32_t)j;
     lib_loss_grad(kind, logits, t, y, rows, C, dl);
-    mimic__student_backward_ws(L, act, s->params, x, rows, dr, z, h, dl, dz, grads);
+    mimic__student_backward_ws(L, act, s->params, x, rows, dr, z, h, dl, dz, grads, NULL);
 
     double *P = malloc(L->n_params * sizeof(double));
     double xd[ROWS_ * D_], sd[ROWS_ * CMAX_];
@@ -290,9 +290,11 @@ START_TEST(test_backward_output_layer_tiles)
     float *grads = malloc(L->n_params * sizeof(float));
     float *h0 = malloc(rows * H * sizeof(float));
     float *z, *h, *logits;
-    mimic__student_forward_ws(L, MIMIC_ACT_RELU, s->params, x, rows, NULL, ws, &z, &h, &logits);
+    mimic__student_forward_ws(L, MIMIC_ACT_RELU, s->params, x, rows, NULL, ws, &z, &h, &logits,
+                              NULL);
     memcpy(h0, h, rows * H * sizeof(float));
-    mimic__student_backward_ws(L, MIMIC_ACT_RELU, s->params, x, rows, NULL, z, h, dl, NULL, grads);
+    mimic__student_backward_ws(L, MIMIC_ACT_RELU, s->params, x, rows, NULL, z, h, dl, NULL, grads,
+                               NULL);
     const float *Wout = s->params + L->off_output_w;
     size_t active = 0;
     for (size_t j = 0; j < H; j++) {

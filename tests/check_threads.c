@@ -75,7 +75,7 @@ START_TEST(test_pool_runs_every_chunk_once)
 {
     for (size_t threads = 2; threads <= 4; threads++) {
         mimic__pool *p = NULL;
-        ck_assert_int_eq(mimic__pool_create(&p, threads, 1e-4), MIMIC_OK);
+        ck_assert_int_eq(mimic__pool_create(&p, threads, 1e-4, false), MIMIC_OK);
         ck_assert_ptr_nonnull(p);
         ck_assert_uint_eq(mimic__pool_threads(p), threads);
         for (int rep = 0; rep < 200; rep++)
@@ -90,13 +90,13 @@ START_TEST(test_pool_sizes)
 {
     mimic__pool *p = (mimic__pool *)&p;
     for (size_t t = 0; t <= 1; t++) {
-        ck_assert_int_eq(mimic__pool_create(&p, t, 0), MIMIC_OK);
+        ck_assert_int_eq(mimic__pool_create(&p, t, 0, false), MIMIC_OK);
         ck_assert_ptr_null(p); /* the calling thread alone: nothing to start */
         run_and_check(p, 5);
     }
     ck_assert_uint_eq(mimic__pool_threads(NULL), 1);
     p = (mimic__pool *)&p;
-    ck_assert_int_eq(mimic__pool_create(&p, 1025, 0), MIMIC_ERR_INVALID);
+    ck_assert_int_eq(mimic__pool_create(&p, 1025, 0, false), MIMIC_ERR_INVALID);
     ck_assert_ptr_null(p);
     mimic__pool_free(NULL);
 }
@@ -106,7 +106,7 @@ END_TEST
 START_TEST(test_pool_wakes_sleeping_workers)
 {
     mimic__pool *p = NULL;
-    ck_assert_int_eq(mimic__pool_create(&p, 3, 0), MIMIC_OK); /* sleep at once */
+    ck_assert_int_eq(mimic__pool_create(&p, 3, 0, false), MIMIC_OK); /* sleep at once */
     for (int rep = 0; rep < 20; rep++) {
         usleep(2000);
         count_job j = {calloc(64, sizeof(atomic_int)), 64, 0};
@@ -136,7 +136,7 @@ static void *caller_main(void *arg)
 START_TEST(test_pool_concurrent_callers)
 {
     mimic__pool *p = NULL;
-    ck_assert_int_eq(mimic__pool_create(&p, 3, 1e-4), MIMIC_OK);
+    ck_assert_int_eq(mimic__pool_create(&p, 3, 1e-4, false), MIMIC_OK);
     pthread_t th[4];
     caller_arg a = {p, 300};
     for (int i = 0; i < 4; i++)

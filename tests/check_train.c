@@ -1346,12 +1346,12 @@ START_TEST(test_part_of_batch)
         mimic__dropout_init(&dr, 0.3, 12345 + (uint64_t)loss);
         float *z, *h, *logits, *z2, *h2, *logits2;
         /* sigmoid: a unit is 0 only where the mask dropped it */
-        mimic__student_forward_ws(L, MIMIC_ACT_SIGMOID, s->params, p.x, N, &dr, ws, &z, &h,
-                                  &logits);
+        mimic__student_forward_ws(L, MIMIC_ACT_SIGMOID, s->params, p.x, N, &dr, ws, &z, &h, &logits,
+                                  NULL);
         mimic__dropout part = dr;
         part.offset = (uint32_t)(R0 * H);
         mimic__student_forward_ws(L, MIMIC_ACT_SIGMOID, s->params, p.x + R0 * D, M, &part, ws2, &z2,
-                                  &h2, &logits2);
+                                  &h2, &logits2, NULL);
         int dropped = 0;
         for (size_t i = 0; i < M * H; i++) { /* fewer rows may take another sgemm path */
             ck_assert((h2[i] == 0) == (h[R0 * H + i] == 0));

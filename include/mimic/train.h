@@ -13,10 +13,13 @@
  * concurrent calls would race on): BLAS runs with the threads the caller gave it
  * (OPENBLAS_NUM_THREADS, openblas_set_num_threads). options->threads = n > 1 gives the run n
  * threads of libmimic's own: n - 1 workers started by mimic_trainer_create (mimic_train) and
- * stopped by mimic_trainer_free (at its end). They split the forward passes of the
- * validation and eval_train metrics (the output layer by rows); the training step runs on
- * the calling thread and BLAS's threads. 0 or 1 (the default) starts no thread. The student
- * is bitwise the same for every value. (Before 1.3, threads set OpenBLAS's thread count for
+ * stopped by mimic_trainer_free (at its end). They run the training step's own passes
+ * between the BLAS calls (the batch gather, bias + activation and dropout, the output layer's
+ * products, the activation gradient, the bias gradients' column sums, the gradient norm, the
+ * optimizer update, the copy into the student; split by rows, columns or parameter ranges)
+ * and the forward passes of the validation and eval_train metrics. Idle, they spin briefly,
+ * then sleep, so that BLAS's threads have the cores during its calls. 0 or 1 (the default)
+ * starts no thread. The student is bitwise the same for every value. (Before 1.3, threads set OpenBLAS's thread count for
  * the duration of the call.)
  * A trainer is one mutable handle: use it from one thread at a time. Independent trainers
  * may run in parallel threads.

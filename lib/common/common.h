@@ -110,9 +110,11 @@ typedef struct mimic__pool mimic__pool;
 typedef void (*mimic__pool_fn)(void *ctx, size_t i, size_t n);
 #define MIMIC__POOL_MAX_CHUNKS 65535
 /* A pool of `threads` threads in all: threads - 1 workers are started (none, and *out NULL,
- * for 0 or 1). Idle workers spin for `spin_s` seconds, then sleep. Errors:
+ * for 0 or 1). Idle workers spin for `spin_s` seconds (with `yield`, calling sched_yield
+ * rather than pausing, so that other threads runnable on their core go first), then sleep.
+ * Errors:
  * MIMIC_ERR_INVALID (more than 1024 threads), MIMIC_ERR_NOMEM (memory or a thread). */
-int mimic__pool_create(mimic__pool **out, size_t threads, double spin_s);
+int mimic__pool_create(mimic__pool **out, size_t threads, double spin_s, bool yield);
 /* Stops and joins the workers. NULL is a no-op. */
 void mimic__pool_free(mimic__pool *p);
 /* Threads in all (1 for NULL). */
@@ -126,6 +128,13 @@ void mimic__pool_for(mimic__pool *p, size_t n, mimic__pool_fn fn, void *ctx);
 /* Chunk i of n of [0, len) as [*begin, *end): contiguous, in order, balanced, in blocks of 4
  * when the chunks are longer than 8. */
 void mimic__split(size_t len, size_t i, size_t n, size_t *begin, size_t *end);
+/* Chunk i of n of [0, len) in whole blocks of `align` (a power of two; the last chunk ends at
+ * len): e.g. whole cache lines of a float array with align 16. */
+void mimic__split_aligned(size_t len, size_t i, size_t n, size_t align, size_t *begin, size_t *end);
+/* How many chunks to cut `units` units of `unit_bytes` bytes each into on `p`: 1 without a
+ * pool; otherwise as many as keep every chunk at `min_bytes` or more, at most 4 per thread
+ * (claimed one by one, so a thread the OS does not schedule stalls no one for long). */
+size_t mimic__pool_chunks(const mimic__pool *p, size_t units, size_t unit_bytes, size_t min_bytes);
 
 /* ---- checked arithmetic ------------------------------------------------------------- */
 

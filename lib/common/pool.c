@@ -8,7 +8,9 @@
  *
  * Between jobs a worker spins on the claim word for up to `spin_s` seconds, so back-to-back
  * jobs (a forward pass is three) are picked up in well under a microsecond, then sleeps on a
- * condition variable.
+ * condition variable. A pool made to yield calls sched_yield while it spins instead: a
+ * trainer's workers share the cores with BLAS's threads, which must get them at once when a
+ * BLAS call starts.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +45,7 @@ struct mimic__pool {
     pthread_t *workers;
     pid_t pid;     /* the process that started the workers (a forked child has none) */
     double spin_s; /* how long an idle worker spins before it sleeps */
+    bool yield;    /* it gives its core away (sched_yield) while it spins */
     /* the job: written by the caller that owns `busy` before it publishes the claim word;
      * read by a thread only after it has claimed one of the job's chunks, so they cannot
      * change under it (the job is not done until that chunk is) */
@@ -80,8 +83,11 @@ static uint32_t wait_for_job(mimic__pool *p, uint32_t seen)
         uint32_t g = CLAIM_GEN(atomic_load_explicit(&p->claim, memory_order_acquire));
         if (g != seen)
             return g;
-        CPU_RELAX();
-        if ((spins & 63) == 63) {
+        if (p->yield)
+            sched_yield();
+        else
+            CPU_RELAX();
+        if (p->yield || (spins & 63) == 63) {
             double t = mimic__now();
             if (deadline == 0)
                 deadline = t + p->spin_s;
@@ -139,7 +145,7 @@ static void stop_workers(mimic__pool *p, size_t started)
         pthread_join(p->workers[i], NULL);
 }
 
-int mimic__pool_create(mimic__pool **out, size_t threads, double spin_s)
+int mimic__pool_create(mimic__pool **out, size_t threads, double spin_s, bool yield)
 {
     *out = NULL;
     if (threads > MAX_THREADS)
@@ -157,6 +163,7 @@ int mimic__pool_create(mimic__pool **out, size_t threads, double spin_s)
     p->workers = workers;
     p->pid = getpid();
     p->spin_s = spin_s;
+    p->yield = yield;
     atomic_init(&p->busy, 0);
     atomic_init(&p->claim, CLAIM(0, 0, 0));
     atomic_init(&p->done, 0);
@@ -244,4 +251,23 @@ void mimic__split(size_t n, size_t part, size_t parts, size_t *begin, size_t *en
     size_t b = part * chunk;
     *begin = b < n ? b : n;
     *end = b + chunk < n ? b + chunk : n;
+}
+
+void mimic__split_aligned(size_t len, size_t i, size_t n, size_t align, size_t *begin, size_t *end)
+{
+    size_t per = ((len + n - 1) / n + align - 1) & ~(align - 1), b = i * per;
+    *begin = b < len ? b : len;
+    *end = b + per < len ? b + per : len;
+}
+
+size_t mimic__pool_chunks(const mimic__pool *p, size_t units, size_t unit_bytes, size_t min_bytes)
+{
+    if (!p || units < 2 || unit_bytes == 0)
+        return 1;
+    const size_t most = 4 * (p->n_workers + 1);
+    size_t c =
+        unit_bytes >= min_bytes ? units : units / ((min_bytes + unit_bytes - 1) / unit_bytes);
+    c = c > most ? most : c;
+    c = c > MIMIC__POOL_MAX_CHUNKS ? MIMIC__POOL_MAX_CHUNKS : c;
+    return c ? c : 1;
 }

@@ -172,13 +172,15 @@ void mimic__dropout_init(mimic__dropout *d, double p, uint64_t key)
     d->scale = (float)(1.0 / (1.0 - p));
 }
 
-MIMIC__HOT static void column_sums(const float *restrict a, size_t rows, size_t n,
-                                   float *restrict out)
+/* out[j] = sum over the rows of a[r][j], for the columns j0 <= j < j1 (rows of n floats):
+ * each column summed over every row, in row order, whatever the range. */
+MIMIC__HOT static void column_sums(const float *restrict a, size_t rows, size_t n, size_t j0,
+                                   size_t j1, float *restrict out)
 {
-    memcpy(out, a, n * sizeof(float));
+    memcpy(out + j0, a + j0, (j1 - j0) * sizeof(float));
     for (size_t r = 1; r < rows; r++) {
         const float *row = a + r * n;
-        for (size_t j = 0; j < n; j++)
+        for (size_t j = j0; j < j1; j++)
             out[j] += row[j];
     }
 }
@@ -199,14 +201,15 @@ static void matvec(const float *W, size_t n, size_t kk, size_t ldw, const float 
  * contraction): neither change alters a result bit. */
 #define SMALL_TILE 256
 
-/* c (C x H) = d^T h: d rows x C (dL/dlogits), h rows x H. Each c element sums over the rows
- * in order. */
+/* c (C x H) = d^T h, its columns jb <= j < je: d rows x C (dL/dlogits), h rows x H. Each c
+ * element sums over the rows in order, whatever the range. */
 MIMIC__HOT static void small_tn(size_t C, size_t H, size_t rows, const float *restrict d,
-                                const float *restrict h, float *restrict c)
+                                const float *restrict h, float *restrict c, size_t jb, size_t je)
 {
-    memset(c, 0, C * H * sizeof(float));
-    for (size_t j0 = 0; j0 < H; j0 += SMALL_TILE) {
-        const size_t nj = H - j0 < SMALL_TILE ? H - j0 : SMALL_TILE;
+    for (size_t k = 0; k < C; k++)
+        memset(c + k * H + jb, 0, (je - jb) * sizeof(float));
+    for (size_t j0 = jb; j0 < je; j0 += SMALL_TILE) {
+        const size_t nj = je - j0 < SMALL_TILE ? je - j0 : SMALL_TILE;
         size_t r = 0;
         for (; r + 4 <= rows; r += 4) {
             const float *h0 = h + r * H + j0, *h1 = h0 + H, *h2 = h1 + H, *h3 = h2 + H;
@@ -232,10 +235,11 @@ MIMIC__HOT static void small_tn(size_t C, size_t H, size_t rows, const float *re
 
 /* h (m x H) = act_grad(h, d (m x C) . W (C x H)): the gradient at the pre-activations, with
  * f' taken from the post-activation h, as act_grad; the product sums over the C classes in
- * order, into a one-tile buffer (so dh never goes through memory). */
+ * order, into a one-tile buffer (so dh never goes through memory). The m rows are rows
+ * row0... of the batch (for the dropout mask). */
 MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *restrict d,
                                     const float *restrict W, float *restrict h, int32_t act,
-                                    const mimic__dropout *dr)
+                                    const mimic__dropout *dr, size_t row0)
 {
     float o[SMALL_TILE];
     for (size_t j0 = 0; j0 < H; j0 += SMALL_TILE) {
@@ -259,11 +263,92 @@ MIMIC__HOT static void small_nn_act(size_t m, size_t H, size_t C, const float *r
                     o[j] += a * w[j];
             }
             if (dr)
-                act_grad_dropout(h + r * H + j0, o, nj, act, (uint32_t)(r * H + j0), *dr);
+                act_grad_dropout(h + r * H + j0, o, nj, act, (uint32_t)((row0 + r) * H + j0), *dr);
             else
                 act_grad(h + r * H + j0, o, nj, act);
         }
     }
+}
+
+/* ---- the training step's elementwise passes on a pool ------------------------------------
+ * Between the sgemm calls of a step each pass is one job of the trainer's pool, split by
+ * batch rows (bias + activation + dropout, the activation gradient) or by columns (the column
+ * sums and dW_out, each chunk summing its columns over every row in row order): no sum is
+ * cut or reordered, so every thread count gives the bits of the calling thread alone. */
+
+/* A chunk walks at least this many bytes of its pass's array (fewer chunks for less). */
+#define STEP_CHUNK_BYTES (32u << 10)
+
+typedef struct step_job {
+    float *h;           /* rows x n: activations, or the gradient at them */
+    const float *src;   /* act_grad: dh (rows x n); column sums and dW_out: the rows summed */
+    const float *d, *W; /* dlogits (rows x C) and W_out (C x n) */
+    float *out;         /* column sums and dW_out */
+    const float *bias;
+    size_t rows, n, C, row0; /* row0: the first row's place in the batch (dropout masks) */
+    int32_t act;
+    const mimic__dropout *dr;
+} step_job;
+
+static void run_step_job(mimic__pool *pool, size_t units, size_t unit_bytes, mimic__pool_fn fn,
+                         step_job *job)
+{
+    mimic__pool_for(pool, mimic__pool_chunks(pool, units, unit_bytes, STEP_CHUNK_BYTES), fn, job);
+}
+
+/* Forward: h = f(h + bias), then dropout, over a range of rows. */
+static void bias_act_part(void *ctx, size_t i, size_t n)
+{
+    const step_job *job = ctx;
+    size_t r0, r1;
+    mimic__split(job->rows, i, n, &r0, &r1);
+    float *h = job->h + r0 * job->n;
+    bias_act(h, r1 - r0, job->n, job->bias, job->act);
+    if (job->dr)
+        dropout_apply(h, (r1 - r0) * job->n, (uint32_t)(r0 * job->n), *job->dr);
+}
+
+/* Backward: h = dh * f'(h) (behind dropout) over a range of rows. */
+static void act_grad_part(void *ctx, size_t i, size_t n)
+{
+    const step_job *job = ctx;
+    size_t r0, r1;
+    mimic__split(job->rows, i, n, &r0, &r1);
+    float *h = job->h + r0 * job->n;
+    const float *dh = job->src + r0 * job->n;
+    if (job->dr)
+        act_grad_dropout(h, dh, (r1 - r0) * job->n, job->act, (uint32_t)((job->row0 + r0) * job->n),
+                         *job->dr);
+    else
+        act_grad(h, dh, (r1 - r0) * job->n, job->act);
+}
+
+/* Backward, small C: h = (d W) * f'(h) over a range of rows. */
+static void small_nn_act_part(void *ctx, size_t i, size_t n)
+{
+    const step_job *job = ctx;
+    size_t r0, r1;
+    mimic__split(job->rows, i, n, &r0, &r1);
+    small_nn_act(r1 - r0, job->n, job->C, job->d + r0 * job->C, job->W, job->h + r0 * job->n,
+                 job->act, job->dr, r0);
+}
+
+/* Backward, small C: dW_out = d^T h over a range of its columns. */
+static void small_tn_part(void *ctx, size_t i, size_t n)
+{
+    const step_job *job = ctx;
+    size_t j0, j1;
+    mimic__split_aligned(job->n, i, n, 16, &j0, &j1); /* whole cache lines */
+    small_tn(job->C, job->n, job->rows, job->d, job->src, job->out, j0, j1);
+}
+
+/* Column sums over a range of columns. */
+static void column_sums_part(void *ctx, size_t i, size_t n)
+{
+    const step_job *job = ctx;
+    size_t j0, j1;
+    mimic__split_aligned(job->n, i, n, 16, &j0, &j1); /* whole cache lines */
+    column_sums(job->src, job->rows, job->n, j0, j1, job->out);
 }
 
 /* One linear layer of the small-batch path over a range of its output units: the product,
@@ -413,22 +498,23 @@ static void forward_core(const mimic__layout *L, int32_t act, const float *P,
         mimic__pool_for(pool, chunks, output_part, &job);
         return;
     }
-    bias_act(h, rows, L->H, P + L->off_hidden_b, act);
-    if (dr)
-        dropout_apply(h, rows * L->H, 0, *dr);
+    step_job job = {
+        .h = h, .bias = P + L->off_hidden_b, .rows = rows, .n = L->H, .act = act, .dr = dr};
+    run_step_job(pool, rows, L->H * sizeof(float), bias_act_part, &job);
     gemm_nt(rows, L->C, L->H, h, L->H, P + L->off_output_w, L->H, logits, L->C);
     bias_add(logits, rows, L->C, P + L->off_output_b);
 }
 
 void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const float *params,
                                const float *x, size_t rows, const mimic__dropout *dropout,
-                               float *ws, float **z_out, float **h_out, float **logits_out)
+                               float *ws, float **z_out, float **h_out, float **logits_out,
+                               mimic__pool *pool)
 {
     float *z = L->k ? ws : NULL;
     float *h = ws + rows * L->k;
     float *logits = h + rows * L->H;
     if (rows > 0)
-        forward_core(L, activation, params, NULL, x, rows, dropout, z, h, logits, NULL);
+        forward_core(L, activation, params, NULL, x, rows, dropout, z, h, logits, pool);
     if (z_out)
         *z_out = z;
     *h_out = h;
@@ -580,39 +666,54 @@ float *mimic__student_infer(const mimic_student *s, const float *x, size_t rows,
 void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, const float *params,
                                 const float *x, size_t rows, const mimic__dropout *dropout,
                                 const float *z, float *h, const float *dlogits, float *dz,
-                                float *grads)
+                                float *grads, mimic__pool *pool)
 {
     const size_t H = L->H, C = L->C, kin = L->kin;
     if (rows == 0) {
         memset(grads, 0, L->n_params * sizeof(float));
         return;
     }
+    const size_t row_bytes = H * sizeof(float), col_bytes = rows * sizeof(float);
+    step_job job = {.h = h,
+                    .src = h,
+                    .d = dlogits,
+                    .W = params + L->off_output_w,
+                    .rows = rows,
+                    .n = H,
+                    .C = C,
+                    .act = activation,
+                    .dr = dropout};
     /* Output layer: dW_out = dlogits^T h, db_out = column sums of dlogits. */
-    if (C <= SMALL_C)
-        small_tn(C, H, rows, dlogits, h, grads + L->off_output_w);
-    else
+    if (C <= SMALL_C) {
+        job.out = grads + L->off_output_w;
+        run_step_job(pool, H, col_bytes, small_tn_part, &job);
+    } else {
         gemm_tn(C, H, rows, dlogits, C, h, H, grads + L->off_output_w, H);
-    column_sums(dlogits, rows, C, grads + L->off_output_b);
+    }
+    column_sums(dlogits, rows, C, 0, C, grads + L->off_output_b);
     /* dpre = (dlogits W_out) * f'(pre), into h: one fused pass for small C; otherwise the
      * gradient slots of V and W_hid (at least H * kin floats, written only below) serve as
      * scratch for dh, a chunk of rows at a time. */
     const size_t chunk = L->off_hidden_b / H; /* >= kin >= 1 */
     if (C <= SMALL_C)
-        small_nn_act(rows, H, C, dlogits, params + L->off_output_w, h, activation, dropout);
+        run_step_job(pool, rows, row_bytes, small_nn_act_part, &job);
     else
         for (size_t r0 = 0; r0 < rows; r0 += chunk) {
             size_t m = rows - r0 < chunk ? rows - r0 : chunk;
             gemm_nn(m, H, C, dlogits + r0 * C, C, params + L->off_output_w, H, grads, H);
-            if (dropout)
-                act_grad_dropout(h + r0 * H, grads, m * H, activation, (uint32_t)(r0 * H),
-                                 *dropout);
-            else
-                act_grad(h + r0 * H, grads, m * H, activation);
+            step_job part = job;
+            part.h = h + r0 * H;
+            part.src = grads;
+            part.rows = m;
+            part.row0 = r0;
+            run_step_job(pool, m, row_bytes, act_grad_part, &part);
         }
     /* Hidden layer: dW_hid = dpre^T in, db_hid = column sums of dpre. */
     const float *in = L->k ? z : x;
     gemm_tn(H, kin, rows, h, H, in, kin, grads + L->off_hidden_w, kin);
-    column_sums(h, rows, H, grads + L->off_hidden_b);
+    job.src = h;
+    job.out = grads + L->off_hidden_b;
+    run_step_job(pool, H, col_bytes, column_sums_part, &job);
     if (L->k) {
         /* dz = dpre W_hid; dV = dz^T x. */
         gemm_nn(rows, L->k, H, h, H, params + L->off_hidden_w, L->k, dz, L->k);

@@ -358,10 +358,13 @@ static inline uint32_t mimic__dropout_bits(uint32_t i, uint32_t k0, uint32_t k1)
  * layout): z = x V^T (if k), h = f(z W_hid^T + b_hid), logits = h W_out^T + b_out.
  * `ws` holds mimic__student_ws_floats floats; on return *z_out, *h_out, *logits_out point
  * into it (z_out may be NULL when k = 0). With `dropout` (training; NULL = none) h holds the
- * dropped and rescaled activations that the logits were computed from. No allocation. */
+ * dropped and rescaled activations that the logits were computed from. The elementwise passes
+ * between the sgemm calls run on `pool` (NULL: the calling thread), split by rows or
+ * columns: the same bits for every pool. No allocation. */
 void mimic__student_forward_ws(const mimic__layout *L, int32_t activation, const float *params,
                                const float *x, size_t rows, const mimic__dropout *dropout,
-                               float *ws, float **z_out, float **h_out, float **logits_out);
+                               float *ws, float **z_out, float **h_out, float **logits_out,
+                               mimic__pool *pool);
 
 /* Floats of workspace the inference GEMM needs for `rows` rows: X^T, Z^T, H^T, logits^T and
  * the logits (rows x (D + k + H + 2C)); SIZE_MAX on overflow. */
@@ -379,11 +382,12 @@ float *mimic__student_infer(const mimic_student *s, const float *x, size_t rows,
 /* Backward pass for the activations of the matching forward call (same `dropout`): given
  * dlogits (rows x C, dL/dlogits), write dL/dparams into `grads` (flat layout, overwritten).
  * h is overwritten with dL/d(pre-activation); `dz` is a scratch of rows x k floats (if k).
- * No gradient for the raw inputs. No allocation. */
+ * No gradient for the raw inputs. The passes between the sgemm calls run on `pool` as in the
+ * forward pass (the same bits for every pool). No allocation. */
 void mimic__student_backward_ws(const mimic__layout *L, int32_t activation, const float *params,
                                 const float *x, size_t rows, const mimic__dropout *dropout,
                                 const float *z, float *h, const float *dlogits, float *dz,
-                                float *grads);
+                                float *grads, mimic__pool *pool);
 
 /* Normalize rows of raw inputs (f32 or u8) into dst (rows x D floats):
  * dst = (x - mean) * scale, or a plain conversion when mean/scale are NULL. */

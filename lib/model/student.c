@@ -293,7 +293,7 @@ int mimic_student_set_threads(mimic_student *s, size_t threads)
     if (threads == mimic__pool_threads(s->pool) || (threads <= 1 && !s->pool))
         return MIMIC_OK; /* already so: no thread stopped or started */
     mimic__pool *p = NULL;
-    if ((rc = mimic__pool_create(&p, threads, STUDENT_SPIN_S)) != MIMIC_OK) {
+    if ((rc = mimic__pool_create(&p, threads, STUDENT_SPIN_S, false)) != MIMIC_OK) {
         char why[200];
         return mimic__error(rc, "%s: %s", fn, mimic__error_copy(why, sizeof why));
     }

@@ -37,9 +37,26 @@ static void flush_denormals_end(unsigned old)
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-double mimic__grad_norm(const float *g, size_t n)
+/* A chunk of the update or the norm on a pool covers at least this many bytes of one of its
+ * arrays (16384 parameters). */
+#define UPDATE_CHUNK_BYTES (64u << 10)
+/* Parameters updated, then copied, at a time when the update also copies its result: the
+ * block of every array it touches (up to 5 x 64 KiB) stays in L2. */
+#define UPDATE_COPY_BLOCK 16384
+
+/* The gradient norm sums NORM_PARTS ranges of the parameters, each in double with four
+ * partial sums (shorter dependency chains), and adds the ranges' sums in order: a fixed
+ * order, whatever the threads that computed them. */
+#define NORM_PARTS 64
+
+typedef struct norm_job {
+    const float *g;
+    size_t n;
+    double part[NORM_PARTS];
+} norm_job;
+
+static double sum_squares(const float *g, size_t n)
 {
-    /* Four partial sums: shorter dependency chains, still a fixed order (deterministic). */
     double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
@@ -50,7 +67,32 @@ double mimic__grad_norm(const float *g, size_t n)
     }
     for (; i < n; i++)
         a0 += (double)g[i] * g[i];
-    return sqrt((a0 + a1) + (a2 + a3));
+    return (a0 + a1) + (a2 + a3);
+}
+
+static void norm_part(void *ctx, size_t i, size_t n)
+{
+    norm_job *job = ctx;
+    size_t p0, p1;
+    mimic__split(NORM_PARTS, i, n, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
+        size_t b, e;
+        mimic__split_aligned(job->n, p, NORM_PARTS, 16, &b, &e);
+        job->part[p] = sum_squares(job->g + b, e - b);
+    }
+}
+
+double mimic__grad_norm(const float *g, size_t n, mimic__pool *pool)
+{
+    norm_job job = {g, n, {0}};
+    mimic__pool_for(
+        pool,
+        mimic__pool_chunks(pool, NORM_PARTS, n / NORM_PARTS * sizeof(float), UPDATE_CHUNK_BYTES),
+        norm_part, &job);
+    double sum = 0;
+    for (size_t p = 0; p < NORM_PARTS; p++)
+        sum += job.part[p];
+    return sqrt(sum);
 }
 
 /* Non-finite test on the bit pattern (all-ones exponent), an integer OR reduction the
@@ -150,6 +192,51 @@ static bool adamw_update(const mimic_train_options *o, double lr, uint64_t t1, c
                          float *p_out, const float *g, float gscale, float *const *state, size_t n)
 {
     return adam_any(o, lr, t1, p_in, p_out, g, gscale, state, n, 1);
+}
+
+typedef struct update_job {
+    const mimic__optimizer *opt;
+    const mimic_train_options *o;
+    double lr;
+    uint64_t t1;
+    const float *p_in, *g;
+    float *p_out;
+    float gscale;
+    float *const *state;
+    size_t n;
+    float *copy;
+    atomic_int bad;
+} update_job;
+
+static void update_part(void *ctx, size_t i, size_t n)
+{
+    update_job *job = ctx;
+    size_t b, e;
+    mimic__split_aligned(job->n, i, n, 16, &b, &e); /* whole cache lines */
+    /* with a copy, a block at a time: its new values are still in cache for the copy */
+    const size_t block = job->copy ? UPDATE_COPY_BLOCK : e - b;
+    for (size_t s = b; s < e; s += block) {
+        const size_t m = e - s < block ? e - s : block;
+        float *state[MIMIC__MAX_OPT_STATE];
+        for (size_t k = 0; k < job->opt->n_state; k++)
+            state[k] = job->state[k] + s;
+        if (!job->opt->update(job->o, job->lr, job->t1, job->p_in + s, job->p_out + s, job->g + s,
+                              job->gscale, state, m))
+            atomic_store_explicit(&job->bad, 1, memory_order_relaxed);
+        if (job->copy)
+            memcpy(job->copy + s, job->p_out + s, m * sizeof(float));
+    }
+}
+
+bool mimic__optimizer_run(const mimic__optimizer *opt, const mimic_train_options *o, double lr,
+                          uint64_t t1, const float *p_in, float *p_out, const float *g,
+                          float gscale, float *const *state, size_t n, float *copy,
+                          mimic__pool *pool)
+{
+    update_job job = {opt, o, lr, t1, p_in, g, p_out, gscale, state, n, copy, 0};
+    mimic__pool_for(pool, mimic__pool_chunks(pool, n, sizeof(float), UPDATE_CHUNK_BYTES),
+                    update_part, &job);
+    return atomic_load_explicit(&job.bad, memory_order_relaxed) == 0;
 }
 
 /* Adding an optimizer: a row here (its update kernel above), its MIMIC_OPTIMIZER_* value in

@@ -74,8 +74,19 @@ typedef struct mimic__optimizer {
 const mimic__optimizer *mimic__optimizer_get(int32_t id);
 const char *mimic__optimizer_choice(size_t k, int32_t *value);
 
-/* sqrt(sum g^2) in double. */
-double mimic__grad_norm(const float *g, size_t n);
+/* opt->update over the n parameters, split by parameter ranges over `pool` (NULL: the
+ * calling thread; every range runs the update, with its flush-to-zero bits, on the thread
+ * that claims it): the same bits for every pool. With `copy`, p_out is also copied there,
+ * block by block while it is in cache. False when a new parameter is not finite (then
+ * `copy` holds a mix of old and new values). */
+bool mimic__optimizer_run(const mimic__optimizer *opt, const mimic_train_options *o, double lr,
+                          uint64_t t1, const float *p_in, float *p_out, const float *g,
+                          float gscale, float *const *state, size_t n, float *copy,
+                          mimic__pool *pool);
+
+/* sqrt(sum g^2) in double: partial sums of a fixed number of parameter ranges (whatever the
+ * pool, NULL: the calling thread), added in order, so every pool gives the same bits. */
+double mimic__grad_norm(const float *g, size_t n, mimic__pool *pool);
 
 /* ---- statistics over a dataset (standardize.c) ----------------------------------------- */
 

@@ -15,9 +15,26 @@
 
 #include "train/train.h"
 
-/* The trainer's idle workers spin only briefly before they sleep: between two uses (the
- * validation of one epoch and the next) BLAS runs with threads of its own. */
+/* The trainer's idle workers wait 50 us for the next pass of the step, calling sched_yield,
+ * then sleep: an sgemm runs between most of the passes, and OpenBLAS's workers, which poll
+ * with sched_yield between its calls, share the cores with ours (at 2 threads on 2 cores
+ * one of theirs and ours share a core), so a waiting worker of ours hands the core over at
+ * once. Measured at 2 threads on 2 cores (784-256b-4096-10, batch 64, AVX-512 kernels, a
+ * quiet machine): 3.3-3.4 ms a step waiting 50 us (yielding or pausing) or 200 us
+ * (yielding), 4.2 ms sleeping at once (a wake-up per pass), 4.3 ms without threads of our
+ * own. Overridable at build time for measurements. */
+#ifndef TRAINER_SPIN_S
 #define TRAINER_SPIN_S 5e-5
+#endif
+#ifndef TRAINER_YIELD
+#define TRAINER_YIELD true
+#endif
+/* The gather's jobs: chunks of at least GATHER_CHUNK_BYTES of inputs, at most
+ * GATHER_MAX_CHUNKS of them (each has an augmentation row of its own). */
+#define GATHER_CHUNK_BYTES (16u << 10)
+#define GATHER_MAX_CHUNKS 32
+/* Copies of the weights into the student: chunks of at least this many bytes. */
+#define COPY_CHUNK_BYTES (64u << 10)
 
 struct mimic_trainer {
     uint32_t magic;
@@ -43,8 +60,9 @@ struct mimic_trainer {
     float *x, *ws, *dlogits, *scratch, *dz, *tbuf;
     float *eval_t;   /* evaluation: a chunk's teacher rows (validation, eval_train) */
     int32_t *eval_y; /* and labels */
-    void *aug_row;   /* one raw input row (augmentation), or NULL */
-    mimic__pool *pool; /* options.threads > 1: threads of our own (validation), else NULL */
+    void *aug_row;   /* raw input rows (augmentation: one per chunk of the gather), or NULL */
+    mimic__pool *pool; /* options.threads > 1: threads of our own (the step's passes between
+                          the BLAS calls, validation), else NULL */
     int32_t *ybuf;
     mimic__order order;  /* of the epoch's rows */
     uint64_t *ids;       /* a batch's rows (keyed order) */
@@ -112,7 +130,8 @@ static int alloc_buffers(mimic_trainer *t)
     if (ok && mimic__order_init(&t->order, t->rows) != MIMIC_OK)
         return MIMIC_ERR_NOMEM;
     if (ok && (o->flip > 0 || o->shift > 0))
-        ok = (t->aug_row = mimic__falloc(L->D, 1)) != NULL; /* f32 or u8 */
+        ok = (t->aug_row = mimic__falloc(L->D, o->threads > 1 ? GATHER_MAX_CHUNKS : 1)) !=
+             NULL; /* f32 or u8, a row per chunk of the gather */
     if (ok && (o->validation || o->eval_train))
         ok =
             (t->eval_t = mimic__falloc(B, L->C)) && (t->eval_y = mimic__calloc(B, sizeof(int32_t)));
@@ -127,13 +146,27 @@ static int alloc_buffers(mimic_trainer *t)
     return MIMIC_OK;
 }
 
-/* Copy the training-space weights `src` into the student, folding the target
- * normalization into the output layer. */
-static void sync_student(mimic_trainer *t, const float *src)
+/* A copy of n floats split over a pool by ranges. */
+typedef struct copy_job {
+    float *dst;
+    const float *src;
+    size_t n;
+} copy_job;
+
+static void copy_part(void *ctx, size_t i, size_t n)
+{
+    const copy_job *job = ctx;
+    size_t b, e;
+    mimic__split_aligned(job->n, i, n, 16, &b, &e); /* whole cache lines */
+    memcpy(job->dst + b, job->src + b, (e - b) * sizeof(float));
+}
+
+/* Fold the target normalization into the output layer of the student, which holds the
+ * training-space weights. */
+static void fold_targets(mimic_trainer *t)
 {
     const mimic__layout *L = &t->L;
     float *p = t->s->params;
-    memcpy(p, src, L->n_params * sizeof(float));
     if (!t->tstd)
         return;
     /* logits = std * (W h + b) + mean  =>  W' = diag(std) W, b' = std b + mean */
@@ -143,6 +176,17 @@ static void sync_student(mimic_trainer *t, const float *src)
             w[j] *= t->tstd[c];
         p[L->off_output_b + c] = p[L->off_output_b + c] * t->tstd[c] + t->tmean[c];
     }
+}
+
+/* Copy the training-space weights `src` into the student, folding the target
+ * normalization into the output layer. */
+static void sync_student(mimic_trainer *t, const float *src)
+{
+    const size_t n = t->L.n_params;
+    copy_job job = {t->s->params, src, n};
+    mimic__pool_for(t->pool, mimic__pool_chunks(t->pool, n, sizeof(float), COPY_CHUNK_BYTES),
+                    copy_part, &job);
+    fold_targets(t);
 }
 
 /* Fit the input normalization on the training set and store it in the student. */
@@ -280,7 +324,7 @@ int mimic_trainer_create(mimic_trainer **out, mimic_student *s, const mimic_data
 
     rc = alloc_buffers(t);
     if (rc == MIMIC_OK)
-        rc = mimic__pool_create(&t->pool, (size_t)opts.threads, TRAINER_SPIN_S);
+        rc = mimic__pool_create(&t->pool, (size_t)opts.threads, TRAINER_SPIN_S, TRAINER_YIELD);
     if (dist)
         rc = mimic__coll_agree(&coll, rc, NULL);
     if (rc == MIMIC_OK)
@@ -361,53 +405,86 @@ static void start_epoch(mimic_trainer *t)
 
 /* Gather a batch, or this rank's part of it from batch row row0 on: inputs converted and
  * normalized in one pass straight into the aligned buffer (an augmented row is first
- * mirrored/shifted into t->aug_row, raw, as batch row row0 + i draws); teacher rows with the
- * target normalization; labels. */
-static void gather(mimic_trainer *t, const uint64_t *ids, size_t n, size_t row0)
+ * mirrored/shifted into a row of t->aug_row, raw, as batch row row0 + i draws); teacher rows
+ * with the target normalization; labels. Split over the pool by rows (chunk c of a job uses
+ * augmentation row c). */
+typedef struct gather_job {
+    mimic_trainer *t;
+    const uint64_t *ids;
+    size_t n, row0;
+    mimic__augment aug;
+    int augment;
+} gather_job;
+
+static void gather_inputs(const gather_job *job, size_t c, size_t r0, size_t r1)
 {
+    mimic_trainer *t = job->t;
     const mimic_dataset *d = t->train;
     const mimic_student *s = t->s;
-    size_t D = t->L.D, C = t->L.C;
-    mimic__augment aug;
-    int augment = mimic__augment_init(&aug, &t->o, D, t->st.steps_done);
-    for (size_t i = 0; i < n; i++) {
-        const void *row = mimic__input_row(d, ids[i]);
+    const size_t D = t->L.D;
+    void *aug_row = job->augment ? (float *)t->aug_row + c * D : NULL;
+    for (size_t i = r0; i < r1; i++) {
+        const void *row = mimic__input_row(d, job->ids[i]);
         int flip = 0, dy = 0, dx = 0;
-        if (augment)
-            mimic__augment_draw(&aug, row0 + i, &flip, &dy, &dx);
+        if (job->augment)
+            mimic__augment_draw(&job->aug, job->row0 + i, &flip, &dy, &dx);
         if (flip || dy || dx) {
-            mimic__augment_image(row, t->aug_row, d->input_dtype, aug.C, aug.H, aug.W, flip, dy,
-                                 dx);
-            row = t->aug_row;
+            mimic__augment_image(row, aug_row, d->input_dtype, job->aug.C, job->aug.H, job->aug.W,
+                                 flip, dy, dx);
+            row = aug_row;
         }
         mimic__normalize_rows(s->in_mean, s->in_scale, D, row, d->input_dtype, 1, t->x + i * D);
     }
-    if (t->tbuf) {
-        for (size_t i = 0; i < n; i++) {
-            float *dst = t->tbuf + i * C;
-            const float *src = mimic__logits_f32(d, ids[i]);
-            if (!src) { /* float16: widen in place first */
-                mimic__logits_row(d, ids[i], dst);
-                src = dst;
-            }
-            if (t->o.target_norm == MIMIC_TARGET_CENTER) {
-                double mean = 0;
-                for (size_t j = 0; j < C; j++)
-                    mean += src[j];
-                float m = (float)(mean / (double)C);
-                for (size_t j = 0; j < C; j++)
-                    dst[j] = src[j] - m;
-            } else if (t->tstd) {
-                for (size_t j = 0; j < C; j++)
-                    dst[j] = (src[j] - t->tmean[j]) / t->tstd[j];
-            } else if (src != dst) {
-                memcpy(dst, src, C * sizeof(float));
-            }
+}
+
+static void gather_targets(const gather_job *job, size_t r0, size_t r1)
+{
+    mimic_trainer *t = job->t;
+    const mimic_dataset *d = t->train;
+    const size_t C = t->L.C;
+    for (size_t i = r0; i < r1; i++) {
+        float *dst = t->tbuf + i * C;
+        const float *src = mimic__logits_f32(d, job->ids[i]);
+        if (!src) { /* float16: widen in place first */
+            mimic__logits_row(d, job->ids[i], dst);
+            src = dst;
+        }
+        if (t->o.target_norm == MIMIC_TARGET_CENTER) {
+            double mean = 0;
+            for (size_t j = 0; j < C; j++)
+                mean += src[j];
+            float m = (float)(mean / (double)C);
+            for (size_t j = 0; j < C; j++)
+                dst[j] = src[j] - m;
+        } else if (t->tstd) {
+            for (size_t j = 0; j < C; j++)
+                dst[j] = (src[j] - t->tmean[j]) / t->tstd[j];
+        } else if (src != dst) {
+            memcpy(dst, src, C * sizeof(float));
         }
     }
-    if (t->ybuf)
-        for (size_t i = 0; i < n; i++)
-            t->ybuf[i] = mimic__label_at(d, ids[i]);
+}
+
+static void gather_part(void *ctx, size_t c, size_t n)
+{
+    const gather_job *job = ctx;
+    size_t r0, r1;
+    mimic__split(job->n, c, n, &r0, &r1);
+    gather_inputs(job, c, r0, r1);
+    if (job->t->tbuf)
+        gather_targets(job, r0, r1);
+    if (job->t->ybuf)
+        for (size_t i = r0; i < r1; i++)
+            job->t->ybuf[i] = mimic__label_at(job->t->train, job->ids[i]);
+}
+
+static void gather(mimic_trainer *t, const uint64_t *ids, size_t n, size_t row0)
+{
+    gather_job job = {t, ids, n, row0, {0}, 0};
+    job.augment = mimic__augment_init(&job.aug, &t->o, t->L.D, t->st.steps_done);
+    size_t chunks = mimic__pool_chunks(t->pool, n, t->L.D * sizeof(float), GATHER_CHUNK_BYTES);
+    mimic__pool_for(t->pool, chunks < GATHER_MAX_CHUNKS ? chunks : GATHER_MAX_CHUNKS, gather_part,
+                    &job);
 }
 
 /* Divergence. A non-finite loss condemns the weights that produced it (p[cur]), so the student
@@ -476,7 +553,8 @@ static int local_pass(mimic_trainer *t, size_t first, size_t n, size_t r0, size_
         drop.offset = (uint32_t)(r0 * L->H);
         dr = &drop;
     }
-    mimic__student_forward_ws(L, t->act, t->p[t->cur], t->x, m, dr, t->ws, &z, &h, &logits);
+    mimic__student_forward_ws(L, t->act, t->p[t->cur], t->x, m, dr, t->ws, &z, &h, &logits,
+                              t->pool);
     int rc = MIMIC_OK;
     if (m > 0) { /* a rank can have no rows of a short last batch: its gradient is zero */
         const mimic__loss_args args = {.logits = logits,
@@ -496,7 +574,7 @@ static int local_pass(mimic_trainer *t, size_t first, size_t n, size_t r0, size_
     }
     if (rc == MIMIC_OK)
         mimic__student_backward_ws(L, t->act, t->p[t->cur], t->x, m, dr, z, h, t->dlogits, t->dz,
-                                   t->grads);
+                                   t->grads, t->pool);
     return rc;
 }
 
@@ -561,8 +639,11 @@ static int blame_rank(mimic_trainer *t, size_t first, size_t n, int rc)
     return agreed != MIMIC_OK ? agreed : mimic__error(rc, "%s", msg);
 }
 
-/* One optimizer step; the student is not touched (callers sync when they hand it out). */
-static int train_step(mimic_trainer *t, double *loss_out)
+/* One optimizer step. With `copy` (the student's weights) the update also writes the new
+ * weights there, while they are in cache (the caller folds the target normalization; an
+ * update that fails leaves the student as the divergence sets it); otherwise the student is
+ * not touched (callers sync when they hand it out). */
+static int train_step(mimic_trainer *t, double *loss_out, float *copy)
 {
     mimic__train_state *st = &t->st;
     if (!st->started)
@@ -594,7 +675,7 @@ static int train_step(mimic_trainer *t, double *loss_out)
     }
     float gscale = 1.0f;
     if (t->o.clip_norm > 0) {
-        double norm = mimic__grad_norm(t->grads, L->n_params);
+        double norm = mimic__grad_norm(t->grads, L->n_params, t->pool);
         if (!isfinite(norm)) {
             rc = diverge(t, "the gradient norm", norm, 0);
             return t->dist ? blame_rank(t, first, n, rc) : rc;
@@ -603,8 +684,8 @@ static int train_step(mimic_trainer *t, double *loss_out)
             gscale = (float)(t->o.clip_norm / (norm + 1e-6)); /* PyTorch's clip_grad_norm_ */
     }
     double lr = mimic__lr_at(&t->o, st->steps_done, t->spe);
-    if (!t->opt->update(&t->o, lr, st->steps_done + 1, t->p[t->cur], t->p[t->cur ^ 1], t->grads,
-                        gscale, t->opt_state, L->n_params)) {
+    if (!mimic__optimizer_run(t->opt, &t->o, lr, st->steps_done + 1, t->p[t->cur], t->p[t->cur ^ 1],
+                              t->grads, gscale, t->opt_state, L->n_params, copy, t->pool)) {
         rc = diverge(t, "a weight after the update", INFINITY, 0);
         return t->dist ? blame_rank(t, first, n, rc) : rc;
     }
@@ -644,9 +725,9 @@ int mimic_trainer_step(mimic_trainer *t, double *loss_out)
         rc = check_done(t, "mimic_trainer_step");
     if (rc != MIMIC_OK)
         return rc;
-    rc = train_step(t, loss_out);
+    rc = train_step(t, loss_out, t->s->params); /* the update copies the weights */
     if (rc == MIMIC_OK)
-        sync_student(t, t->p[t->cur]);
+        fold_targets(t);
     return rc;
 }
 
@@ -867,7 +948,7 @@ int mimic_trainer_epoch(mimic_trainer *t, mimic_progress *progress_or_NULL)
             return rc;
         uint64_t every = t->o.progress_every_steps;
         do {
-            if ((rc = train_step(t, NULL)) != MIMIC_OK)
+            if ((rc = train_step(t, NULL, NULL)) != MIMIC_OK)
                 return rc;
             if (every > 0 && t->o.progress && !t->st.end_pending && t->st.steps_done % every == 0) {
                 mimic_progress p;

@@ -497,8 +497,9 @@ class Student:
         standardize: fit the input mean/scale on the data and store them in the model
           (scale = 1 / max(std, std_floor); std_floor=None is the library's 0.1, meant for
           inputs in [0, 1], times 255 for a uint8 dataset, as the CLI does);
-        threads: threads of libmimic's own for the run (its validation and eval_train
-          passes; None, 0 or 1 = none); BLAS uses the process's setting
+        threads: threads of libmimic's own for the run (the training step's passes between
+          the BLAS calls, validation and eval_train; None, 0 or 1 = none; the same
+          student for every value); BLAS uses the process's setting
           (OPENBLAS_NUM_THREADS), which the library never changes;
         checkpoint (or checkpoint_path): a path written every checkpoint_every epochs;
           resume=True continues from it when it exists;
