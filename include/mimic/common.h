@@ -14,7 +14,7 @@
 
 /* CMake reads the version from these three lines: keep their shape. */
 #define MIMIC_VERSION_MAJOR 1
-#define MIMIC_VERSION_MINOR 2
+#define MIMIC_VERSION_MINOR 3
 #define MIMIC_VERSION_PATCH 0
 
 #define MIMIC__STR2(x) #x
