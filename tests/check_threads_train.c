@@ -10,9 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE__) || defined(__x86_64__)
-#include <xmmintrin.h>
-#endif
 
 #include "train_testutil.h"
 
@@ -99,23 +96,6 @@ START_TEST(test_passes_bitwise)
 }
 END_TEST
 
-/* Whether this CPU flushes subnormals with MXCSR's FTZ and DAZ bits, as the optimizer sets
- * them: not on other architectures (the library sets nothing there), and not under valgrind,
- * whose CPU emulation ignores both bits. */
-static int cpu_flushes_subnormals(void)
-{
-#if defined(__SSE__) || defined(__x86_64__)
-    const unsigned old = _mm_getcsr();
-    _mm_setcsr(old | 0x8040u);
-    volatile float tiny = 1e-39f, one = 1.0f;
-    volatile float r = tiny * one;
-    _mm_setcsr(old);
-    return r == 0.0f;
-#else
-    return 0;
-#endif
-}
-
 /* sum of g[i]^2 in double, compensated (Neumaier): within a few ulps whatever n and whatever
  * the platform's long double is (valgrind computes long double as double). Each g^2 is
  * exact in double. */
@@ -174,7 +154,7 @@ START_TEST(test_update_bitwise)
         g[i] = 0.0f;
         p_in[i] = 0.0f;
     }
-    const int flushes = cpu_flushes_subnormals();
+    const int flushes = tt_cpu_flushes_subnormals();
     if (!flushes) /* the pools must still agree with the calling thread, bit for bit */
         printf("SKIP test_update_bitwise's flush-to-zero check: this CPU (or emulator) does "
                "not flush subnormals with MXCSR's FTZ/DAZ bits\n");

@@ -56,18 +56,6 @@ START_TEST(test_defaults)
 }
 END_TEST
 
-#if defined(__x86_64__) || defined(__SSE__)
-/* Whether this CPU honours MXCSR's flush-to-zero (valgrind's emulation ignores it). */
-static int ftz_effective(void)
-{
-    unsigned old = _mm_getcsr();
-    _mm_setcsr(old | 0x8040u);
-    volatile float a = 1.5e-38f, b = 0.5f;
-    volatile float c = a * b;
-    _mm_setcsr(old);
-    return c == 0.0f;
-}
-#endif
 
 /* The update loops flush subnormal results to 0 (momentum of a parameter whose gradient is
  * 0 decays geometrically into the subnormal range, where every operation is slow) and leave
@@ -92,7 +80,7 @@ START_TEST(test_update_flushes_subnormals)
         ck_assert(mimic__optimizer_get(opt)->update(&o, 0.01, 1, p_in, p_out, g, 1.0f, state, 4));
 #if defined(__x86_64__) || defined(__SSE__)
         ck_assert_uint_eq(_mm_getcsr(), csr);
-        for (int i = 0; i < 3 && ftz_effective(); i++)
+        for (int i = 0; i < 3 && tt_cpu_flushes_subnormals(); i++)
             ck_assert_msg(m[i] == 0.0f, "optimizer %d: m[%d] = %g, not flushed", (int)opt, i,
                           (double)m[i]);
 #endif
