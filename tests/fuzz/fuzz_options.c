@@ -172,6 +172,19 @@ static int progress_cb(const mimic_progress *p, void *user)
     return (p->step % 3) == 2; /* sometimes cancel */
 }
 
+/* The all-reduces of a world of one rank: the sum is the buffer itself. */
+static int sum_f32_one(float *buf, size_t n, void *user)
+{
+    (void)buf, (void)n, (void)user;
+    return 0;
+}
+
+static int sum_f64_one(double *buf, size_t n, void *user)
+{
+    (void)buf, (void)n, (void)user;
+    return 0;
+}
+
 static int reduce_cb(float *grads, size_t n, void *user)
 {
     (void)user;
@@ -203,12 +216,19 @@ static void fuzz_train(const uint8_t *data, size_t size)
     uint8_t sel = img[offsetof(mimic_train_options, validation)] ^
                   img[offsetof(mimic_train_options, progress)] ^
                   img[offsetof(mimic_train_options, checkpoint_path)] ^
-                  img[offsetof(mimic_train_options, grad_reduce)];
+                  img[offsetof(mimic_train_options, grad_reduce)] ^
+                  img[offsetof(mimic_train_options, collective)];
     set_ptr(img, ss, offsetof(mimic_train_options, validation), (sel & 1) ? ds : NULL);
     set_ptr(img, ss, offsetof(mimic_train_options, progress_user_data), NULL);
     set_ptr(img, ss, offsetof(mimic_train_options, checkpoint_path),
             (sel & 4) ? "/nonexistent-mimic-fuzz/ckpt.safetensors" : NULL);
     set_ptr(img, ss, offsetof(mimic_train_options, grad_reduce_user_data), NULL);
+    /* the collective: NULL or one valid rank of one (its sums change nothing) */
+    static mimic_collective one_rank;
+    mimic_collective_init(&one_rank, sizeof one_rank);
+    one_rank.allreduce_f32 = sum_f32_one;
+    one_rank.allreduce_f64 = sum_f64_one;
+    set_ptr(img, ss, offsetof(mimic_train_options, collective), (sel & 16) ? &one_rank : NULL);
     {
         mimic_progress_fn f = (sel & 2) ? progress_cb : NULL;
         mimic_grad_reduce_fn g = (sel & 8) ? reduce_cb : NULL;
